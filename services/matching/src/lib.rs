@@ -1,0 +1,35 @@
+//! The matching service. It keeps its own read model of areas and resources from registry
+//! events, and proposes a resource for each submitted need.
+//!
+//! This is the foundation's simple rule (first resource of the need's category whose coverage
+//! contains the need's area and has capacity left, least loaded first); the exact optimising
+//! engine replaces `rule` in a later issue without changing the service around it.
+//!
+//! - `read_model`: applies registry events;
+//! - `rule`: chooses a resource for a need, inside the event's transaction;
+//! - `handler`: routes events to the two;
+//! - `grpc`: the only module that touches `tsunagu_proto`.
+
+mod grpc;
+mod handler;
+mod read_model;
+mod rule;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tsunagu_runtime::service::{RunningService, ServiceHost};
+use tsunagu_runtime::{Config, ServiceName};
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub const GRPC_SERVICE_NAME: &str = "tsunagu.matching.v1.MatchingService";
+
+pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<RunningService> {
+    let mut host = ServiceHost::start(ServiceName::Matching, config, &MIGRATIONS, shutdown).await?;
+    host.spawn_consumer(handler::MatchingHandler {
+        outbox_wake: host.outbox_wake.clone(),
+    });
+    let routes = grpc::routes(host.pool.clone());
+    host.serve(routes, GRPC_SERVICE_NAME).await
+}

@@ -1,0 +1,62 @@
+//! The text of notifications, in Japanese. Built from ids, categories and names of
+//! organisations only: a notification never carries a resident's personal data.
+
+use tsunagu_runtime::events::{MatchProposed, NeedUnmatched};
+
+pub struct Text {
+    pub title: String,
+    pub body: String,
+}
+
+pub fn match_proposed(event: &MatchProposed, organization_name: &str) -> Text {
+    let urgent = if event.urgency == "urgent" {
+        "【至急】"
+    } else {
+        ""
+    };
+    Text {
+        title: format!("{urgent}「{}」の支援依頼の提案があります", event.category),
+        body: format!(
+            "{organization_name} 様\n\n「{}」の支援を必要とする方について、貴団体の地域資源（ID: {}）への提案が届きました。\n\
+             内容をご確認のうえ、受諾またはお断りをご回答ください。\n\n提案ID: {}\nニーズID: {}",
+            event.category, event.resource_id, event.proposal_id, event.need_id
+        ),
+    }
+}
+
+pub fn need_unmatched(event: &NeedUnmatched) -> Text {
+    Text {
+        title: format!(
+            "「{}」のニーズに対応できる地域資源が見つかりません",
+            event.category
+        ),
+        body: format!(
+            "生活支援コーディネーター 各位\n\n「{}」のニーズ（ID: {}）について、提案できる地域資源がありませんでした。\n\
+             理由: {}\n\n協議体での資源開発の検討材料としてご活用ください。",
+            event.category, event.need_id, event.reason
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn proposal_text_names_the_organisation_and_marks_urgency() {
+        let event = MatchProposed {
+            proposal_id: Uuid::now_v7(),
+            need_id: Uuid::now_v7(),
+            municipality_code: "212024".into(),
+            resource_id: Uuid::now_v7(),
+            organization_id: Uuid::now_v7(),
+            category: "ゴミ出し".into(),
+            urgency: "urgent".into(),
+        };
+        let text = match_proposed(&event, "NPO法人つなぐ");
+        assert!(text.title.starts_with("【至急】「ゴミ出し」"));
+        assert!(text.body.starts_with("NPO法人つなぐ 様"));
+        assert!(text.body.contains(&event.proposal_id.to_string()));
+    }
+}

@@ -1,0 +1,165 @@
+//! Consumes `match.proposed` and `need.unmatched` and records in-app notifications inside the
+//! inbox transaction; the unique (event, recipient, channel) key is a second wall against
+//! duplicates.
+
+use sqlx::PgConnection;
+use tracing::Instrument;
+use tsunagu_proto::registry::v1::GetOrganizationRequest;
+use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use tsunagu_runtime::amqp::Envelope;
+use tsunagu_runtime::consumer::{EventHandler, HandlerError};
+use tsunagu_runtime::events::{self, MatchProposed, NeedUnmatched};
+use tsunagu_runtime::grpc::{TracedChannel, client_span, traced_channel};
+use uuid::Uuid;
+
+use crate::compose::{self, Text};
+
+/// Looks organisations up in the registry; calls carry the trace context.
+#[derive(Clone)]
+pub struct RegistryLookup {
+    client: RegistryServiceClient<TracedChannel>,
+}
+
+impl RegistryLookup {
+    pub fn connect(registry_url: &str) -> anyhow::Result<RegistryLookup> {
+        Ok(RegistryLookup {
+            client: RegistryServiceClient::new(traced_channel(registry_url)?),
+        })
+    }
+
+    async fn organization_name(&self, organization_id: Uuid) -> Result<String, HandlerError> {
+        let mut client = self.client.clone();
+        let response = client
+            .get_organization(GetOrganizationRequest {
+                id: organization_id.to_string(),
+            })
+            .instrument(client_span(
+                "notifications",
+                "tsunagu.registry.v1.RegistryService",
+                "GetOrganization",
+            ))
+            .await;
+        match response {
+            Ok(response) => Ok(response
+                .into_inner()
+                .organization
+                .map(|o| o.name)
+                .unwrap_or_default()),
+            // The registry emitted the event that named this organisation: if it does not know
+            // it, waiting will not help.
+            Err(status) if status.code() == tonic::Code::NotFound => Err(HandlerError::Permanent(
+                anyhow::anyhow!("organization {organization_id} is unknown to the registry"),
+            )),
+            Err(status) => Err(HandlerError::Transient(anyhow::anyhow!(
+                "registry lookup failed: {status}"
+            ))),
+        }
+    }
+}
+
+pub struct NotificationsHandler {
+    pub registry: RegistryLookup,
+}
+
+impl EventHandler for NotificationsHandler {
+    async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandlerError> {
+        match event.event_type.as_str() {
+            events::MATCH_PROPOSED => {
+                let proposed: MatchProposed = decode(event)?;
+                let organization_name = self.registry.organization_name(proposed.organization_id).await?;
+                let text = compose::match_proposed(&proposed, &organization_name);
+                let recipient = Recipient::Organization(proposed.organization_id.to_string());
+                record(
+                    tx,
+                    event,
+                    &proposed.municipality_code,
+                    recipient,
+                    text,
+                    proposed.need_id,
+                    Some(proposed.proposal_id),
+                )
+                .await
+            }
+            events::NEED_UNMATCHED => {
+                let unmatched: NeedUnmatched = decode(event)?;
+                let text = compose::need_unmatched(&unmatched);
+                let recipient = Recipient::CoordinatorsOf(unmatched.municipality_code.clone());
+                record(
+                    tx,
+                    event,
+                    &unmatched.municipality_code,
+                    recipient,
+                    text,
+                    unmatched.need_id,
+                    None,
+                )
+                .await
+            }
+            other => {
+                tracing::debug!(event_type = other, "event not used by notifications");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(event: &Envelope) -> Result<T, HandlerError> {
+    event.decode().map_err(|error| {
+        HandlerError::Permanent(anyhow::anyhow!(
+            "{} payload does not match its contract: {error}",
+            event.event_type
+        ))
+    })
+}
+
+pub enum Recipient {
+    Organization(String),
+    CoordinatorsOf(String),
+}
+
+impl Recipient {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Recipient::Organization(_) => "organization",
+            Recipient::CoordinatorsOf(_) => "municipality_coordinators",
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            Recipient::Organization(id) | Recipient::CoordinatorsOf(id) => id,
+        }
+    }
+}
+
+async fn record(
+    tx: &mut PgConnection,
+    event: &Envelope,
+    municipality_code: &str,
+    recipient: Recipient,
+    text: Text,
+    need_id: Uuid,
+    proposal_id: Option<Uuid>,
+) -> Result<(), HandlerError> {
+    let inserted = sqlx::query(
+        "INSERT INTO notification (id, municipality_code, recipient_kind, recipient_id, event_type, event_id,
+                                   title, body, need_id, proposal_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (event_id, recipient_kind, recipient_id, channel) DO NOTHING",
+    )
+    .bind(Uuid::now_v7())
+    .bind(municipality_code)
+    .bind(recipient.kind())
+    .bind(recipient.id())
+    .bind(&event.event_type)
+    .bind(event.id)
+    .bind(&text.title)
+    .bind(&text.body)
+    .bind(need_id)
+    .bind(proposal_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tracing::info!(event_id = %event.id, recipient_kind = recipient.kind(), %need_id, inserted = inserted == 1, "notification recorded");
+    Ok(())
+}

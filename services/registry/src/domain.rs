@@ -1,0 +1,403 @@
+//! Registry inputs, validated. A value of these types is known to be well-formed; whether the
+//! areas and organisations it names exist is checked by `store` inside the transaction.
+
+use tsunagu_runtime::MunicipalityCode;
+use tsunagu_runtime::ServiceError;
+use tsunagu_runtime::error::{ServiceResult, Violations};
+use tsunagu_runtime::text;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AreaKind {
+    Prefecture,
+    Municipality,
+    DailyLifeArea,
+}
+
+impl AreaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AreaKind::Prefecture => "prefecture",
+            AreaKind::Municipality => "municipality",
+            AreaKind::DailyLifeArea => "daily_life_area",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<AreaKind> {
+        [
+            AreaKind::Prefecture,
+            AreaKind::Municipality,
+            AreaKind::DailyLifeArea,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == stored)
+    }
+}
+
+/// A new area. Official areas take their name from the official list unless one is given.
+#[derive(Debug, Clone)]
+pub enum NewArea {
+    Prefecture {
+        code: MunicipalityCode,
+        name: String,
+        name_kana: String,
+    },
+    Municipality {
+        code: MunicipalityCode,
+        name: String,
+        name_kana: String,
+        parent_id: Uuid,
+    },
+    DailyLifeArea {
+        name: String,
+        name_kana: String,
+        parent_id: Uuid,
+    },
+}
+
+pub struct AreaInput<'a> {
+    pub kind: Option<AreaKind>,
+    pub code: &'a str,
+    pub name: &'a str,
+    pub name_kana: &'a str,
+    pub parent_id: &'a str,
+}
+
+impl NewArea {
+    pub fn parse(input: AreaInput<'_>) -> ServiceResult<NewArea> {
+        let mut violations = Violations::new();
+        let Some(kind) = input.kind else {
+            return Err(ServiceError::invalid(
+                "kind",
+                "区域の種類（都道府県・市区町村・日常生活圏域）を指定してください / kind is required",
+            ));
+        };
+        let name = text::normalised_non_empty(input.name);
+        let name_kana = text::nfkc(input.name_kana).trim().to_string();
+        let parent_id = match input.parent_id.trim() {
+            "" => None,
+            raw => violations.check(
+                "parent_id",
+                raw.parse::<Uuid>().map_err(|_| "IDの形式が不正です / not a UUID"),
+            ),
+        };
+
+        let official = match kind {
+            AreaKind::Prefecture | AreaKind::Municipality => {
+                if input.code.trim().is_empty() {
+                    violations.add("code", "全国地方公共団体コードを入力してください / code is required for prefectures and municipalities");
+                    None
+                } else {
+                    violations
+                        .check("code", MunicipalityCode::parse_known(input.code))
+                        .and_then(|code| code.official().map(|entry| (code.clone(), entry)))
+                }
+            }
+            AreaKind::DailyLifeArea => {
+                if !input.code.trim().is_empty() {
+                    violations.add("code", "日常生活圏域に全国地方公共団体コードはありません / daily-life areas have no official code");
+                }
+                None
+            }
+        };
+        if let Some((_, entry)) = &official {
+            match kind {
+                AreaKind::Prefecture if !entry.is_prefecture() => violations.add(
+                    "code",
+                    format!(
+                        "{} は都道府県ではなく市区町村のコードです / not a prefecture code",
+                        entry.code
+                    ),
+                ),
+                AreaKind::Municipality if entry.is_prefecture() => violations.add(
+                    "code",
+                    format!(
+                        "{} は都道府県のコードです / a prefecture code, not a municipality's",
+                        entry.code
+                    ),
+                ),
+                _ => {}
+            }
+        }
+        match (kind, input.parent_id.trim().is_empty()) {
+            (AreaKind::Prefecture, false) => violations.add(
+                "parent_id",
+                "都道府県に親区域はありません / a prefecture has no parent",
+            ),
+            (AreaKind::Municipality, true) => violations.add(
+                "parent_id",
+                "親の都道府県を指定してください / the parent prefecture is required",
+            ),
+            (AreaKind::DailyLifeArea, true) => violations.add(
+                "parent_id",
+                "親の市区町村を指定してください / the parent municipality is required",
+            ),
+            _ => {}
+        }
+        if kind == AreaKind::DailyLifeArea && name.is_none() {
+            violations.add("name", "区域名を入力してください / name is required");
+        }
+        violations.into_result()?;
+
+        let area = match (kind, official, parent_id) {
+            (AreaKind::Prefecture, Some((code, entry)), _) => NewArea::Prefecture {
+                name: name.unwrap_or_else(|| entry.name().to_string()),
+                name_kana: or_default(name_kana, entry.name_kana()),
+                code,
+            },
+            (AreaKind::Municipality, Some((code, entry)), Some(parent_id)) => NewArea::Municipality {
+                name: name.unwrap_or_else(|| entry.name().to_string()),
+                name_kana: or_default(name_kana, entry.name_kana()),
+                code,
+                parent_id,
+            },
+            (AreaKind::DailyLifeArea, None, Some(parent_id)) => NewArea::DailyLifeArea {
+                name: name.unwrap_or_default(),
+                name_kana,
+                parent_id,
+            },
+            _ => unreachable!("every other combination added a violation"),
+        };
+        Ok(area)
+    }
+
+    pub fn kind(&self) -> AreaKind {
+        match self {
+            NewArea::Prefecture { .. } => AreaKind::Prefecture,
+            NewArea::Municipality { .. } => AreaKind::Municipality,
+            NewArea::DailyLifeArea { .. } => AreaKind::DailyLifeArea,
+        }
+    }
+}
+
+fn or_default(given: String, official: &str) -> String {
+    if given.is_empty() {
+        official.to_string()
+    } else {
+        given
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOrganization {
+    pub municipality_code: MunicipalityCode,
+    pub name: String,
+    pub name_kana: String,
+    pub kind: String,
+    pub area_ids: Vec<Uuid>,
+}
+
+pub struct OrganizationInput<'a> {
+    pub municipality_code: &'a str,
+    pub name: &'a str,
+    pub name_kana: &'a str,
+    pub kind: Option<String>,
+    pub area_ids: &'a [String],
+}
+
+impl NewOrganization {
+    pub fn parse(input: OrganizationInput<'_>) -> ServiceResult<NewOrganization> {
+        let mut violations = Violations::new();
+        let municipality_code = violations.check(
+            "municipality_code",
+            MunicipalityCode::parse_known(input.municipality_code),
+        );
+        let name = text::normalised_non_empty(input.name);
+        if name.is_none() {
+            violations.add("name", "団体名を入力してください / name is required");
+        }
+        if input.kind.is_none() {
+            violations.add("kind", "団体の種類を指定してください / kind is required");
+        }
+        let area_ids = parse_ids(&mut violations, "area_ids", input.area_ids);
+        violations.into_result()?;
+        Ok(NewOrganization {
+            municipality_code: municipality_code.expect("checked"),
+            name: name.expect("checked"),
+            name_kana: text::nfkc(input.name_kana).trim().to_string(),
+            kind: input.kind.expect("checked"),
+            area_ids,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewResource {
+    pub municipality_code: MunicipalityCode,
+    pub organization_id: Uuid,
+    pub name: String,
+    pub category: String,
+    pub coverage_area_ids: Vec<Uuid>,
+    pub capacity: u32,
+}
+
+pub struct ResourceInput<'a> {
+    pub municipality_code: &'a str,
+    pub organization_id: &'a str,
+    pub name: &'a str,
+    pub category: &'a str,
+    pub coverage_area_ids: &'a [String],
+    pub capacity: u32,
+}
+
+impl NewResource {
+    pub fn parse(input: ResourceInput<'_>) -> ServiceResult<NewResource> {
+        let mut violations = Violations::new();
+        let municipality_code = violations.check(
+            "municipality_code",
+            MunicipalityCode::parse_known(input.municipality_code),
+        );
+        let organization_id = violations.check(
+            "organization_id",
+            input
+                .organization_id
+                .trim()
+                .parse::<Uuid>()
+                .map_err(|_| "事業主体のIDを指定してください / not a UUID"),
+        );
+        let name = text::normalised_non_empty(input.name);
+        if name.is_none() {
+            violations.add("name", "資源名を入力してください / name is required");
+        }
+        let category = text::normalised_non_empty(input.category);
+        if category.is_none() {
+            violations.add("category", "カテゴリを入力してください / category is required");
+        }
+        if input.coverage_area_ids.is_empty() {
+            violations.add(
+                "coverage_area_ids",
+                "対象区域を1つ以上指定してください / at least one coverage area is required",
+            );
+        }
+        let coverage_area_ids = parse_ids(&mut violations, "coverage_area_ids", input.coverage_area_ids);
+        if input.capacity == 0 {
+            violations.add(
+                "capacity",
+                "受け入れ可能数は1以上です / capacity must be at least 1",
+            );
+        } else if input.capacity > i32::MAX as u32 {
+            violations.add("capacity", "受け入れ可能数が大きすぎます / capacity is too large");
+        }
+        violations.into_result()?;
+        Ok(NewResource {
+            municipality_code: municipality_code.expect("checked"),
+            organization_id: organization_id.expect("checked"),
+            name: name.expect("checked"),
+            category: category.expect("checked"),
+            coverage_area_ids,
+            capacity: input.capacity,
+        })
+    }
+}
+
+/// Parses ids, naming each bad one by its index; duplicates are dropped.
+fn parse_ids(violations: &mut Violations, field: &str, raw: &[String]) -> Vec<Uuid> {
+    let mut ids = Vec::with_capacity(raw.len());
+    for (index, value) in raw.iter().enumerate() {
+        match value.trim().parse::<Uuid>() {
+            Ok(id) if !ids.contains(&id) => ids.push(id),
+            Ok(_) => {}
+            Err(_) => violations.add(
+                format!("{field}[{index}]"),
+                format!("IDの形式が不正です（入力: {value:?}） / not a UUID"),
+            ),
+        }
+    }
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(error: ServiceError) -> Vec<String> {
+        match error {
+            ServiceError::InvalidArgument(violations) => violations.into_iter().map(|v| v.field).collect(),
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn municipality_takes_its_official_name_and_kana() {
+        let parent = Uuid::now_v7().to_string();
+        let area = NewArea::parse(AreaInput {
+            kind: Some(AreaKind::Municipality),
+            code: "212024",
+            name: "",
+            name_kana: "",
+            parent_id: &parent,
+        })
+        .unwrap();
+        let NewArea::Municipality { name, name_kana, .. } = area else {
+            panic!("{area:?}")
+        };
+        assert_eq!((name.as_str(), name_kana.as_str()), ("大垣市", "オオガキシ"));
+    }
+
+    #[test]
+    fn wrong_check_digit_and_missing_parent_are_both_reported() {
+        let error = NewArea::parse(AreaInput {
+            kind: Some(AreaKind::Municipality),
+            code: "212025",
+            name: "",
+            name_kana: "",
+            parent_id: "",
+        })
+        .unwrap_err();
+        assert_eq!(fields(error), ["code", "parent_id"]);
+    }
+
+    #[test]
+    fn prefecture_code_is_not_a_municipality() {
+        let error = NewArea::parse(AreaInput {
+            kind: Some(AreaKind::Municipality),
+            code: "210005",
+            name: "",
+            name_kana: "",
+            parent_id: &Uuid::now_v7().to_string(),
+        })
+        .unwrap_err();
+        assert_eq!(fields(error), ["code"]);
+    }
+
+    #[test]
+    fn resource_reports_each_bad_field() {
+        let ids = vec!["not-a-uuid".to_string()];
+        let error = NewResource::parse(ResourceInput {
+            municipality_code: "999997",
+            organization_id: "x",
+            name: " ",
+            category: "",
+            coverage_area_ids: &ids,
+            capacity: 0,
+        })
+        .unwrap_err();
+        assert_eq!(
+            fields(error),
+            [
+                "municipality_code",
+                "organization_id",
+                "name",
+                "category",
+                "coverage_area_ids[0]",
+                "capacity"
+            ]
+        );
+    }
+
+    #[test]
+    fn category_is_nfkc_normalised() {
+        let ids = vec![Uuid::now_v7().to_string()];
+        let resource = NewResource::parse(ResourceInput {
+            municipality_code: "212024",
+            organization_id: &Uuid::now_v7().to_string(),
+            name: "ｺﾞﾐ出し隊",
+            category: " ｺﾞﾐ出し ",
+            coverage_area_ids: &ids,
+            capacity: 3,
+        })
+        .unwrap();
+        assert_eq!(resource.category, "ゴミ出し");
+        assert_eq!(resource.name, "ゴミ出し隊");
+    }
+}

@@ -1,0 +1,248 @@
+//! The registry's gRPC edge: converts proto ↔ domain and nothing else.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tonic::service::Routes;
+use tonic::{Request, Response, Status};
+use tsunagu_proto::registry::v1 as pb;
+use tsunagu_proto::registry::v1::registry_service_server::{RegistryService, RegistryServiceServer};
+use tsunagu_runtime::grpc::{Page, parse_id};
+use tsunagu_runtime::{MunicipalityCode, ServiceError};
+
+use crate::domain::{
+    AreaInput, AreaKind, NewArea, NewOrganization, NewResource, OrganizationInput, ResourceInput,
+};
+use crate::store::{self, AreaRow, OrganizationRow, ResourceRow};
+
+pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
+    Routes::new(RegistryServiceServer::new(RegistryApi { pool, outbox_wake }))
+}
+
+struct RegistryApi {
+    pool: PgPool,
+    outbox_wake: Arc<Notify>,
+}
+
+#[tonic::async_trait]
+impl RegistryService for RegistryApi {
+    async fn create_area(
+        &self,
+        request: Request<pb::CreateAreaRequest>,
+    ) -> Result<Response<pb::CreateAreaResponse>, Status> {
+        let request = request.into_inner();
+        let kind = match pb::AreaKind::try_from(request.kind) {
+            Ok(pb::AreaKind::Prefecture) => Some(AreaKind::Prefecture),
+            Ok(pb::AreaKind::Municipality) => Some(AreaKind::Municipality),
+            Ok(pb::AreaKind::DailyLifeArea) => Some(AreaKind::DailyLifeArea),
+            Ok(pb::AreaKind::Unspecified) | Err(_) => None,
+        };
+        let new = NewArea::parse(AreaInput {
+            kind,
+            code: &request.code,
+            name: &request.name,
+            name_kana: &request.name_kana,
+            parent_id: &request.parent_id,
+        })?;
+        let area = store::create_area(&self.pool, new).await?;
+        self.outbox_wake.notify_one();
+        tracing::info!(area_id = %area.id, kind = area.kind, municipality_code = area.municipality_code, "area created");
+        Ok(Response::new(pb::CreateAreaResponse {
+            area: Some(area_to_proto(area)),
+        }))
+    }
+
+    async fn get_area(
+        &self,
+        request: Request<pb::GetAreaRequest>,
+    ) -> Result<Response<pb::GetAreaResponse>, Status> {
+        let request = request.into_inner();
+        let area = match (request.id.trim(), request.code.trim()) {
+            (id, "") if !id.is_empty() => store::get_area(&self.pool, parse_id("id", id)?).await?,
+            ("", code) if !code.is_empty() => {
+                let code = MunicipalityCode::parse(code)
+                    .map_err(|error| ServiceError::invalid("code", error.to_string()))?;
+                store::get_area_by_code(&self.pool, code.as_str()).await?
+            }
+            _ => {
+                return Err(ServiceError::invalid(
+                    "id",
+                    "id と code のどちらか一方を指定してください / give exactly one of id and code",
+                )
+                .into());
+            }
+        };
+        Ok(Response::new(pb::GetAreaResponse {
+            area: Some(area_to_proto(area)),
+        }))
+    }
+
+    async fn list_areas(
+        &self,
+        request: Request<pb::ListAreasRequest>,
+    ) -> Result<Response<pb::ListAreasResponse>, Status> {
+        let request = request.into_inner();
+        let parent_id = parse_id("parent_id", &request.parent_id)?;
+        let page_request = request.page.unwrap_or_default();
+        let page = Page::parse(page_request.page_size, &page_request.page_token)?;
+        let rows = store::list_child_areas(&self.pool, parent_id, page).await?;
+        let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id));
+        Ok(Response::new(pb::ListAreasResponse {
+            areas: rows.into_iter().map(area_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn list_resources(
+        &self,
+        request: Request<pb::ListResourcesRequest>,
+    ) -> Result<Response<pb::ListResourcesResponse>, Status> {
+        let request = request.into_inner();
+        let code = MunicipalityCode::parse_known(&request.municipality_code)
+            .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))?;
+        let page_request = request.page.unwrap_or_default();
+        let page = Page::parse(page_request.page_size, &page_request.page_token)?;
+        let rows = store::list_resources(&self.pool, code.as_str(), page).await?;
+        let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id));
+        Ok(Response::new(pb::ListResourcesResponse {
+            resources: rows.into_iter().map(resource_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn create_organization(
+        &self,
+        request: Request<pb::CreateOrganizationRequest>,
+    ) -> Result<Response<pb::CreateOrganizationResponse>, Status> {
+        let request = request.into_inner();
+        let kind = pb::OrganizationKind::try_from(request.kind)
+            .ok()
+            .filter(|kind| *kind != pb::OrganizationKind::Unspecified)
+            .map(organization_kind_code);
+        let new = NewOrganization::parse(OrganizationInput {
+            municipality_code: &request.municipality_code,
+            name: &request.name,
+            name_kana: &request.name_kana,
+            kind,
+            area_ids: &request.area_ids,
+        })?;
+        let organization = store::create_organization(&self.pool, new).await?;
+        self.outbox_wake.notify_one();
+        tracing::info!(organization_id = %organization.id, municipality_code = organization.municipality_code, "organization created");
+        Ok(Response::new(pb::CreateOrganizationResponse {
+            organization: Some(organization_to_proto(organization)),
+        }))
+    }
+
+    async fn get_organization(
+        &self,
+        request: Request<pb::GetOrganizationRequest>,
+    ) -> Result<Response<pb::GetOrganizationResponse>, Status> {
+        let id = parse_id("id", &request.get_ref().id)?;
+        let organization = store::get_organization(&self.pool, id).await?;
+        Ok(Response::new(pb::GetOrganizationResponse {
+            organization: Some(organization_to_proto(organization)),
+        }))
+    }
+
+    async fn create_resource(
+        &self,
+        request: Request<pb::CreateResourceRequest>,
+    ) -> Result<Response<pb::CreateResourceResponse>, Status> {
+        let request = request.into_inner();
+        let new = NewResource::parse(ResourceInput {
+            municipality_code: &request.municipality_code,
+            organization_id: &request.organization_id,
+            name: &request.name,
+            category: &request.category,
+            coverage_area_ids: &request.coverage_area_ids,
+            capacity: request.capacity,
+        })?;
+        let resource = store::create_resource(&self.pool, new).await?;
+        self.outbox_wake.notify_one();
+        tracing::info!(resource_id = %resource.id, category = resource.category, municipality_code = resource.municipality_code, "resource created");
+        Ok(Response::new(pb::CreateResourceResponse {
+            resource: Some(resource_to_proto(resource)),
+        }))
+    }
+
+    async fn get_resource(
+        &self,
+        request: Request<pb::GetResourceRequest>,
+    ) -> Result<Response<pb::GetResourceResponse>, Status> {
+        let id = parse_id("id", &request.get_ref().id)?;
+        let resource = store::get_resource(&self.pool, id).await?;
+        Ok(Response::new(pb::GetResourceResponse {
+            resource: Some(resource_to_proto(resource)),
+        }))
+    }
+}
+
+/// `ORGANIZATION_KIND_SOCIAL_WELFARE_CORP` is stored as `social_welfare_corp`.
+fn organization_kind_code(kind: pb::OrganizationKind) -> String {
+    let name = kind.as_str_name();
+    name.strip_prefix("ORGANIZATION_KIND_")
+        .unwrap_or(name)
+        .to_ascii_lowercase()
+}
+
+fn organization_kind_from_code(code: &str) -> pb::OrganizationKind {
+    pb::OrganizationKind::from_str_name(&format!("ORGANIZATION_KIND_{}", code.to_ascii_uppercase()))
+        .unwrap_or(pb::OrganizationKind::Unspecified)
+}
+
+fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn area_to_proto(area: AreaRow) -> pb::Area {
+    let kind = match AreaKind::parse(&area.kind) {
+        Some(AreaKind::Prefecture) => pb::AreaKind::Prefecture,
+        Some(AreaKind::Municipality) => pb::AreaKind::Municipality,
+        Some(AreaKind::DailyLifeArea) => pb::AreaKind::DailyLifeArea,
+        None => pb::AreaKind::Unspecified,
+    };
+    pb::Area {
+        id: area.id.to_string(),
+        kind: kind.into(),
+        code: area.code.unwrap_or_default(),
+        name: area.name,
+        name_kana: area.name_kana,
+        parent_id: area.parent_id.map(|id| id.to_string()).unwrap_or_default(),
+        municipality_code: area.municipality_code,
+        created_at: Some(timestamp(area.created_at)),
+    }
+}
+
+fn organization_to_proto(organization: OrganizationRow) -> pb::Organization {
+    pb::Organization {
+        id: organization.id.to_string(),
+        municipality_code: organization.municipality_code,
+        name: organization.name,
+        name_kana: organization.name_kana,
+        kind: organization_kind_from_code(&organization.kind).into(),
+        area_ids: organization.area_ids.iter().map(ToString::to_string).collect(),
+        created_at: Some(timestamp(organization.created_at)),
+    }
+}
+
+fn resource_to_proto(resource: ResourceRow) -> pb::Resource {
+    pb::Resource {
+        id: resource.id.to_string(),
+        municipality_code: resource.municipality_code,
+        organization_id: resource.organization_id.to_string(),
+        name: resource.name,
+        category: resource.category,
+        coverage_area_ids: resource
+            .coverage_area_ids
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        capacity: resource.capacity.max(0) as u32,
+        created_at: Some(timestamp(resource.created_at)),
+    }
+}

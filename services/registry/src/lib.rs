@@ -1,0 +1,28 @@
+//! The registry service: the area tree (都道府県 → 市区町村 → 日常生活圏域), organisations
+//! (事業主体) and resources (地域資源). Everything else reads it, through its events
+//! (`area.created`, `organization.created`, `resource.created`) or its gRPC API.
+//!
+//! - `domain`: validated inputs, parsed from requests, never generated types;
+//! - `store`: SQL, each write in one transaction with its outbox event;
+//! - `grpc`: the only module that touches `tsunagu_proto`.
+
+mod domain;
+mod grpc;
+mod store;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tsunagu_runtime::service::{RunningService, ServiceHost};
+use tsunagu_runtime::{Config, ServiceName};
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub const GRPC_SERVICE_NAME: &str = "tsunagu.registry.v1.RegistryService";
+
+/// Starts the registry: migrates its schema, starts its outbox relay and serves gRPC.
+pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<RunningService> {
+    let host = ServiceHost::start(ServiceName::Registry, config, &MIGRATIONS, shutdown).await?;
+    let routes = grpc::routes(host.pool.clone(), host.outbox_wake.clone());
+    host.serve(routes, GRPC_SERVICE_NAME).await
+}

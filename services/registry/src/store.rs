@@ -1,0 +1,372 @@
+//! Registry storage. Each write runs in one transaction together with its outbox event.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use tsunagu_runtime::error::{ServiceError, ServiceResult, Violations};
+use tsunagu_runtime::events::{self, AreaCreated, OrganizationCreated, ResourceCreated};
+use tsunagu_runtime::grpc::Page;
+use tsunagu_runtime::outbox;
+use uuid::Uuid;
+
+use crate::domain::{AreaKind, NewArea, NewOrganization, NewResource};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AreaRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub code: Option<String>,
+    pub name: String,
+    pub name_kana: String,
+    pub parent_id: Option<Uuid>,
+    pub municipality_code: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrganizationRow {
+    pub id: Uuid,
+    pub municipality_code: String,
+    pub name: String,
+    pub name_kana: String,
+    pub kind: String,
+    pub area_ids: Vec<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ResourceRow {
+    pub id: Uuid,
+    pub municipality_code: String,
+    pub organization_id: Uuid,
+    pub name: String,
+    pub category: String,
+    pub coverage_area_ids: Vec<Uuid>,
+    pub capacity: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+const SELECT_AREA: &str =
+    "SELECT id, kind, code, name, name_kana, parent_id, municipality_code, created_at FROM area";
+
+pub async fn create_area(pool: &PgPool, new: NewArea) -> ServiceResult<AreaRow> {
+    let mut tx = pool.begin().await?;
+    let id = Uuid::now_v7();
+    let (code, name, name_kana, parent_id, municipality_code) = match &new {
+        NewArea::Prefecture {
+            code,
+            name,
+            name_kana,
+        } => (
+            Some(code.as_str().to_string()),
+            name,
+            name_kana,
+            None,
+            code.as_str().to_string(),
+        ),
+        NewArea::Municipality {
+            code,
+            name,
+            name_kana,
+            parent_id,
+        } => {
+            let parent = expect_parent(&mut tx, *parent_id, AreaKind::Prefecture).await?;
+            let entry = code.official().expect("parse_known checked the official list");
+            if parent.code.as_deref() != Some(entry.prefecture_code().as_str()) {
+                return Err(ServiceError::invalid(
+                    "parent_id",
+                    format!(
+                        "{}（{}）の親は{}です / the parent must be the municipality's own prefecture",
+                        entry.name(),
+                        code,
+                        entry.prefecture
+                    ),
+                ));
+            }
+            (
+                Some(code.as_str().to_string()),
+                name,
+                name_kana,
+                Some(*parent_id),
+                code.as_str().to_string(),
+            )
+        }
+        NewArea::DailyLifeArea {
+            name,
+            name_kana,
+            parent_id,
+        } => {
+            let parent = expect_parent(&mut tx, *parent_id, AreaKind::Municipality).await?;
+            (None, name, name_kana, Some(*parent_id), parent.municipality_code)
+        }
+    };
+    let inserted = sqlx::query_as::<_, AreaRow>(
+        "INSERT INTO area (id, kind, code, name, name_kana, parent_id, municipality_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         RETURNING id, kind, code, name, name_kana, parent_id, municipality_code, created_at",
+    )
+    .bind(id)
+    .bind(new.kind().as_str())
+    .bind(&code)
+    .bind(name)
+    .bind(name_kana)
+    .bind(parent_id)
+    .bind(&municipality_code)
+    .fetch_one(&mut *tx)
+    .await;
+    let area = match inserted {
+        Ok(area) => area,
+        Err(error) if is_unique_violation(&error) => {
+            return Err(ServiceError::AlreadyExists(format!(
+                "コード {} の区域は登録済みです / an area with code {} already exists",
+                code.clone().unwrap_or_default(),
+                code.unwrap_or_default()
+            )));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let event = AreaCreated {
+        area_id: area.id,
+        kind: area.kind.clone(),
+        code: area.code.clone(),
+        name: area.name.clone(),
+        parent_id: area.parent_id,
+        municipality_code: area.municipality_code.clone(),
+    };
+    outbox::enqueue(&mut tx, events::AREA_CREATED, &area.municipality_code, &event).await?;
+    tx.commit().await?;
+    Ok(area)
+}
+
+async fn expect_parent(tx: &mut PgConnection, parent_id: Uuid, kind: AreaKind) -> ServiceResult<AreaRow> {
+    let parent = sqlx::query_as::<_, AreaRow>(sqlx::AssertSqlSafe(format!("{SELECT_AREA} WHERE id = $1")))
+        .bind(parent_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::invalid(
+                "parent_id",
+                format!("親区域 {parent_id} は登録されていません / parent area not found"),
+            )
+        })?;
+    if AreaKind::parse(&parent.kind) != Some(kind) {
+        let expected = match kind {
+            AreaKind::Prefecture => "都道府県 / a prefecture",
+            AreaKind::Municipality => "市区町村 / a municipality",
+            AreaKind::DailyLifeArea => "日常生活圏域 / a daily-life area",
+        };
+        return Err(ServiceError::invalid(
+            "parent_id",
+            format!("親区域は{expected}でなければなりません"),
+        ));
+    }
+    Ok(parent)
+}
+
+pub async fn get_area(pool: &PgPool, id: Uuid) -> ServiceResult<AreaRow> {
+    sqlx::query_as::<_, AreaRow>(sqlx::AssertSqlSafe(format!("{SELECT_AREA} WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("区域 {id}")))
+}
+
+pub async fn get_area_by_code(pool: &PgPool, code: &str) -> ServiceResult<AreaRow> {
+    sqlx::query_as::<_, AreaRow>(sqlx::AssertSqlSafe(format!("{SELECT_AREA} WHERE code = $1")))
+        .bind(code)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("コード {code} の区域")))
+}
+
+pub async fn list_child_areas(pool: &PgPool, parent_id: Uuid, page: Page) -> ServiceResult<Vec<AreaRow>> {
+    Ok(sqlx::query_as::<_, AreaRow>(sqlx::AssertSqlSafe(format!(
+        "{SELECT_AREA} WHERE parent_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+    )))
+    .bind(parent_id)
+    .bind(page.after)
+    .bind(i64::from(page.size))
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Reports every id in `ids` that names no area, under `field[index]`.
+async fn check_areas_exist(tx: &mut PgConnection, field: &str, ids: &[Uuid]) -> ServiceResult<()> {
+    let found: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM area WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut violations = Violations::new();
+    for (index, id) in ids.iter().enumerate() {
+        if !found.contains(id) {
+            violations.add(
+                format!("{field}[{index}]"),
+                format!("区域 {id} は登録されていません / area not found"),
+            );
+        }
+    }
+    violations.into_result()
+}
+
+pub async fn create_organization(pool: &PgPool, new: NewOrganization) -> ServiceResult<OrganizationRow> {
+    let mut tx = pool.begin().await?;
+    check_areas_exist(&mut tx, "area_ids", &new.area_ids).await?;
+    let id = Uuid::now_v7();
+    let created_at: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO organization (id, municipality_code, name, name_kana, kind)
+         VALUES ($1, $2, $3, $4, $5) RETURNING created_at",
+    )
+    .bind(id)
+    .bind(new.municipality_code.as_str())
+    .bind(&new.name)
+    .bind(&new.name_kana)
+    .bind(&new.kind)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO organization_area (organization_id, area_id) SELECT $1, unnest($2::uuid[])")
+        .bind(id)
+        .bind(&new.area_ids)
+        .execute(&mut *tx)
+        .await?;
+    let organization = OrganizationRow {
+        id,
+        municipality_code: new.municipality_code.as_str().to_string(),
+        name: new.name,
+        name_kana: new.name_kana,
+        kind: new.kind,
+        area_ids: new.area_ids,
+        created_at,
+    };
+    let event = OrganizationCreated {
+        organization_id: id,
+        municipality_code: organization.municipality_code.clone(),
+        name: organization.name.clone(),
+        kind: organization.kind.clone(),
+        area_ids: organization.area_ids.clone(),
+    };
+    outbox::enqueue(
+        &mut tx,
+        events::ORGANIZATION_CREATED,
+        &organization.municipality_code,
+        &event,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(organization)
+}
+
+pub async fn get_organization(pool: &PgPool, id: Uuid) -> ServiceResult<OrganizationRow> {
+    sqlx::query_as::<_, OrganizationRow>(
+        "SELECT o.id, o.municipality_code, o.name, o.name_kana, o.kind, o.created_at,
+                COALESCE(array_agg(oa.area_id ORDER BY oa.area_id) FILTER (WHERE oa.area_id IS NOT NULL), '{}') AS area_ids
+         FROM organization o LEFT JOIN organization_area oa ON oa.organization_id = o.id
+         WHERE o.id = $1 GROUP BY o.id",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| ServiceError::NotFound(format!("事業主体 {id}")))
+}
+
+pub async fn create_resource(pool: &PgPool, new: NewResource) -> ServiceResult<ResourceRow> {
+    let mut tx = pool.begin().await?;
+    let organization_exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organization WHERE id = $1)")
+            .bind(new.organization_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if !organization_exists {
+        return Err(ServiceError::invalid(
+            "organization_id",
+            format!(
+                "事業主体 {} は登録されていません / organization not found",
+                new.organization_id
+            ),
+        ));
+    }
+    check_areas_exist(&mut tx, "coverage_area_ids", &new.coverage_area_ids).await?;
+    let id = Uuid::now_v7();
+    let capacity = i32::try_from(new.capacity).expect("domain caps capacity at i32::MAX");
+    let created_at: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO resource (id, municipality_code, organization_id, name, category, capacity)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at",
+    )
+    .bind(id)
+    .bind(new.municipality_code.as_str())
+    .bind(new.organization_id)
+    .bind(&new.name)
+    .bind(&new.category)
+    .bind(capacity)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO resource_coverage (resource_id, area_id) SELECT $1, unnest($2::uuid[])")
+        .bind(id)
+        .bind(&new.coverage_area_ids)
+        .execute(&mut *tx)
+        .await?;
+    let resource = ResourceRow {
+        id,
+        municipality_code: new.municipality_code.as_str().to_string(),
+        organization_id: new.organization_id,
+        name: new.name,
+        category: new.category,
+        coverage_area_ids: new.coverage_area_ids,
+        capacity,
+        created_at,
+    };
+    let event = ResourceCreated {
+        resource_id: id,
+        municipality_code: resource.municipality_code.clone(),
+        organization_id: resource.organization_id,
+        name: resource.name.clone(),
+        category: resource.category.clone(),
+        coverage_area_ids: resource.coverage_area_ids.clone(),
+        capacity: new.capacity,
+    };
+    outbox::enqueue(
+        &mut tx,
+        events::RESOURCE_CREATED,
+        &resource.municipality_code,
+        &event,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(resource)
+}
+
+const SELECT_RESOURCE: &str =
+    "SELECT r.id, r.municipality_code, r.organization_id, r.name, r.category, r.capacity, r.created_at,
+            COALESCE(array_agg(c.area_id ORDER BY c.area_id) FILTER (WHERE c.area_id IS NOT NULL), '{}') AS coverage_area_ids
+     FROM resource r LEFT JOIN resource_coverage c ON c.resource_id = r.id";
+
+pub async fn list_resources(
+    pool: &PgPool,
+    municipality_code: &str,
+    page: Page,
+) -> ServiceResult<Vec<ResourceRow>> {
+    Ok(sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(format!(
+        "{SELECT_RESOURCE} WHERE r.municipality_code = $1 AND ($2::uuid IS NULL OR r.id > $2)
+         GROUP BY r.id ORDER BY r.id LIMIT $3"
+    )))
+    .bind(municipality_code)
+    .bind(page.after)
+    .bind(i64::from(page.size))
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn get_resource(pool: &PgPool, id: Uuid) -> ServiceResult<ResourceRow> {
+    sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(format!(
+        "{SELECT_RESOURCE} WHERE r.id = $1 GROUP BY r.id"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| ServiceError::NotFound(format!("地域資源 {id}")))
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "23505")
+}

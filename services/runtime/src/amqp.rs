@@ -1,0 +1,366 @@
+//! RabbitMQ: the topology, the message envelope, and publishing with confirms.
+//!
+//! Topology (names carry the configured namespace, `tsunagu` by default):
+//!
+//! ```text
+//! {ns}.events        topic exchange, durable: every domain event, routing key = event type
+//! {ns}.<service>     quorum queue per consuming service, bound to the event types it reads;
+//!                    dead-letters to {ns}.dead-letter after `delivery_limit` deliveries
+//! {ns}.dead-letter   fanout exchange and quorum queue: messages that could not be processed,
+//!                    with the reason in the `x-tsunagu-error` header (or RabbitMQ's `x-death`)
+//! ```
+//!
+//! Every service declares the whole topology when it starts, so no event is published before
+//! the queue that reads it exists, whatever order the services start in.
+
+use std::collections::HashMap;
+
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
+use uuid::Uuid;
+
+use crate::config::{Config, ServiceName};
+
+pub const HOW_TO_START_RABBITMQ: &str = "RabbitMQ must be running: on Debian, \
+`rabbitmq-server -detached`; with Docker, `docker compose up -d rabbitmq`.";
+
+/// Which service reads which event types. The one place that says who consumes what.
+pub const SUBSCRIPTIONS: &[(ServiceName, &[&str])] = &[
+    (
+        ServiceName::Matching,
+        &["area.*", "organization.*", "resource.*", "need.submitted"],
+    ),
+    (ServiceName::Notifications, &["match.*", "need.unmatched"]),
+];
+
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub namespace: String,
+    pub delivery_limit: u32,
+}
+
+impl Topology {
+    pub fn from_config(config: &Config) -> Topology {
+        Topology {
+            namespace: config.amqp_namespace.clone(),
+            delivery_limit: config.amqp_delivery_limit,
+        }
+    }
+
+    pub fn events_exchange(&self) -> String {
+        format!("{}.events", self.namespace)
+    }
+
+    pub fn dead_letter_exchange(&self) -> String {
+        format!("{}.dead-letter", self.namespace)
+    }
+
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dead-letter", self.namespace)
+    }
+
+    pub fn queue(&self, service: ServiceName) -> String {
+        format!("{}.{}", self.namespace, service.as_str())
+    }
+
+    /// Declares exchanges, queues and bindings. Idempotent; every service calls it at start.
+    pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        channel
+            .exchange_declare(
+                self.events_exchange().as_str().into(),
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .exchange_declare(
+                self.dead_letter_exchange().as_str().into(),
+                ExchangeKind::Fanout,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+
+        let durable_queue = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        let mut quorum = FieldTable::default();
+        quorum.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+        channel
+            .queue_declare(
+                self.dead_letter_queue().as_str().into(),
+                durable_queue,
+                quorum.clone(),
+            )
+            .await?;
+        channel
+            .queue_bind(
+                self.dead_letter_queue().as_str().into(),
+                self.dead_letter_exchange().as_str().into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+
+        for (service, patterns) in SUBSCRIPTIONS {
+            let mut arguments = quorum.clone();
+            arguments.insert(
+                "x-dead-letter-exchange".into(),
+                AMQPValue::LongString(self.dead_letter_exchange().into()),
+            );
+            arguments.insert(
+                "x-delivery-limit".into(),
+                AMQPValue::LongInt(i32::try_from(self.delivery_limit).unwrap_or(i32::MAX)),
+            );
+            let queue = self.queue(*service);
+            channel
+                .queue_declare(queue.as_str().into(), durable_queue, arguments)
+                .await?;
+            for pattern in *patterns {
+                channel
+                    .queue_bind(
+                        queue.as_str().into(),
+                        self.events_exchange().as_str().into(),
+                        (*pattern).into(),
+                        QueueBindOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes everything [`declare`](Self::declare) made. For tests that share a vhost.
+    pub async fn delete(&self, channel: &Channel) -> lapin::Result<()> {
+        for (service, _) in SUBSCRIPTIONS {
+            channel
+                .queue_delete(self.queue(*service).as_str().into(), Default::default())
+                .await?;
+        }
+        channel
+            .queue_delete(self.dead_letter_queue().as_str().into(), Default::default())
+            .await?;
+        channel
+            .exchange_delete(self.events_exchange().as_str().into(), Default::default())
+            .await?;
+        channel
+            .exchange_delete(self.dead_letter_exchange().as_str().into(), Default::default())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Opens a connection named after the service and its role (visible in the management UI).
+pub async fn connect(amqp_url: &str, connection_name: &str) -> anyhow::Result<Connection> {
+    let properties = ConnectionProperties::default().with_connection_name(connection_name.to_string().into());
+    Connection::connect(amqp_url, properties).await.map_err(|error| {
+        anyhow::anyhow!(
+            "cannot connect to RabbitMQ at {}: {error}\n{HOW_TO_START_RABBITMQ}",
+            crate::db::redact(amqp_url)
+        )
+    })
+}
+
+/// A channel in confirm mode, for publishing.
+pub async fn confirm_channel(connection: &Connection) -> lapin::Result<Channel> {
+    let channel = connection.create_channel().await?;
+    channel.confirm_select(ConfirmSelectOptions::default()).await?;
+    Ok(channel)
+}
+
+/// A domain event as it travels: the body is the JSON payload; identity, type, tenant and the
+/// trace context ride in the AMQP properties and headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// Unique per event; consumers deduplicate on it.
+    pub id: Uuid,
+    /// e.g. `need.submitted`; also the routing key.
+    pub event_type: String,
+    pub municipality_code: String,
+    pub payload: serde_json::Value,
+    /// W3C `traceparent` (and `tracestate`) of the span that published the event.
+    pub trace_headers: HashMap<String, String>,
+}
+
+pub const HEADER_MUNICIPALITY: &str = "x-tsunagu-municipality";
+pub const HEADER_ERROR: &str = "x-tsunagu-error";
+
+impl Envelope {
+    pub fn properties(&self) -> BasicProperties {
+        let mut headers = FieldTable::default();
+        headers.insert(
+            HEADER_MUNICIPALITY.into(),
+            AMQPValue::LongString(self.municipality_code.as_str().into()),
+        );
+        for (key, value) in &self.trace_headers {
+            headers.insert(key.as_str().into(), AMQPValue::LongString(value.as_str().into()));
+        }
+        BasicProperties::default()
+            .with_message_id(ShortString::from(self.id.to_string()))
+            .with_type(ShortString::from(self.event_type.as_str()))
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2) // persistent
+            .with_timestamp(chrono::Utc::now().timestamp().max(0) as u64)
+            .with_headers(headers)
+    }
+
+    pub fn body(&self) -> Vec<u8> {
+        // A serde_json::Value always serialises.
+        serde_json::to_vec(&self.payload).unwrap_or_default()
+    }
+
+    /// Reads a delivered message back; `Err` names what is missing, for the dead-letter reason.
+    pub fn from_message(
+        properties: &BasicProperties,
+        routing_key: &str,
+        body: &[u8],
+    ) -> Result<Envelope, String> {
+        let id = properties
+            .message_id()
+            .as_ref()
+            .ok_or("message has no message_id")?
+            .as_str()
+            .parse::<Uuid>()
+            .map_err(|_| "message_id is not a UUID".to_string())?;
+        let event_type = properties
+            .kind()
+            .as_ref()
+            .map(|kind| kind.as_str().to_string())
+            .unwrap_or_else(|| routing_key.to_string());
+        let headers = header_strings(properties);
+        let municipality_code = headers
+            .get(HEADER_MUNICIPALITY)
+            .cloned()
+            .ok_or_else(|| format!("message has no {HEADER_MUNICIPALITY} header"))?;
+        let payload = serde_json::from_slice(body).map_err(|error| format!("body is not JSON: {error}"))?;
+        let trace_headers = headers
+            .into_iter()
+            .filter(|(key, _)| key == "traceparent" || key == "tracestate")
+            .collect();
+        Ok(Envelope {
+            id,
+            event_type,
+            municipality_code,
+            payload,
+            trace_headers,
+        })
+    }
+
+    /// The payload as a typed event.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.payload)
+    }
+}
+
+/// String-valued headers of a message.
+pub fn header_strings(properties: &BasicProperties) -> HashMap<String, String> {
+    let mut strings = HashMap::new();
+    if let Some(headers) = properties.headers() {
+        for (key, value) in headers.inner() {
+            let text = match value {
+                AMQPValue::LongString(text) => String::from_utf8_lossy(text.as_bytes()).into_owned(),
+                AMQPValue::ShortString(text) => text.as_str().to_string(),
+                _ => continue,
+            };
+            strings.insert(key.as_str().to_string(), text);
+        }
+    }
+    strings
+}
+
+/// How often RabbitMQ has delivered this message before (quorum queues count it).
+pub fn delivery_count(properties: &BasicProperties) -> u32 {
+    properties
+        .headers()
+        .as_ref()
+        .and_then(|headers| headers.inner().get("x-delivery-count").cloned())
+        .and_then(|value| match value {
+            AMQPValue::LongLongInt(n) => u32::try_from(n).ok(),
+            AMQPValue::LongInt(n) => u32::try_from(n).ok(),
+            AMQPValue::LongUInt(n) => Some(n),
+            AMQPValue::ShortInt(n) => u32::try_from(n).ok(),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("broker error: {0}")]
+    Broker(#[from] lapin::Error),
+    #[error("the broker refused the message (nack)")]
+    Nacked,
+    #[error("no queue is bound for routing key {0:?}: the message was returned unrouted")]
+    Unroutable(String),
+}
+
+/// Publishes `body` as mandatory and waits for the broker's confirm. A confirmed message that
+/// came back unrouted is an error: RabbitMQ acks such messages too.
+pub async fn publish_confirmed(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    properties: BasicProperties,
+) -> Result<(), PublishError> {
+    let confirm = channel
+        .basic_publish(
+            exchange.into(),
+            routing_key.into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            body,
+            properties,
+        )
+        .await?;
+    match confirm.await? {
+        Confirmation::Ack(None) => Ok(()),
+        Confirmation::Ack(Some(_returned)) => Err(PublishError::Unroutable(routing_key.to_string())),
+        Confirmation::Nack(_) => Err(PublishError::Nacked),
+        // Channels made by `confirm_channel` are in confirm mode; reaching this is a bug.
+        Confirmation::NotRequested => Err(PublishError::Nacked),
+    }
+}
+
+/// Dead-letters a message that cannot be processed, with the reason in a header.
+pub async fn publish_dead_letter(
+    channel: &Channel,
+    topology: &Topology,
+    routing_key: &str,
+    body: &[u8],
+    properties: &BasicProperties,
+    reason: &str,
+) -> Result<(), PublishError> {
+    let mut headers = properties.headers().clone().unwrap_or_default();
+    headers.insert(
+        HEADER_ERROR.into(),
+        AMQPValue::LongString(LongString::from(reason)),
+    );
+    let properties = properties.clone().with_headers(headers);
+    publish_confirmed(
+        channel,
+        &topology.dead_letter_exchange(),
+        routing_key,
+        body,
+        properties,
+    )
+    .await
+}
+
+/// A per-process unique id for message ids in tests and tools.
+pub fn new_message_id() -> Uuid {
+    Uuid::now_v7()
+}

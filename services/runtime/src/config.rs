@@ -1,0 +1,317 @@
+//! Configuration from the environment, with defaults that work on a developer's machine
+//! (PostgreSQL and RabbitMQ on localhost). Every problem is reported at once, before anything
+//! starts, in words an operator can act on.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// The four services, in the order they start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServiceName {
+    Registry,
+    Intake,
+    Matching,
+    Notifications,
+}
+
+impl ServiceName {
+    pub const ALL: [ServiceName; 4] = [
+        ServiceName::Registry,
+        ServiceName::Intake,
+        ServiceName::Matching,
+        ServiceName::Notifications,
+    ];
+
+    /// Lowercase name: the PostgreSQL schema, the queue suffix and the `service.name` suffix.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::Registry => "registry",
+            ServiceName::Intake => "intake",
+            ServiceName::Matching => "matching",
+            ServiceName::Notifications => "notifications",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ServiceName> {
+        ServiceName::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    fn env_prefix(self) -> &'static str {
+        match self {
+            ServiceName::Registry => "TSUNAGU_REGISTRY",
+            ServiceName::Intake => "TSUNAGU_INTAKE",
+            ServiceName::Matching => "TSUNAGU_MATCHING",
+            ServiceName::Notifications => "TSUNAGU_NOTIFICATIONS",
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            ServiceName::Registry => 50051,
+            ServiceName::Intake => 50052,
+            ServiceName::Matching => 50053,
+            ServiceName::Notifications => 50054,
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Text,
+    /// One JSON object per line with the trace id, for log collectors.
+    Json,
+}
+
+/// Settings of one service as it runs.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Address the gRPC server binds to. Port 0 picks a free port (tests do this).
+    pub listen_addr: SocketAddr,
+    /// PostgreSQL URL of this service's database. Each service owns a schema named after it;
+    /// services may share one database or each move to its own server.
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub services: BTreeMap<ServiceName, ServiceConfig>,
+    /// AMQP URL of RabbitMQ, including the vhost.
+    pub amqp_url: String,
+    /// Prefix of every exchange and queue name, so that several deployments (or tests) can share
+    /// one vhost without seeing each other's messages.
+    pub amqp_namespace: String,
+    /// How many unacknowledged messages a consumer holds at once.
+    pub amqp_prefetch: u16,
+    /// How often a message may be delivered before it goes to the dead-letter queue.
+    pub amqp_delivery_limit: u32,
+    /// URL of the registry's gRPC endpoint, for services that look things up there.
+    pub registry_url: String,
+    /// OTLP/gRPC endpoint for traces; traces are not exported when unset.
+    pub otlp_endpoint: Option<String>,
+    pub log_format: LogFormat,
+}
+
+/// Every problem found in the environment, reported together.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/tsunagu";
+pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests can supply their own variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut problems = Vec::new();
+        let get = |key: &str| lookup(key).filter(|value| !value.trim().is_empty());
+
+        let database_url = get("TSUNAGU_DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL.into());
+        check_url(
+            &mut problems,
+            "TSUNAGU_DATABASE_URL",
+            &database_url,
+            &["postgres", "postgresql"],
+        );
+
+        let mut services = BTreeMap::new();
+        for service in ServiceName::ALL {
+            let listen_key = format!("{}_LISTEN", service.env_prefix());
+            let listen = get(&listen_key).unwrap_or_else(|| format!("127.0.0.1:{}", service.default_port()));
+            let listen_addr = match listen.parse::<SocketAddr>() {
+                Ok(addr) => addr,
+                Err(_) => {
+                    problems.push(format!(
+                        "{listen_key}={listen:?} is not a socket address such as 0.0.0.0:{}",
+                        service.default_port()
+                    ));
+                    continue;
+                }
+            };
+            let db_key = format!("{}_DATABASE_URL", service.env_prefix());
+            let service_db = get(&db_key).unwrap_or_else(|| database_url.clone());
+            check_url(&mut problems, &db_key, &service_db, &["postgres", "postgresql"]);
+            services.insert(
+                service,
+                ServiceConfig {
+                    listen_addr,
+                    database_url: service_db,
+                },
+            );
+        }
+
+        let amqp_url = get("TSUNAGU_AMQP_URL").unwrap_or(DEFAULT_AMQP_URL.into());
+        check_url(&mut problems, "TSUNAGU_AMQP_URL", &amqp_url, &["amqp", "amqps"]);
+
+        let amqp_namespace = get("TSUNAGU_AMQP_NAMESPACE").unwrap_or("tsunagu".into());
+        if !amqp_namespace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            problems.push(format!(
+                "TSUNAGU_AMQP_NAMESPACE={amqp_namespace:?} may only hold ASCII letters, digits, '-', '_' and '.'"
+            ));
+        }
+
+        let amqp_prefetch = parse_number(&mut problems, &get, "TSUNAGU_AMQP_PREFETCH", 32u16, 1);
+        let amqp_delivery_limit = parse_number(&mut problems, &get, "TSUNAGU_AMQP_DELIVERY_LIMIT", 5u32, 1);
+
+        let registry_url = get("TSUNAGU_REGISTRY_URL").unwrap_or_else(|| {
+            let port = services
+                .get(&ServiceName::Registry)
+                .map_or(ServiceName::Registry.default_port(), |s| s.listen_addr.port());
+            format!("http://127.0.0.1:{port}")
+        });
+        check_url(
+            &mut problems,
+            "TSUNAGU_REGISTRY_URL",
+            &registry_url,
+            &["http", "https"],
+        );
+
+        let otlp_endpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT");
+        if let Some(endpoint) = &otlp_endpoint {
+            check_url(
+                &mut problems,
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                endpoint,
+                &["http", "https"],
+            );
+        }
+
+        let log_format = match get("TSUNAGU_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                problems.push(format!(
+                    "TSUNAGU_LOG_FORMAT={other:?} must be \"text\" or \"json\""
+                ));
+                LogFormat::Text
+            }
+        };
+
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        Ok(Config {
+            services,
+            amqp_url,
+            amqp_namespace,
+            amqp_prefetch,
+            amqp_delivery_limit,
+            registry_url,
+            otlp_endpoint,
+            log_format,
+        })
+    }
+
+    pub fn service(&self, name: ServiceName) -> &ServiceConfig {
+        // Every service gets an entry in `from_lookup`, or configuration fails.
+        &self.services[&name]
+    }
+}
+
+fn check_url(problems: &mut Vec<String>, key: &str, value: &str, schemes: &[&str]) {
+    let scheme_ok = value
+        .split_once("://")
+        .is_some_and(|(scheme, rest)| schemes.contains(&scheme) && !rest.is_empty());
+    if !scheme_ok {
+        problems.push(format!(
+            "{key}={value:?} is not a URL starting with {}",
+            schemes
+                .iter()
+                .map(|s| format!("{s}://"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ));
+    }
+}
+
+fn parse_number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
+    problems: &mut Vec<String>,
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: T,
+    minimum: T,
+) -> T {
+    let Some(raw) = get(key) else { return default };
+    match raw.trim().parse::<T>() {
+        Ok(value) if value >= minimum => value,
+        _ => {
+            problems.push(format!(
+                "{key}={raw:?} must be a whole number of at least {minimum}"
+            ));
+            default
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: BTreeMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|key| vars.get(key).cloned())
+    }
+
+    #[test]
+    fn defaults_point_at_localhost() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.service(ServiceName::Intake).listen_addr.port(), 50052);
+        assert_eq!(
+            config.service(ServiceName::Matching).database_url,
+            DEFAULT_DATABASE_URL
+        );
+        assert_eq!(config.registry_url, "http://127.0.0.1:50051");
+        assert!(config.otlp_endpoint.is_none());
+    }
+
+    #[test]
+    fn per_service_database_overrides_the_shared_one() {
+        let config = config(&[
+            ("TSUNAGU_DATABASE_URL", "postgres://db/shared"),
+            ("TSUNAGU_MATCHING_DATABASE_URL", "postgres://other/matching"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.service(ServiceName::Registry).database_url,
+            "postgres://db/shared"
+        );
+        assert_eq!(
+            config.service(ServiceName::Matching).database_url,
+            "postgres://other/matching"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let error = config(&[
+            ("TSUNAGU_INTAKE_LISTEN", "localhost"),
+            ("TSUNAGU_AMQP_URL", "http://x"),
+            ("TSUNAGU_AMQP_PREFETCH", "0"),
+            ("TSUNAGU_LOG_FORMAT", "xml"),
+        ])
+        .unwrap_err();
+        assert_eq!(error.problems.len(), 4, "{error}");
+        let message = error.to_string();
+        assert!(message.contains("TSUNAGU_INTAKE_LISTEN"));
+        assert!(message.contains("TSUNAGU_AMQP_URL"));
+        assert!(message.contains("TSUNAGU_AMQP_PREFETCH"));
+        assert!(message.contains("TSUNAGU_LOG_FORMAT"));
+    }
+}

@@ -1,0 +1,289 @@
+//! Consuming events with the inbox: the message id is recorded in the same transaction as the
+//! handler's effect, and the message is acked only after that transaction committed. A
+//! redelivered message (after a crash, a broker restart, a duplicate publish) finds its id in
+//! the inbox and changes nothing.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::amqp::{self, Envelope, Topology};
+use crate::backoff::Backoff;
+use crate::config::ServiceName;
+use crate::health::BrokerStatus;
+use crate::telemetry;
+
+/// What went wrong while handling an event, and so what happens to the message.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The message can never succeed (malformed, violates the contract): it goes to the
+    /// dead-letter queue at once, with this reason.
+    #[error("permanent: {0:#}")]
+    Permanent(anyhow::Error),
+    /// It may succeed later (a lookup failed, a dependency is down): it is redelivered after a
+    /// backoff, and dead-lettered once the delivery limit is reached.
+    #[error("transient: {0:#}")]
+    Transient(anyhow::Error),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(error: sqlx::Error) -> Self {
+        HandlerError::Transient(error.into())
+    }
+}
+
+/// A service's reaction to events. `handle` runs inside the inbox transaction: everything it
+/// writes through `tx` commits together with the message id, or not at all.
+pub trait EventHandler: Send + Sync + 'static {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a Envelope,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+
+    /// Called after the transaction committed, e.g. to wake the outbox relay.
+    fn after_commit(&self) {}
+}
+
+pub struct ConsumerSettings {
+    pub service: ServiceName,
+    pub amqp_url: String,
+    pub topology: Topology,
+    pub prefetch: u16,
+}
+
+/// Consumes the service's queue until `shutdown`, reconnecting with backoff.
+pub async fn run_consumer<H: EventHandler>(
+    settings: ConsumerSettings,
+    pool: PgPool,
+    handler: H,
+    broker_status: BrokerStatus,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+    while !shutdown.is_cancelled() {
+        match consume_connected(
+            &settings,
+            &pool,
+            &handler,
+            &broker_status,
+            &mut backoff,
+            &shutdown,
+        )
+        .await
+        {
+            Ok(()) => break,
+            Err(error) => {
+                broker_status.set_reachable(false);
+                let delay = backoff.next_delay();
+                tracing::warn!(
+                    service = settings.service.as_str(),
+                    error = format!("{error:#}"),
+                    retry_in_ms = delay.as_millis() as u64,
+                    "consumer lost the broker"
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        }
+    }
+    tracing::info!(service = settings.service.as_str(), "consumer stopped");
+}
+
+async fn consume_connected<H: EventHandler>(
+    settings: &ConsumerSettings,
+    pool: &PgPool,
+    handler: &H,
+    broker_status: &BrokerStatus,
+    backoff: &mut Backoff,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let service = settings.service.as_str();
+    let connection = amqp::connect(&settings.amqp_url, &format!("tsunagu-{service}-consumer")).await?;
+    let channel = connection.create_channel().await?;
+    settings.topology.declare(&channel).await?;
+    // Dead letters are published on a separate confirm channel.
+    let dead_letter_channel = amqp::confirm_channel(&connection).await?;
+    channel
+        .basic_qos(settings.prefetch, BasicQosOptions::default())
+        .await?;
+    let queue = settings.topology.queue(settings.service);
+    let mut consumer = channel
+        .basic_consume(
+            queue.as_str().into(),
+            format!("tsunagu-{service}-{}", uuid::Uuid::now_v7()).into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    broker_status.set_reachable(true);
+    backoff.reset();
+    tracing::info!(service, queue, "consuming");
+    loop {
+        let delivery = tokio::select! {
+            delivery = consumer.next() => delivery,
+            _ = shutdown.cancelled() => {
+                // Unacked prefetched messages return to the queue when the channel closes.
+                let _ = channel.close(200, "shutdown".into()).await;
+                return Ok(());
+            }
+        };
+        let Some(delivery) = delivery else {
+            anyhow::bail!("consumer stream ended")
+        };
+        let delivery = delivery?;
+        process_delivery(settings, pool, handler, &dead_letter_channel, delivery, shutdown).await?;
+    }
+}
+
+/// Handles one delivery to its end: acked, requeued, or dead-lettered.
+async fn process_delivery<H: EventHandler>(
+    settings: &ConsumerSettings,
+    pool: &PgPool,
+    handler: &H,
+    dead_letter_channel: &lapin::Channel,
+    delivery: Delivery,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let service = settings.service.as_str();
+    let queue = settings.topology.queue(settings.service);
+    let headers = amqp::header_strings(&delivery.properties);
+    let span = tracing::info_span!(
+        "process",
+        otel.name = format!("{queue} process"),
+        otel.kind = "consumer",
+        messaging.system = "rabbitmq",
+        messaging.operation.type = "process",
+        messaging.destination.name = queue.as_str(),
+        messaging.rabbitmq.destination.routing_key = delivery.routing_key.as_str(),
+        messaging.message.id = tracing::field::Empty,
+        tsunagu.service = service,
+        tsunagu.event_type = tracing::field::Empty,
+        tsunagu.municipality_code = tracing::field::Empty,
+        tsunagu.duplicate = tracing::field::Empty,
+    );
+    telemetry::set_remote_parent(&span, &headers);
+
+    async {
+        let envelope = match Envelope::from_message(&delivery.properties, delivery.routing_key.as_str(), &delivery.data) {
+            Ok(envelope) => envelope,
+            Err(reason) => {
+                tracing::error!(reason, "malformed message, dead-lettering");
+                return dead_letter(settings, dead_letter_channel, &delivery, &reason).await;
+            }
+        };
+        let span = tracing::Span::current();
+        span.record("messaging.message.id", envelope.id.to_string());
+        span.record("tsunagu.event_type", envelope.event_type.as_str());
+        span.record("tsunagu.municipality_code", envelope.municipality_code.as_str());
+
+        let mut retry_in_place = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        loop {
+            match handle_in_transaction(settings.service, pool, handler, &envelope).await {
+                Ok(duplicate) => {
+                    span.record("tsunagu.duplicate", duplicate);
+                    handler.after_commit();
+                    delivery.acker.ack(BasicAckOptions::default()).await?;
+                    return Ok(());
+                }
+                Err(TransactionError::Database(error)) => {
+                    // The database is the service's own: waiting for it does not count as a
+                    // failed delivery. Keep the message and try again; shutdown requeues it.
+                    let delay = retry_in_place.next_delay();
+                    tracing::warn!(error = format!("{error:#}"), retry_in_ms = delay.as_millis() as u64, "database unavailable while handling event");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => continue,
+                        _ = shutdown.cancelled() => {
+                            delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(TransactionError::Handler(HandlerError::Permanent(error))) => {
+                    let reason = format!("{error:#}");
+                    tracing::error!(reason, "event cannot be processed, dead-lettering");
+                    return dead_letter(settings, dead_letter_channel, &delivery, &reason).await;
+                }
+                Err(TransactionError::Handler(HandlerError::Transient(error))) => {
+                    let deliveries = amqp::delivery_count(&delivery.properties);
+                    let delay = Duration::from_millis(100u64 << deliveries.min(7));
+                    tracing::warn!(error = format!("{error:#}"), deliveries, retry_in_ms = delay.as_millis() as u64, "event failed, will be redelivered");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.cancelled() => {}
+                    }
+                    delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+enum TransactionError {
+    Database(sqlx::Error),
+    Handler(HandlerError),
+}
+
+/// Returns whether the message was a duplicate.
+async fn handle_in_transaction<H: EventHandler>(
+    service: ServiceName,
+    pool: &PgPool,
+    handler: &H,
+    envelope: &Envelope,
+) -> Result<bool, TransactionError> {
+    let mut tx = pool.begin().await.map_err(TransactionError::Database)?;
+    let inserted = sqlx::query(
+        "INSERT INTO inbox (consumer, message_id, event_type) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(service.as_str())
+    .bind(envelope.id)
+    .bind(&envelope.event_type)
+    .execute(&mut *tx)
+    .await
+    .map_err(TransactionError::Database)?
+    .rows_affected();
+    if inserted == 0 {
+        tracing::info!(event_id = %envelope.id, "duplicate delivery, already handled");
+        tx.rollback().await.map_err(TransactionError::Database)?;
+        return Ok(true);
+    }
+    handler
+        .handle(&mut tx, envelope)
+        .await
+        .map_err(TransactionError::Handler)?;
+    tx.commit().await.map_err(TransactionError::Database)?;
+    Ok(false)
+}
+
+async fn dead_letter(
+    settings: &ConsumerSettings,
+    channel: &lapin::Channel,
+    delivery: &Delivery,
+    reason: &str,
+) -> anyhow::Result<()> {
+    amqp::publish_dead_letter(
+        channel,
+        &settings.topology,
+        delivery.routing_key.as_str(),
+        &delivery.data,
+        &delivery.properties,
+        reason,
+    )
+    .await?;
+    // Acked only after the dead-letter copy is confirmed: the message is never in neither place.
+    delivery.acker.ack(BasicAckOptions::default()).await?;
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! PostgreSQL: one pool per service, pinned to the service's own schema, and migrations that
+//! bring that schema up to date (the runtime's outbox/inbox tables first, then the service's).
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::{Migration, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+/// Migrations of the runtime's own tables, applied in every service schema before the
+/// service's migrations. Services number theirs from 100.
+static RUNTIME_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+/// Connects to the service's database with `search_path` set to `schema`, so the service's
+/// unqualified table names resolve inside its own schema and nowhere else.
+pub async fn connect(database_url: &str, schema: &str) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(database_url)
+        .map_err(|error| anyhow::anyhow!("TSUNAGU_DATABASE_URL is not a PostgreSQL URL: {error}"))?
+        .options([("search_path", schema)])
+        .application_name(&format!("tsunagu-{schema}"))
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+    let pool = PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "cannot connect to PostgreSQL at {}: {error}\n{}",
+                redact(database_url),
+                HOW_TO_START_POSTGRES
+            )
+        })?;
+    Ok(pool)
+}
+
+pub const HOW_TO_START_POSTGRES: &str = "PostgreSQL must be running: on Debian, \
+`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`; \
+with Docker, `docker compose up -d postgres`.";
+
+/// Creates the schema if needed and applies the runtime's and the service's migrations.
+pub async fn migrate(pool: &PgPool, schema: &str, service_migrations: &Migrator) -> anyhow::Result<()> {
+    let mut migrations: Vec<Migration> = RUNTIME_MIGRATIONS.iter().cloned().collect();
+    migrations.extend(service_migrations.iter().cloned());
+    let mut migrator = Migrator::with_migrations(migrations);
+    migrator.create_schema(schema.to_string());
+    migrator.dangerous_set_table_name(Cow::Owned(format!("{schema}._sqlx_migrations")));
+    migrator
+        .run(pool)
+        .await
+        .map_err(|error| anyhow::anyhow!("migrating schema {schema} failed: {error}"))?;
+    Ok(())
+}
+
+/// Creates the database named in `database_url` if it does not exist (the `up` command and
+/// tests use this; production databases are provisioned by the operator).
+pub async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
+    let options = PgConnectOptions::from_str(database_url)?;
+    let Some(name) = options.get_database().map(str::to_string) else {
+        return Ok(());
+    };
+    let mut admin = options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "cannot connect to PostgreSQL at {}: {error}\n{}",
+                redact(database_url),
+                HOW_TO_START_POSTGRES
+            )
+        })?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await?;
+    if !exists {
+        // Identifiers cannot be bound; the name is quoted with its quotes doubled.
+        let statement = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+        if let Err(error) = sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut admin)
+            .await
+        {
+            // Another process may have created it in between.
+            let is_duplicate = error
+                .as_database_error()
+                .and_then(|e| e.code())
+                .is_some_and(|code| code == "42P04");
+            if !is_duplicate {
+                return Err(error.into());
+            }
+        }
+    }
+    admin.close().await?;
+    Ok(())
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_hides_the_password_only() {
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("amqp://h"), "amqp://h");
+    }
+}

@@ -1,0 +1,168 @@
+//! One error type for every service boundary, mapped onto gRPC status codes.
+//!
+//! A restricted set on purpose (after quickwit): add a variant only when a caller must react
+//! to it differently. Invalid input carries `google.rpc.BadRequest` field violations, so a
+//! client can show the coordinator which field is wrong.
+
+use tonic::Code;
+use tonic_types::{ErrorDetails, FieldViolation as ProtoFieldViolation, StatusExt};
+
+/// One invalid field: its path in the request (e.g. `coverage_area_ids[2]`) and what is wrong,
+/// in Japanese first and English after, as the coordinator reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid argument: {}", describe(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    #[error("failed precondition: {0}")]
+    FailedPrecondition(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+fn describe(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl ServiceError {
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> ServiceError {
+        ServiceError::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+}
+
+impl From<sqlx::Error> for ServiceError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                ServiceError::Unavailable("データベースに接続できません / database unreachable".into())
+            }
+            _ => ServiceError::Internal(error.into()),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ServiceError {
+    fn from(error: anyhow::Error) -> Self {
+        ServiceError::Internal(error)
+    }
+}
+
+impl From<ServiceError> for tonic::Status {
+    fn from(error: ServiceError) -> tonic::Status {
+        match error {
+            ServiceError::InvalidArgument(violations) => {
+                let message = format!(
+                    "入力内容に誤りがあります / invalid argument: {}",
+                    describe(&violations)
+                );
+                let details = ErrorDetails::with_bad_request(
+                    violations
+                        .into_iter()
+                        .map(|v| ProtoFieldViolation::new(v.field, v.description))
+                        .collect::<Vec<_>>(),
+                );
+                tonic::Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            ServiceError::NotFound(what) => {
+                tonic::Status::not_found(format!("{what} が見つかりません / not found"))
+            }
+            ServiceError::AlreadyExists(what) => tonic::Status::already_exists(what),
+            ServiceError::FailedPrecondition(what) => tonic::Status::failed_precondition(what),
+            ServiceError::Unavailable(what) => tonic::Status::unavailable(what),
+            ServiceError::Internal(cause) => {
+                // The cause chain goes to the log (and the trace), never to the caller.
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                tonic::Status::internal("内部エラーが発生しました / internal error")
+            }
+        }
+    }
+}
+
+/// Collects field violations while a request is validated, so the caller learns every
+/// problem of a request at once instead of one per attempt.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Violations::default()
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    /// Keeps the value when `result` is Ok, records the violation and returns None otherwise.
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.add(field, error.to_string());
+                None
+            }
+        }
+    }
+
+    pub fn into_result(self) -> ServiceResult<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidArgument(self.0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_every_field_violation() {
+        let mut violations = Violations::new();
+        violations.add("municipality_code", "bad code");
+        violations.add("category", "empty");
+        let status: tonic::Status = violations.into_result().unwrap_err().into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let bad_request = details.bad_request().expect("BadRequest details");
+        let fields: Vec<&str> = bad_request
+            .field_violations
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
+        assert_eq!(fields, ["municipality_code", "category"]);
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let status: tonic::Status = ServiceError::Internal(anyhow::anyhow!("password=hunter2")).into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("hunter2"));
+    }
+}

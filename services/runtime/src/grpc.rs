@@ -1,0 +1,134 @@
+//! gRPC plumbing: server spans that continue the caller's trace, a client interceptor that
+//! sends the current trace along, and paging helpers.
+
+use tonic::service::Interceptor;
+use tonic::transport::Channel;
+use tracing::Span;
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::telemetry::{self, HttpHeaderExtractor, MetadataInjector};
+
+/// The span of one incoming call, a child of the caller's span when it sent `traceparent`.
+/// Used as tonic's `trace_fn`, which creates the span before the handler enters it.
+pub fn server_span(service: &'static str, request: &http::Request<()>) -> Span {
+    let path = request.uri().path().trim_start_matches('/');
+    let (rpc_service, rpc_method) = path.split_once('/').unwrap_or((path, ""));
+    let span = tracing::info_span!(
+        "grpc request",
+        otel.name = path,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = rpc_service,
+        rpc.method = rpc_method,
+        tsunagu.service = service,
+    );
+    telemetry::set_remote_parent(&span, &HttpHeaderExtractor(request.headers()));
+    span
+}
+
+/// Client interceptor: puts the current span's trace context into the call's metadata.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PropagateTrace;
+
+impl Interceptor for PropagateTrace {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        telemetry::inject_current(&mut MetadataInjector(request.metadata_mut()));
+        Ok(request)
+    }
+}
+
+pub type TracedChannel = tonic::service::interceptor::InterceptedService<Channel, PropagateTrace>;
+
+/// A lazily connecting channel to `url` whose calls carry the trace context.
+pub fn traced_channel(url: &str) -> anyhow::Result<TracedChannel> {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(10))
+        .connect_lazy();
+    Ok(tonic::service::interceptor::InterceptedService::new(
+        channel,
+        PropagateTrace,
+    ))
+}
+
+/// The span of an outgoing call; the interceptor runs inside it, so the callee's span
+/// becomes its child.
+pub fn client_span(service: &'static str, rpc_service: &'static str, rpc_method: &'static str) -> Span {
+    tracing::info_span!(
+        "grpc call",
+        otel.name = format!("{rpc_service}/{rpc_method}"),
+        otel.kind = "client",
+        rpc.system = "grpc",
+        rpc.service = rpc_service,
+        rpc.method = rpc_method,
+        tsunagu.service = service,
+    )
+}
+
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+/// A validated page request: the size is capped, and the token is the id of the last item
+/// of the previous page (ids are UUIDv7, so they sort by creation time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub size: u32,
+    pub after: Option<uuid::Uuid>,
+}
+
+impl Page {
+    pub fn parse(page_size: u32, page_token: &str) -> ServiceResult<Page> {
+        let size = match page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        };
+        let after = match page_token.trim() {
+            "" => None,
+            token => Some(token.parse().map_err(|_| {
+                ServiceError::invalid(
+                    "page.page_token",
+                    "ページトークンが不正です / not a token from a previous response",
+                )
+            })?),
+        };
+        Ok(Page { size, after })
+    }
+
+    /// The next token, given the items of this page.
+    pub fn next_token(&self, item_count: usize, last_id: Option<uuid::Uuid>) -> String {
+        match last_id {
+            Some(id) if item_count as u32 >= self.size => id.to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Parses a UUID field, naming the field when it is not one.
+pub fn parse_id(field: &str, value: &str) -> ServiceResult<uuid::Uuid> {
+    value.trim().parse().map_err(|_| {
+        ServiceError::invalid(
+            field,
+            format!("IDの形式が不正です（入力: {value:?}） / not a UUID"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_defaults_and_caps() {
+        assert_eq!(Page::parse(0, "").unwrap().size, DEFAULT_PAGE_SIZE);
+        assert_eq!(Page::parse(10_000, "").unwrap().size, MAX_PAGE_SIZE);
+        assert!(Page::parse(10, "garbage").is_err());
+    }
+
+    #[test]
+    fn next_token_only_when_the_page_is_full() {
+        let page = Page::parse(2, "").unwrap();
+        let id = uuid::Uuid::now_v7();
+        assert_eq!(page.next_token(2, Some(id)), id.to_string());
+        assert_eq!(page.next_token(1, Some(id)), "");
+    }
+}

@@ -1,0 +1,166 @@
+//! The host every service runs in: it connects the pool and migrates the schema, starts the
+//! outbox relay and the health monitor, runs consumers, and serves gRPC with health and
+//! reflection until shutdown, then waits for every background task to drain.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+use crate::amqp::Topology;
+use crate::config::{Config, ServiceName};
+use crate::consumer::{ConsumerSettings, EventHandler, run_consumer};
+use crate::health::{BrokerStatus, run_health_monitor};
+use crate::{db, outbox};
+
+pub struct ServiceHost {
+    pub name: ServiceName,
+    pub config: Arc<Config>,
+    pub pool: PgPool,
+    /// Poked after a commit that wrote to the outbox, so the relay publishes at once.
+    pub outbox_wake: Arc<Notify>,
+    pub shutdown: CancellationToken,
+    broker_status: BrokerStatus,
+    tasks: JoinSet<()>,
+}
+
+impl ServiceHost {
+    /// Connects to the service's database, migrates its schema and starts the outbox relay.
+    pub async fn start(
+        name: ServiceName,
+        config: Arc<Config>,
+        migrations: &Migrator,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<ServiceHost> {
+        let service_config = config.service(name);
+        let pool = db::connect(&service_config.database_url, name.as_str()).await?;
+        db::migrate(&pool, name.as_str(), migrations).await?;
+        let mut host = ServiceHost {
+            name,
+            config,
+            pool,
+            outbox_wake: Arc::new(Notify::new()),
+            shutdown,
+            broker_status: BrokerStatus::default(),
+            tasks: JoinSet::new(),
+        };
+        host.tasks.spawn(outbox::run_relay(
+            name.as_str(),
+            host.pool.clone(),
+            host.config.amqp_url.clone(),
+            Topology::from_config(&host.config),
+            host.outbox_wake.clone(),
+            host.broker_status.clone(),
+            host.shutdown.clone(),
+        ));
+        Ok(host)
+    }
+
+    /// Consumes the service's queue with `handler` (inbox-deduplicated).
+    pub fn spawn_consumer<H: EventHandler>(&mut self, handler: H) {
+        let settings = ConsumerSettings {
+            service: self.name,
+            amqp_url: self.config.amqp_url.clone(),
+            topology: Topology::from_config(&self.config),
+            prefetch: self.config.amqp_prefetch,
+        };
+        self.tasks.spawn(run_consumer(
+            settings,
+            self.pool.clone(),
+            handler,
+            self.broker_status.clone(),
+            self.shutdown.clone(),
+        ));
+    }
+
+    /// Binds the listen address and serves `routes` plus health and reflection in the
+    /// background. `grpc_service_name` is the full name health checks ask for.
+    pub async fn serve(
+        mut self,
+        routes: Routes,
+        grpc_service_name: &'static str,
+    ) -> anyhow::Result<RunningService> {
+        let listen_addr = self.config.service(self.name).listen_addr;
+        let listener = tokio::net::TcpListener::bind(listen_addr)
+            .await
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "{} cannot listen on {listen_addr}: {error} (set TSUNAGU_{}_LISTEN to another address)",
+                    self.name,
+                    self.name.as_str().to_uppercase()
+                )
+            })?;
+        let local_addr = listener.local_addr()?;
+
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        self.tasks.spawn(run_health_monitor(
+            health_reporter,
+            grpc_service_name,
+            self.pool.clone(),
+            self.broker_status.clone(),
+            self.shutdown.clone(),
+        ));
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tsunagu_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tsunagu_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+
+        let service = self.name.as_str();
+        let router = tonic::transport::Server::builder()
+            .trace_fn(move |request| crate::grpc::server_span(service, request))
+            .add_routes(routes)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+
+        let shutdown = self.shutdown.clone();
+        let mut tasks = std::mem::take(&mut self.tasks);
+        let pool = self.pool.clone();
+        let handle = tokio::spawn(async move {
+            let served = router
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled())
+                .await;
+            // The server has drained its in-flight calls; now the relay and consumers finish.
+            shutdown.cancel();
+            while tasks.join_next().await.is_some() {}
+            pool.close().await;
+            tracing::info!(service, "stopped");
+            served.map_err(anyhow::Error::from)
+        });
+        tracing::info!(service, %local_addr, "serving gRPC");
+        Ok(RunningService {
+            name: self.name,
+            local_addr,
+            handle,
+        })
+    }
+}
+
+/// A service running in the background.
+pub struct RunningService {
+    pub name: ServiceName,
+    pub local_addr: SocketAddr,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningService {
+    /// Waits until the service stopped (after its shutdown token was cancelled) and drained.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.handle.await?
+    }
+
+    /// `http://<addr>` for clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+}

@@ -1,0 +1,297 @@
+//! The demo data set: 岐阜県大垣市 with two daily-life areas, an NPO and a 社協 with three
+//! resources. Loaded through the public gRPC API, like any client would, and only once: a
+//! second `up` finds it and reuses it.
+
+use tonic::Code;
+use tsunagu_proto::registry::v1 as pb;
+use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use tsunagu_runtime::ServiceName;
+use tsunagu_runtime::service::RunningService;
+
+pub const DEMO_PREFECTURE: &str = "210005"; // 岐阜県
+pub const DEMO_MUNICIPALITY: &str = "212024"; // 大垣市
+
+pub struct Demo {
+    pub daily_life_area_id: String,
+    pub daily_life_area_name: String,
+    pub organization_id: String,
+    pub organization_name: String,
+}
+
+fn url_of(services: &[RunningService], name: ServiceName) -> String {
+    services
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.url())
+        .unwrap_or_default()
+}
+
+fn port_of(services: &[RunningService], name: ServiceName) -> u16 {
+    services
+        .iter()
+        .find(|s| s.name == name)
+        .map_or(0, |s| s.local_addr.port())
+}
+
+pub async fn load(services: &[RunningService]) -> anyhow::Result<Demo> {
+    let mut registry = RegistryServiceClient::connect(url_of(services, ServiceName::Registry)).await?;
+
+    let existing = registry
+        .get_area(pb::GetAreaRequest {
+            id: String::new(),
+            code: DEMO_MUNICIPALITY.into(),
+        })
+        .await;
+    match existing {
+        Ok(response) => {
+            let municipality = response.into_inner().area.unwrap_or_default();
+            return find_existing(&mut registry, &municipality.id).await;
+        }
+        Err(status) if status.code() == Code::NotFound => {}
+        Err(status) => return Err(status.into()),
+    }
+
+    let prefecture = match registry
+        .get_area(pb::GetAreaRequest {
+            id: String::new(),
+            code: DEMO_PREFECTURE.into(),
+        })
+        .await
+    {
+        Ok(response) => response.into_inner().area.unwrap_or_default(),
+        Err(status) if status.code() == Code::NotFound => {
+            create_area(&mut registry, pb::AreaKind::Prefecture, DEMO_PREFECTURE, "", "").await?
+        }
+        Err(status) => return Err(status.into()),
+    };
+    let municipality = create_area(
+        &mut registry,
+        pb::AreaKind::Municipality,
+        DEMO_MUNICIPALITY,
+        "",
+        &prefecture.id,
+    )
+    .await?;
+    let west = create_area(
+        &mut registry,
+        pb::AreaKind::DailyLifeArea,
+        "",
+        "西部地域包括支援センター圏域",
+        &municipality.id,
+    )
+    .await?;
+    let east = create_area(
+        &mut registry,
+        pb::AreaKind::DailyLifeArea,
+        "",
+        "東部地域包括支援センター圏域",
+        &municipality.id,
+    )
+    .await?;
+
+    let npo = create_organization(
+        &mut registry,
+        "NPO法人 西部ささえあいの会",
+        "ｾｲﾌﾞｻｻｴｱｲﾉｶｲ",
+        pb::OrganizationKind::Npo,
+        &[&west.id],
+    )
+    .await?;
+    let shakyo = create_organization(
+        &mut registry,
+        "大垣市社会福祉協議会",
+        "ｵｵｶﾞｷｼｼｬｶｲﾌｸｼｷｮｳｷﾞｶｲ",
+        pb::OrganizationKind::Shakyo,
+        &[&municipality.id],
+    )
+    .await?;
+
+    create_resource(
+        &mut registry,
+        &npo.id,
+        "ゴミ出し支え隊",
+        "ゴミ出し",
+        &[&west.id],
+        3,
+    )
+    .await?;
+    create_resource(
+        &mut registry,
+        &npo.id,
+        "買い物いっしょに便",
+        "買い物支援",
+        &[&west.id, &east.id],
+        2,
+    )
+    .await?;
+    create_resource(
+        &mut registry,
+        &shakyo.id,
+        "ふれあい・いきいきサロン",
+        "交流サロン",
+        &[&municipality.id],
+        20,
+    )
+    .await?;
+
+    Ok(Demo {
+        daily_life_area_id: west.id,
+        daily_life_area_name: west.name,
+        organization_id: npo.id,
+        organization_name: npo.name,
+    })
+}
+
+async fn find_existing(
+    registry: &mut RegistryServiceClient<tonic::transport::Channel>,
+    municipality_id: &str,
+) -> anyhow::Result<Demo> {
+    let areas = registry
+        .list_areas(pb::ListAreasRequest {
+            parent_id: municipality_id.into(),
+            page: None,
+        })
+        .await?
+        .into_inner()
+        .areas;
+    let area = areas
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("demo municipality has no daily-life area"))?;
+    let resources = registry
+        .list_resources(pb::ListResourcesRequest {
+            municipality_code: DEMO_MUNICIPALITY.into(),
+            page: None,
+        })
+        .await?
+        .into_inner()
+        .resources;
+    let resource = resources
+        .into_iter()
+        .find(|r| r.category == "ゴミ出し")
+        .ok_or_else(|| anyhow::anyhow!("demo data has no ゴミ出し resource"))?;
+    let organization = registry
+        .get_organization(pb::GetOrganizationRequest {
+            id: resource.organization_id,
+        })
+        .await?
+        .into_inner()
+        .organization
+        .unwrap_or_default();
+    Ok(Demo {
+        daily_life_area_id: area.id,
+        daily_life_area_name: area.name,
+        organization_id: organization.id,
+        organization_name: organization.name,
+    })
+}
+
+async fn create_area(
+    registry: &mut RegistryServiceClient<tonic::transport::Channel>,
+    kind: pb::AreaKind,
+    code: &str,
+    name: &str,
+    parent_id: &str,
+) -> anyhow::Result<pb::Area> {
+    let request = pb::CreateAreaRequest {
+        kind: kind.into(),
+        code: code.into(),
+        name: name.into(),
+        name_kana: String::new(),
+        parent_id: parent_id.into(),
+    };
+    Ok(registry
+        .create_area(request)
+        .await?
+        .into_inner()
+        .area
+        .unwrap_or_default())
+}
+
+async fn create_organization(
+    registry: &mut RegistryServiceClient<tonic::transport::Channel>,
+    name: &str,
+    kana: &str,
+    kind: pb::OrganizationKind,
+    area_ids: &[&str],
+) -> anyhow::Result<pb::Organization> {
+    let request = pb::CreateOrganizationRequest {
+        municipality_code: DEMO_MUNICIPALITY.into(),
+        name: name.into(),
+        name_kana: kana.into(),
+        kind: kind.into(),
+        area_ids: area_ids.iter().map(|id| id.to_string()).collect(),
+    };
+    Ok(registry
+        .create_organization(request)
+        .await?
+        .into_inner()
+        .organization
+        .unwrap_or_default())
+}
+
+async fn create_resource(
+    registry: &mut RegistryServiceClient<tonic::transport::Channel>,
+    organization_id: &str,
+    name: &str,
+    category: &str,
+    coverage: &[&str],
+    capacity: u32,
+) -> anyhow::Result<pb::Resource> {
+    let request = pb::CreateResourceRequest {
+        municipality_code: DEMO_MUNICIPALITY.into(),
+        organization_id: organization_id.into(),
+        name: name.into(),
+        category: category.into(),
+        coverage_area_ids: coverage.iter().map(|id| id.to_string()).collect(),
+        capacity,
+    };
+    Ok(registry
+        .create_resource(request)
+        .await?
+        .into_inner()
+        .resource
+        .unwrap_or_default())
+}
+
+/// Ready-to-paste grpcurl calls that carry a need through to a notification.
+pub fn instructions(services: &[RunningService], demo: &Demo) -> String {
+    let registry = port_of(services, ServiceName::Registry);
+    let intake = port_of(services, ServiceName::Intake);
+    let matching = port_of(services, ServiceName::Matching);
+    let notifications = port_of(services, ServiceName::Notifications);
+    let request_id = uuid::Uuid::now_v7();
+    format!(
+        r#"
+つなぐ Tsunagu is up. Demo data: 岐阜県大垣市 ({DEMO_MUNICIPALITY}), 圏域 「{area_name}」, 事業主体 「{org_name}」.
+  registry      localhost:{registry}
+  intake        localhost:{intake}
+  matching      localhost:{matching}
+  notifications localhost:{notifications}
+
+Try it (every service answers reflection: grpcurl -plaintext localhost:{intake} list):
+
+# 1. Submit a need: ゴミ出し in 「{area_name}」 (idempotent by request_id)
+grpcurl -plaintext -d '{{"request_id":"{request_id}","municipality_code":"{DEMO_MUNICIPALITY}","area_id":"{area_id}","category":"ゴミ出し","urgency":"URGENCY_ROUTINE"}}' localhost:{intake} tsunagu.intake.v1.IntakeService/SubmitNeed
+
+# 2. The proposal matching made
+grpcurl -plaintext -d '{{"municipality_code":"{DEMO_MUNICIPALITY}"}}' localhost:{matching} tsunagu.matching.v1.MatchingService/ListProposals
+
+# 3. The provider's in-app notification
+grpcurl -plaintext -d '{{"recipient":{{"organization_id":"{org_id}"}}}}' localhost:{notifications} tsunagu.notifications.v1.NotificationsService/ListNotifications
+
+# A need nobody can serve goes to the coordinators of the municipality:
+grpcurl -plaintext -d '{{"request_id":"{request_id}-2","municipality_code":"{DEMO_MUNICIPALITY}","area_id":"{area_id}","category":"外出支援"}}' localhost:{intake} tsunagu.intake.v1.IntakeService/SubmitNeed
+grpcurl -plaintext -d '{{"recipient":{{"coordinators_of_municipality":"{DEMO_MUNICIPALITY}"}}}}' localhost:{notifications} tsunagu.notifications.v1.NotificationsService/ListNotifications
+
+# Health
+grpcurl -plaintext -d '{{"service":"tsunagu.intake.v1.IntakeService"}}' localhost:{intake} grpc.health.v1.Health/Check
+
+Ctrl-C stops everything gracefully.
+"#,
+        area_name = demo.daily_life_area_name,
+        org_name = demo.organization_name,
+        area_id = demo.daily_life_area_id,
+        org_id = demo.organization_id,
+    )
+}

@@ -1,0 +1,117 @@
+//! `tsunagu up` runs the whole system on one machine with a demo data set;
+//! `tsunagu serve <service>` runs one service, as a deployment does.
+
+mod demo;
+mod preflight;
+
+use std::sync::Arc;
+
+use tsunagu_runtime::service::RunningService;
+use tsunagu_runtime::{Config, ServiceName, shutdown, telemetry};
+
+const USAGE: &str = "\
+使い方 / usage:
+  tsunagu up                 run all four services with demo data (ports 50051–50054)
+  tsunagu serve <service>    run one service: registry | intake | matching | notifications
+  tsunagu help               this text
+
+Configuration comes from the environment; see README.md (TSUNAGU_DATABASE_URL, TSUNAGU_AMQP_URL, …).";
+
+enum Command {
+    Up,
+    Serve(ServiceName),
+}
+
+fn parse_args() -> Result<Command, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["up"] => Ok(Command::Up),
+        ["serve", name] => ServiceName::parse(name).map(Command::Serve).ok_or_else(|| {
+            format!("unknown service {name:?}: expected registry, intake, matching or notifications")
+        }),
+        ["help"] | ["--help"] | ["-h"] => {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        _ => Err(format!("unexpected arguments {args:?}")),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let command = match parse_args() {
+        Ok(command) => command,
+        Err(message) => {
+            eprintln!("{message}\n\n{USAGE}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let config = match Config::from_env() {
+        Ok(config) => Arc::new(config),
+        Err(error) => {
+            eprintln!("{error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let service_name = match &command {
+            Command::Up => "tsunagu".to_string(),
+            Command::Serve(service) => format!("tsunagu-{service}"),
+        };
+        let telemetry = telemetry::init(&service_name, &config)?;
+        let result = match command {
+            Command::Up => up(config).await,
+            Command::Serve(service) => serve(config, service).await,
+        };
+        telemetry.shutdown();
+        result
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start_service(
+    config: Arc<Config>,
+    service: ServiceName,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<RunningService> {
+    match service {
+        ServiceName::Registry => tsunagu_registry::start(config, shutdown).await,
+        ServiceName::Intake => tsunagu_intake::start(config, shutdown).await,
+        ServiceName::Matching => tsunagu_matching::start(config, shutdown).await,
+        ServiceName::Notifications => tsunagu_notifications::start(config, shutdown).await,
+    }
+}
+
+async fn serve(config: Arc<Config>, service: ServiceName) -> anyhow::Result<()> {
+    let shutdown = shutdown::on_signal();
+    let running = start_service(config, service, shutdown).await?;
+    running.wait().await
+}
+
+async fn up(config: Arc<Config>) -> anyhow::Result<()> {
+    preflight::check(&config).await?;
+    let shutdown = shutdown::on_signal();
+    let mut running = Vec::new();
+    for service in ServiceName::ALL {
+        running.push(start_service(config.clone(), service, shutdown.clone()).await?);
+    }
+    preflight::wait_until_serving(&running).await?;
+    let demo = demo::load(&running).await?;
+    println!("{}", demo::instructions(&running, &demo));
+    for service in running {
+        service.wait().await?;
+    }
+    Ok(())
+}
