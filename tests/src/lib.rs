@@ -1,1 +1,303 @@
+//! Test harness: runs the four services in-process against the real PostgreSQL and RabbitMQ
+//! of this machine. Each [`TestSystem`] has its own database and its own AMQP namespace
+//! (exchange and queue names), so tests run side by side without seeing each other, and
+//! removes both when it shuts down.
 
+pub mod broker_proxy;
+pub mod otlp_receiver;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tsunagu_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use tsunagu_proto::matching::v1::matching_service_client::MatchingServiceClient;
+use tsunagu_proto::notifications::v1::notifications_service_client::NotificationsServiceClient;
+use tsunagu_proto::registry::v1 as registry_pb;
+use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use tsunagu_runtime::amqp::Topology;
+use tsunagu_runtime::config::Config;
+use tsunagu_runtime::service::RunningService;
+use tsunagu_runtime::{ServiceName, amqp, db};
+
+pub const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432";
+pub const RABBITMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// Options of a test system.
+#[derive(Default, Clone)]
+pub struct Options {
+    /// Where services reach RabbitMQ (a [`broker_proxy::BrokerProxy`] to cut it); default: directly.
+    pub amqp_url: Option<String>,
+    /// OTLP endpoint for traces; the process-wide subscriber must have been set up with it.
+    pub otlp_endpoint: Option<String>,
+}
+
+pub struct TestSystem {
+    pub config: Arc<Config>,
+    pub database_url: String,
+    database_name: String,
+    pub topology: Topology,
+    shutdown: CancellationToken,
+    services: Vec<RunningService>,
+}
+
+impl TestSystem {
+    pub async fn start() -> TestSystem {
+        TestSystem::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> TestSystem {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let database_name = format!("tsunagu_test_{suffix}");
+        let database_url = format!("{POSTGRES_URL}/{database_name}");
+        db::ensure_database(&database_url)
+            .await
+            .expect("create the test database");
+
+        let namespace = format!("tsunagu-test-{suffix}");
+        let amqp_url = options
+            .amqp_url
+            .clone()
+            .unwrap_or_else(|| RABBITMQ_URL.to_string());
+        let vars = |registry_url: Option<String>| {
+            let mut vars = vec![
+                ("TSUNAGU_DATABASE_URL", database_url.clone()),
+                ("TSUNAGU_DATABASE_MAX_CONNECTIONS", "4".to_string()),
+                ("TSUNAGU_AMQP_URL", amqp_url.clone()),
+                ("TSUNAGU_AMQP_NAMESPACE", namespace.clone()),
+                ("TSUNAGU_REGISTRY_LISTEN", "127.0.0.1:0".to_string()),
+                ("TSUNAGU_INTAKE_LISTEN", "127.0.0.1:0".to_string()),
+                ("TSUNAGU_MATCHING_LISTEN", "127.0.0.1:0".to_string()),
+                ("TSUNAGU_NOTIFICATIONS_LISTEN", "127.0.0.1:0".to_string()),
+            ];
+            if let Some(url) = registry_url {
+                vars.push(("TSUNAGU_REGISTRY_URL", url));
+            }
+            if let Some(endpoint) = &options.otlp_endpoint {
+                vars.push(("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()));
+            }
+            Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()))
+                .expect("test configuration is valid")
+        };
+
+        let shutdown = CancellationToken::new();
+        let registry = tsunagu_registry::start(Arc::new(vars(None)), shutdown.clone())
+            .await
+            .expect("registry starts");
+        // Notifications looks organisations up in the registry, so it needs the real port.
+        let config = Arc::new(vars(Some(registry.url())));
+        let intake = tsunagu_intake::start(config.clone(), shutdown.clone())
+            .await
+            .expect("intake starts");
+        let matching = tsunagu_matching::start(config.clone(), shutdown.clone())
+            .await
+            .expect("matching starts");
+        let notifications = tsunagu_notifications::start(config.clone(), shutdown.clone())
+            .await
+            .expect("notifications starts");
+        TestSystem {
+            topology: Topology::from_config(&config),
+            config,
+            database_url,
+            database_name,
+            shutdown,
+            services: vec![registry, intake, matching, notifications],
+        }
+    }
+
+    pub fn service(&self, name: ServiceName) -> &RunningService {
+        self.services
+            .iter()
+            .find(|s| s.name == name)
+            .expect("every service runs")
+    }
+
+    fn channel(&self, name: ServiceName) -> Channel {
+        tonic::transport::Endpoint::from_shared(self.service(name).url())
+            .expect("valid url")
+            .connect_lazy()
+    }
+
+    pub fn registry(&self) -> RegistryServiceClient<Channel> {
+        RegistryServiceClient::new(self.channel(ServiceName::Registry))
+    }
+
+    pub fn intake(&self) -> IntakeServiceClient<Channel> {
+        IntakeServiceClient::new(self.channel(ServiceName::Intake))
+    }
+
+    pub fn matching(&self) -> MatchingServiceClient<Channel> {
+        MatchingServiceClient::new(self.channel(ServiceName::Matching))
+    }
+
+    pub fn notifications(&self) -> NotificationsServiceClient<Channel> {
+        NotificationsServiceClient::new(self.channel(ServiceName::Notifications))
+    }
+
+    pub fn health(&self, name: ServiceName) -> tonic_health::pb::health_client::HealthClient<Channel> {
+        tonic_health::pb::health_client::HealthClient::new(self.channel(name))
+    }
+
+    pub fn grpc_channel(&self, name: ServiceName) -> Channel {
+        self.channel(name)
+    }
+
+    /// A pool on the test database with `search_path` set to one service's schema.
+    pub async fn database(&self, schema: ServiceName) -> sqlx::PgPool {
+        db::connect(&self.database_url, schema.as_str(), 2)
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// Publishes a raw envelope to the system's events exchange, as a duplicate publisher would.
+    pub async fn publish(&self, envelope: &amqp::Envelope) {
+        let connection = amqp::connect(RABBITMQ_URL, "tsunagu-test-publisher")
+            .await
+            .expect("broker");
+        let channel = amqp::confirm_channel(&connection).await.expect("channel");
+        amqp::publish_confirmed(
+            &channel,
+            &self.topology.events_exchange(),
+            &envelope.event_type,
+            &envelope.body(),
+            envelope.properties(),
+        )
+        .await
+        .expect("published and routed");
+        let _ = connection.close(200, "done".into()).await;
+    }
+
+    /// Stops every service (draining), then removes the test's queues, exchanges and database.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        for service in self.services {
+            service.wait().await.expect("service stops cleanly");
+        }
+        if let Ok(connection) = amqp::connect(RABBITMQ_URL, "tsunagu-test-cleanup").await {
+            if let Ok(channel) = connection.create_channel().await {
+                let _ = self.topology.delete(&channel).await;
+            }
+            let _ = connection.close(200, "cleanup".into()).await;
+        }
+        if let Ok(pool) = sqlx::PgPool::connect(&format!("{POSTGRES_URL}/postgres")).await {
+            let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database_name);
+            let _ = sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&pool).await;
+            pool.close().await;
+        }
+    }
+}
+
+/// Polls `probe` until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The area tree, an organisation and a resource most tests need.
+pub struct Fixture {
+    pub prefecture_id: String,
+    pub municipality_id: String,
+    pub daily_life_area_id: String,
+    pub organization_id: String,
+    pub resource_id: String,
+}
+
+pub const MUNICIPALITY: &str = "212024"; // 大垣市
+pub const PREFECTURE: &str = "210005"; // 岐阜県
+
+impl Fixture {
+    /// Creates 岐阜県 → 大垣市 → a daily-life area, an NPO active there, and a ゴミ出し
+    /// resource with `capacity` covering the municipality (so the daily-life area inherits it).
+    pub async fn create(system: &TestSystem, capacity: u32) -> Fixture {
+        let mut registry = system.registry();
+        let area = |kind: registry_pb::AreaKind, code: &str, name: &str, parent: &str| {
+            registry_pb::CreateAreaRequest {
+                kind: kind.into(),
+                code: code.into(),
+                name: name.into(),
+                name_kana: String::new(),
+                parent_id: parent.into(),
+            }
+        };
+        let prefecture = registry
+            .create_area(area(registry_pb::AreaKind::Prefecture, PREFECTURE, "", ""))
+            .await
+            .expect("prefecture")
+            .into_inner()
+            .area
+            .unwrap();
+        let municipality = registry
+            .create_area(area(
+                registry_pb::AreaKind::Municipality,
+                MUNICIPALITY,
+                "",
+                &prefecture.id,
+            ))
+            .await
+            .expect("municipality")
+            .into_inner()
+            .area
+            .unwrap();
+        let daily = registry
+            .create_area(area(
+                registry_pb::AreaKind::DailyLifeArea,
+                "",
+                "西部圏域",
+                &municipality.id,
+            ))
+            .await
+            .expect("daily-life area")
+            .into_inner()
+            .area
+            .unwrap();
+        let organization = registry
+            .create_organization(registry_pb::CreateOrganizationRequest {
+                municipality_code: MUNICIPALITY.into(),
+                name: "NPO法人 ささえあい".into(),
+                name_kana: "ササエアイ".into(),
+                kind: registry_pb::OrganizationKind::Npo.into(),
+                area_ids: vec![daily.id.clone()],
+            })
+            .await
+            .expect("organization")
+            .into_inner()
+            .organization
+            .unwrap();
+        let resource = registry
+            .create_resource(registry_pb::CreateResourceRequest {
+                municipality_code: MUNICIPALITY.into(),
+                organization_id: organization.id.clone(),
+                name: "ゴミ出し支え隊".into(),
+                category: "ゴミ出し".into(),
+                coverage_area_ids: vec![municipality.id.clone()],
+                capacity,
+            })
+            .await
+            .expect("resource")
+            .into_inner()
+            .resource
+            .unwrap();
+        Fixture {
+            prefecture_id: prefecture.id,
+            municipality_id: municipality.id,
+            daily_life_area_id: daily.id,
+            organization_id: organization.id,
+            resource_id: resource.id,
+        }
+    }
+}

@@ -87,6 +87,8 @@ pub struct Config {
     /// Prefix of every exchange and queue name, so that several deployments (or tests) can share
     /// one vhost without seeing each other's messages.
     pub amqp_namespace: String,
+    /// Most connections each service's pool opens.
+    pub database_max_connections: u32,
     /// How many unacknowledged messages a consumer holds at once.
     pub amqp_prefetch: u16,
     /// How often a message may be delivered before it goes to the dead-letter queue.
@@ -166,6 +168,8 @@ impl Config {
             ));
         }
 
+        let database_max_connections =
+            parse_number(&mut problems, &get, "TSUNAGU_DATABASE_MAX_CONNECTIONS", 10u32, 1);
         let amqp_prefetch = parse_number(&mut problems, &get, "TSUNAGU_AMQP_PREFETCH", 32u16, 1);
         let amqp_delivery_limit = parse_number(&mut problems, &get, "TSUNAGU_AMQP_DELIVERY_LIMIT", 5u32, 1);
 
@@ -208,6 +212,7 @@ impl Config {
         }
         Ok(Config {
             services,
+            database_max_connections,
             amqp_url,
             amqp_namespace,
             amqp_prefetch,

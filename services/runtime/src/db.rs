@@ -15,14 +15,14 @@ static RUNTIME_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 /// Connects to the service's database with `search_path` set to `schema`, so the service's
 /// unqualified table names resolve inside its own schema and nowhere else.
-pub async fn connect(database_url: &str, schema: &str) -> anyhow::Result<PgPool> {
+pub async fn connect(database_url: &str, schema: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(database_url)
         .map_err(|error| anyhow::anyhow!("TSUNAGU_DATABASE_URL is not a PostgreSQL URL: {error}"))?
         .options([("search_path", schema)])
         .application_name(&format!("tsunagu-{schema}"))
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
     let pool = PgPoolOptions::new()
-        .max_connections(10)
+        .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await

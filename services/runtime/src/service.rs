@@ -39,7 +39,12 @@ impl ServiceHost {
         shutdown: CancellationToken,
     ) -> anyhow::Result<ServiceHost> {
         let service_config = config.service(name);
-        let pool = db::connect(&service_config.database_url, name.as_str()).await?;
+        let pool = db::connect(
+            &service_config.database_url,
+            name.as_str(),
+            config.database_max_connections,
+        )
+        .await?;
         db::migrate(&pool, name.as_str(), migrations).await?;
         let mut host = ServiceHost {
             name,

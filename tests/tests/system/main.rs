@@ -1,0 +1,8 @@
+//! Whole-system tests against the real PostgreSQL and RabbitMQ on this machine.
+
+mod end_to_end;
+mod health_and_reflection;
+mod invalid_input;
+mod outbox_survives_broker_outage;
+mod redelivery;
+mod support;

@@ -1,0 +1,82 @@
+//! Small helpers shared by the system tests.
+
+use std::time::Duration;
+
+use tsunagu_proto::intake::v1 as intake_pb;
+use tsunagu_proto::matching::v1 as matching_pb;
+use tsunagu_proto::notifications::v1 as notifications_pb;
+use tsunagu_tests::{MUNICIPALITY, TestSystem, eventually};
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub async fn submit_need(
+    system: &TestSystem,
+    request_id: &str,
+    area_id: &str,
+    category: &str,
+) -> intake_pb::Need {
+    system
+        .intake()
+        .submit_need(intake_pb::SubmitNeedRequest {
+            request_id: request_id.into(),
+            municipality_code: MUNICIPALITY.into(),
+            area_id: area_id.into(),
+            category: category.into(),
+            urgency: intake_pb::Urgency::Routine.into(),
+        })
+        .await
+        .expect("need accepted")
+        .into_inner()
+        .need
+        .expect("need in response")
+}
+
+pub async fn proposals_for(system: &TestSystem, need_id: &str) -> Vec<matching_pb::Proposal> {
+    system
+        .matching()
+        .list_proposals(matching_pb::ListProposalsRequest {
+            municipality_code: MUNICIPALITY.into(),
+            need_id: need_id.into(),
+            page: None,
+        })
+        .await
+        .expect("list proposals")
+        .into_inner()
+        .proposals
+}
+
+pub async fn notifications_of(
+    system: &TestSystem,
+    recipient: notifications_pb::recipient::Kind,
+) -> Vec<notifications_pb::Notification> {
+    system
+        .notifications()
+        .list_notifications(notifications_pb::ListNotificationsRequest {
+            recipient: Some(notifications_pb::Recipient {
+                kind: Some(recipient),
+            }),
+            page: None,
+        })
+        .await
+        .expect("list notifications")
+        .into_inner()
+        .notifications
+}
+
+pub fn organization(id: &str) -> notifications_pb::recipient::Kind {
+    notifications_pb::recipient::Kind::OrganizationId(id.to_string())
+}
+
+/// Waits until the provider has a notification about `need_id`, and returns all of them.
+pub async fn wait_for_notification(
+    system: &TestSystem,
+    organization_id: &str,
+    need_id: &str,
+) -> Vec<notifications_pb::Notification> {
+    eventually("the provider's notification", WAIT, || async {
+        let all = notifications_of(system, organization(organization_id)).await;
+        let about: Vec<_> = all.into_iter().filter(|n| n.need_id == need_id).collect();
+        (!about.is_empty()).then_some(about)
+    })
+    .await
+}
