@@ -132,8 +132,8 @@ async fn consume_connected<H: EventHandler>(
         let delivery = tokio::select! {
             delivery = consumer.next() => delivery,
             _ = shutdown.cancelled() => {
-                // Unacked prefetched messages return to the queue when the channel closes.
-                let _ = channel.close(200, "shutdown".into()).await;
+                // Unacked prefetched messages return to the queue when the connection closes.
+                let _ = connection.close(200, "shutdown".into()).await;
                 return Ok(());
             }
         };

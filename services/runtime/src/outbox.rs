@@ -125,6 +125,7 @@ async fn relay_connected(
         // Drain everything pending before waiting; a shutdown lets the current batch finish.
         let published = publish_batch(service, pool, &channel, topology).await?;
         if shutdown.is_cancelled() {
+            let _ = connection.close(200, "shutdown".into()).await;
             return Ok(());
         }
         if published < RELAY_BATCH as usize {

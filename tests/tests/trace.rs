@@ -1,0 +1,168 @@
+//! One need is one trace: from intake's gRPC call, through the outbox and RabbitMQ to
+//! matching, through RabbitMQ again to notifications, and over gRPC to the registry — received
+//! by a real OTLP/gRPC receiver. (Its own test binary: the tracing subscriber is per process.)
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tsunagu_proto::intake::v1 as intake_pb;
+use tsunagu_proto::notifications::v1 as notifications_pb;
+use tsunagu_runtime::config::Config;
+use tsunagu_runtime::{ServiceName, telemetry};
+use tsunagu_tests::otlp_receiver::{OtlpReceiver, ReceivedSpan};
+use tsunagu_tests::{Fixture, MUNICIPALITY, Options, TestSystem, eventually};
+
+const SPAN_KIND_SERVER: i32 = 2;
+const SPAN_KIND_CLIENT: i32 = 3;
+const SPAN_KIND_PRODUCER: i32 = 4;
+const SPAN_KIND_CONSUMER: i32 = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_need_is_one_trace_across_all_four_services() {
+    let (receiver, endpoint) = OtlpReceiver::start().await;
+    let telemetry_config =
+        Config::from_lookup(|key| (key == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| endpoint.clone())).unwrap();
+    let telemetry = telemetry::init("tsunagu-test", &telemetry_config).expect("telemetry");
+
+    let system = TestSystem::start_with(Options {
+        otlp_endpoint: Some(endpoint.clone()),
+        ..Options::default()
+    })
+    .await;
+    let fixture = Fixture::create(&system, 3).await;
+    // The need's journey is only one trace if matching already knows the resource; otherwise
+    // the proposal is made later, in the trace of the resource's own event.
+    let matching_db = system.database(ServiceName::Matching).await;
+    eventually("matching knows the resource", Duration::from_secs(30), || async {
+        let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM resource WHERE id = $1::uuid)")
+            .bind(&fixture.resource_id)
+            .fetch_one(&matching_db)
+            .await
+            .unwrap();
+        known.then_some(())
+    })
+    .await;
+
+    let need = system
+        .intake()
+        .submit_need(intake_pb::SubmitNeedRequest {
+            request_id: "traced".into(),
+            municipality_code: MUNICIPALITY.into(),
+            area_id: fixture.daily_life_area_id.clone(),
+            category: "ゴミ出し".into(),
+            urgency: intake_pb::Urgency::Urgent.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .need
+        .unwrap();
+    eventually("the provider's notification", Duration::from_secs(30), || async {
+        let notifications = system
+            .notifications()
+            .list_notifications(notifications_pb::ListNotificationsRequest {
+                recipient: Some(notifications_pb::Recipient {
+                    kind: Some(notifications_pb::recipient::Kind::OrganizationId(
+                        fixture.organization_id.clone(),
+                    )),
+                }),
+                page: None,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .notifications;
+        notifications.iter().any(|n| n.need_id == need.id).then_some(())
+    })
+    .await;
+
+    // The last span (the registry's answer) ends just after the notification commits; flush
+    // until the whole journey has arrived.
+    let trace = eventually(
+        "the complete trace at the OTLP receiver",
+        Duration::from_secs(30),
+        || {
+            telemetry.flush();
+            let spans = receiver.spans();
+            async move {
+                let submit = spans
+                    .iter()
+                    .find(|s| s.name == "tsunagu.intake.v1.IntakeService/SubmitNeed")?;
+                let trace: Vec<ReceivedSpan> = spans
+                    .iter()
+                    .filter(|s| s.trace_id == submit.trace_id)
+                    .cloned()
+                    .collect();
+                trace
+                    .iter()
+                    .any(|s| {
+                        s.name == "tsunagu.registry.v1.RegistryService/GetOrganization"
+                            && s.kind == SPAN_KIND_SERVER
+                    })
+                    .then_some(trace)
+            }
+        },
+    )
+    .await;
+
+    let services: BTreeSet<&str> = trace
+        .iter()
+        .filter_map(|s| s.attribute("tsunagu.service"))
+        .collect();
+    assert_eq!(
+        services,
+        BTreeSet::from(["intake", "matching", "notifications", "registry"]),
+        "spans of all four services in one trace"
+    );
+
+    let find = |kind: i32, service: &str, name_contains: &str| -> &ReceivedSpan {
+        trace
+            .iter()
+            .find(|s| {
+                s.kind == kind
+                    && s.attribute("tsunagu.service") == Some(service)
+                    && s.name.contains(name_contains)
+            })
+            .unwrap_or_else(|| panic!("no {service} span of kind {kind} named *{name_contains}*: {trace:#?}"))
+    };
+    let submit = find(SPAN_KIND_SERVER, "intake", "SubmitNeed");
+    let intake_publish = find(SPAN_KIND_PRODUCER, "intake", "events publish");
+    let matching_process = find(SPAN_KIND_CONSUMER, "matching", "process");
+    let matching_publish = find(SPAN_KIND_PRODUCER, "matching", "events publish");
+    let notifications_process = find(SPAN_KIND_CONSUMER, "notifications", "process");
+    let lookup_call = find(SPAN_KIND_CLIENT, "notifications", "GetOrganization");
+    let lookup_served = find(SPAN_KIND_SERVER, "registry", "GetOrganization");
+
+    // The parent links cross every hop: outbox row → broker headers → gRPC metadata.
+    assert_eq!(
+        intake_publish.parent_span_id, submit.span_id,
+        "the relay continues the request's trace"
+    );
+    assert_eq!(
+        matching_process.parent_span_id, intake_publish.span_id,
+        "AMQP headers carry the context"
+    );
+    assert_eq!(notifications_process.parent_span_id, matching_publish.span_id);
+    assert_eq!(
+        lookup_served.parent_span_id, lookup_call.span_id,
+        "gRPC metadata carries the context"
+    );
+
+    // Messaging and RPC attributes after the OpenTelemetry semantic conventions.
+    assert_eq!(matching_process.attribute("messaging.system"), Some("rabbitmq"));
+    assert_eq!(
+        matching_process.attribute("messaging.rabbitmq.destination.routing_key"),
+        Some("need.submitted")
+    );
+    assert_eq!(
+        notifications_process.attribute("tsunagu.municipality_code"),
+        Some(MUNICIPALITY)
+    );
+    assert_eq!(lookup_served.attribute("rpc.system"), Some("grpc"));
+    assert_eq!(lookup_served.attribute("rpc.method"), Some("GetOrganization"));
+    assert!(trace.iter().all(|s| s.service_name == "tsunagu-test"));
+
+    matching_db.close().await;
+    system.shutdown().await;
+    telemetry.shutdown();
+}
