@@ -364,3 +364,46 @@ pub async fn publish_dead_letter(
 pub fn new_message_id() -> Uuid {
     Uuid::now_v7()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_envelope_survives_the_trip_through_amqp_properties() {
+        let envelope = Envelope {
+            id: Uuid::now_v7(),
+            event_type: "need.submitted".into(),
+            municipality_code: "212024".into(),
+            payload: serde_json::json!({"category": "ゴミ出し"}),
+            trace_headers: HashMap::from([(
+                "traceparent".to_string(),
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_string(),
+            )]),
+        };
+        let back = Envelope::from_message(&envelope.properties(), "ignored", &envelope.body()).unwrap();
+        assert_eq!(back, envelope);
+    }
+
+    #[test]
+    fn a_message_without_tenant_is_refused_with_a_reason() {
+        let properties = BasicProperties::default().with_message_id(Uuid::now_v7().to_string().into());
+        let error = Envelope::from_message(&properties, "need.submitted", b"{}").unwrap_err();
+        assert!(error.contains(HEADER_MUNICIPALITY), "{error}");
+    }
+
+    #[test]
+    fn every_consumer_queue_dead_letters_after_the_delivery_limit() {
+        let topology = Topology {
+            namespace: "t".into(),
+            delivery_limit: 5,
+        };
+        assert_eq!(topology.queue(ServiceName::Matching), "t.matching");
+        assert_eq!(topology.events_exchange(), "t.events");
+        assert!(
+            SUBSCRIPTIONS
+                .iter()
+                .all(|(service, patterns)| !patterns.is_empty() && *service != ServiceName::Intake)
+        );
+    }
+}

@@ -73,3 +73,44 @@ async fn every_service_is_serving_and_reflects_its_api() {
     }
     system.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_are_not_serving_until_the_broker_answers() {
+    let proxy = tsunagu_tests::broker_proxy::BrokerProxy::start("127.0.0.1:5672".parse().unwrap()).await;
+    proxy.cut();
+    let system = TestSystem::start_with(tsunagu_tests::Options {
+        amqp_url: Some(proxy.amqp_url()),
+        ..Default::default()
+    })
+    .await;
+    let status = |service: ServiceName| {
+        let mut health = system.health(service);
+        async move {
+            health
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|response| response.into_inner().status())
+                .ok()
+        }
+    };
+    // The database answers, the broker does not: every service says NOT_SERVING…
+    for service in ServiceName::ALL {
+        eventually(&format!("{service} reports its status"), WAIT, || async {
+            (status(service).await == Some(ServingStatus::NotServing)).then_some(())
+        })
+        .await;
+    }
+    // …and SERVING once the broker is reachable.
+    proxy.restore();
+    for service in ServiceName::ALL {
+        eventually(
+            &format!("{service} SERVING after the broker returned"),
+            WAIT,
+            || async { (status(service).await == Some(ServingStatus::Serving)).then_some(()) },
+        )
+        .await;
+    }
+    system.shutdown().await;
+}

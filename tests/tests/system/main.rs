@@ -1,5 +1,6 @@
 //! Whole-system tests against the real PostgreSQL and RabbitMQ on this machine.
 
+mod dead_letters;
 mod end_to_end;
 mod health_and_reflection;
 mod invalid_input;

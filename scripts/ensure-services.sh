@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Makes sure PostgreSQL and RabbitMQ are installed, running and ready on this machine
+# (Debian): installs them from Debian's packages if missing, starts them if stopped, enables
+# the RabbitMQ plugins Tsunagu uses, and waits until both answer. Safe to run repeatedly.
+set -euo pipefail
+
+log() { printf '[ensure-services] %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+installed_now=()
+install_missing() {
+  local packages=()
+  command -v pg_ctlcluster >/dev/null 2>&1 || packages+=(postgresql postgresql-client)
+  command -v rabbitmq-server >/dev/null 2>&1 || packages+=(rabbitmq-server)
+  if [ ${#packages[@]} -gt 0 ]; then
+    log "installing ${packages[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}"
+    installed_now=("${packages[@]}")
+  fi
+}
+
+start_postgres() {
+  if pg_isready -h 127.0.0.1 -p 5432 -q; then return; fi
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  if [[ " ${installed_now[*]} " == *" postgresql "* ]]; then
+    # A fresh cluster asks for passwords over TCP; the tests connect as postgres without one,
+    # as on the development machines (trust on the loopback only).
+    local hba="/etc/postgresql/${version}/main/pg_hba.conf"
+    as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+  fi
+  log "starting PostgreSQL ${version}"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 1 60); do
+    pg_isready -h 127.0.0.1 -p 5432 -q && return
+    sleep 1
+  done
+  log "PostgreSQL did not become ready"; exit 1
+}
+
+start_rabbitmq() {
+  if ! as_root rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
+    log "starting RabbitMQ"
+    as_root rabbitmq-server -detached || true
+  fi
+  for _ in $(seq 1 90); do
+    as_root rabbitmq-diagnostics -q ping >/dev/null 2>&1 && break
+    sleep 1
+  done
+  as_root rabbitmq-diagnostics -q ping >/dev/null 2>&1 || { log "RabbitMQ did not become ready"; exit 1; }
+  # management: the operators' UI and HTTP API; consistent hash: partitioning matching work
+  # by municipality across workers.
+  as_root rabbitmq-plugins enable --quiet rabbitmq_management rabbitmq_consistent_hash_exchange >/dev/null
+  for _ in $(seq 1 60); do
+    (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && return
+    sleep 1
+  done
+  log "RabbitMQ does not accept AMQP connections on 5672"; exit 1
+}
+
+install_missing
+start_postgres
+start_rabbitmq
+log "PostgreSQL and RabbitMQ are ready"
