@@ -11,10 +11,15 @@ CREATE TABLE outbox (
     created_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
     published_at      TIMESTAMPTZ,
     attempts          INTEGER NOT NULL DEFAULT 0,
-    last_error        TEXT
+    last_error        TEXT,
+    -- A row the broker returned unrouted waits before it is tried again (a binding is
+    -- missing; retrying at once would only fill the log). Broker outages do not move it.
+    next_attempt_at   TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 -- The relay reads unpublished rows in creation order.
 CREATE INDEX outbox_unpublished ON outbox (created_at) WHERE published_at IS NULL;
+-- Housekeeping deletes published rows after the retention period.
+CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
 
 -- Inbox: a consumer records each message id in the same transaction as its effect, so a
 -- redelivered message finds its id here and has no second effect.
@@ -25,3 +30,5 @@ CREATE TABLE inbox (
     received_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (consumer, message_id)
 );
+-- Housekeeping forgets ids after the retention period, far longer than any redelivery.
+CREATE INDEX inbox_received ON inbox (received_at);

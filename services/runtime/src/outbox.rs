@@ -23,6 +23,10 @@ use crate::telemetry;
 const RELAY_BATCH: i64 = 100;
 /// How often the relay looks for rows when nobody pokes it (another replica may have written).
 const RELAY_POLL: Duration = Duration::from_millis(500);
+/// How many days published outbox rows and inbox ids are kept.
+const RETENTION_DAYS: i32 = 7;
+/// How often the relay purges rows older than the retention period.
+const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 
 /// Writes an event into the outbox of the current transaction and returns its message id.
 /// The current span's trace context is stored with it, so the trace continues after the broker.
@@ -121,7 +125,14 @@ async fn relay_connected(
     topology.declare(&channel).await?;
     broker_status.set_reachable(true);
     backoff.reset();
+    let mut last_purge: Option<std::time::Instant> = None;
     loop {
+        if last_purge.is_none_or(|at| at.elapsed() >= PURGE_INTERVAL) {
+            if let Err(error) = purge_old_rows(pool).await {
+                tracing::warn!(service, %error, "purging old outbox rows failed");
+            }
+            last_purge = Some(std::time::Instant::now());
+        }
         // Drain everything pending before waiting; a shutdown lets the current batch finish.
         let published = publish_batch(service, pool, &channel, topology).await?;
         if shutdown.is_cancelled() {
@@ -143,6 +154,8 @@ async fn relay_connected(
 
 /// Publishes one batch in one transaction. Rows are locked with SKIP LOCKED, so several
 /// replicas of a service can relay side by side without publishing a row twice at once.
+/// Every message of the batch is sent before any confirm is awaited: one round trip to the
+/// broker per batch, not per event.
 async fn publish_batch(
     service: &'static str,
     pool: &PgPool,
@@ -152,7 +165,8 @@ async fn publish_batch(
     let mut tx = pool.begin().await?;
     let rows: Vec<PendingRow> = sqlx::query_as(
         "SELECT id, event_type, municipality_code, payload, trace_context FROM outbox
-         WHERE published_at IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
+         WHERE published_at IS NULL AND next_attempt_at <= now()
+         ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(RELAY_BATCH)
     .fetch_all(&mut *tx)
@@ -160,42 +174,90 @@ async fn publish_batch(
     if rows.is_empty() {
         return Ok(0);
     }
-    let batch_span = tracing::info_span!("outbox relay", tsunagu.service = service, batch.size = rows.len());
-    let mut published = 0;
+    let batch_span = tracing::info_span!(
+        "outbox relay",
+        otel.name = "outbox relay batch",
+        tsunagu.service = service,
+        batch.size = rows.len()
+    );
+    let outcomes = async {
+        let confirms = futures_util::future::join_all(
+            rows.iter()
+                .map(|row| publish_row(service, channel, topology, row)),
+        );
+        confirms.await
+    }
+    .instrument(batch_span)
+    .await;
+
+    let mut published = Vec::new();
+    let mut unroutable = Vec::new();
     let mut broker_error = None;
-    for row in rows {
-        let result = publish_row(service, channel, topology, &row)
-            .instrument(batch_span.clone())
-            .await;
-        match result {
-            Ok(()) => {
-                sqlx::query("UPDATE outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1")
-                    .bind(row.id)
-                    .execute(&mut *tx)
-                    .await?;
-                published += 1;
+    for (row, outcome) in rows.iter().zip(outcomes) {
+        match outcome {
+            Ok(()) => published.push(row.id),
+            Err(PublishError::Unroutable(_)) => {
+                tracing::error!(service, event_id = %row.id, event_type = row.event_type, "event is not routed to any queue; kept in the outbox");
+                unroutable.push(row.id);
             }
             Err(error) => {
-                // Unpublished rows stay in the outbox and are tried again: nothing is lost.
-                sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1")
-                    .bind(row.id)
-                    .bind(error.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                if let PublishError::Unroutable(_) = error {
-                    tracing::error!(service, event_id = %row.id, event_type = row.event_type, %error, "event is not routed to any queue");
-                    continue;
-                }
-                broker_error = Some(error);
-                break;
+                broker_error.get_or_insert(error);
             }
         }
+    }
+    sqlx::query(
+        "UPDATE outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL
+         WHERE id = ANY($1)",
+    )
+    .bind(&published)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = 'unroutable: no queue is bound for this event type',
+             next_attempt_at = now() + make_interval(secs => least(power(2, attempts), 300))
+         WHERE id = ANY($1)",
+    )
+    .bind(&unroutable)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(error) = &broker_error {
+        // Unconfirmed rows stay pending and go as soon as the broker is back: nothing is lost.
+        let failed: Vec<Uuid> = rows
+            .iter()
+            .map(|row| row.id)
+            .filter(|id| !published.contains(id) && !unroutable.contains(id))
+            .collect();
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1)")
+            .bind(&failed)
+            .bind(error.to_string())
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     match broker_error {
         Some(error) => Err(error.into()),
-        None => Ok(published),
+        None => Ok(published.len()),
     }
+}
+
+/// Deletes published outbox rows and inbox ids older than `RETENTION_DAYS`: long enough
+/// for any redelivery and for an operator to look at recent traffic, short enough that the
+/// tables do not grow without end.
+async fn purge_old_rows(pool: &PgPool) -> sqlx::Result<()> {
+    let outbox = sqlx::query("DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1)")
+        .bind(RETENTION_DAYS)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    let inbox = sqlx::query("DELETE FROM inbox WHERE received_at < now() - make_interval(days => $1)")
+        .bind(RETENTION_DAYS)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    if outbox + inbox > 0 {
+        tracing::info!(outbox, inbox, "purged old outbox and inbox rows");
+    }
+    Ok(())
 }
 
 async fn publish_row(

@@ -7,3 +7,4 @@ mod invalid_input;
 mod outbox_survives_broker_outage;
 mod redelivery;
 mod support;
+mod unroutable_events;

@@ -1,0 +1,43 @@
+//! The relay checks that the broker routed each event: an event no queue is bound for is not
+//! marked published (RabbitMQ confirms such a message too), stays in the outbox with the
+//! reason, and waits before it is tried again.
+
+use tsunagu_runtime::ServiceName;
+use tsunagu_tests::{TestSystem, eventually};
+use uuid::Uuid;
+
+use crate::support::WAIT;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unroutable_event_stays_in_the_outbox_with_the_reason() {
+    let system = TestSystem::start().await;
+    let intake_db = system.database(ServiceName::Intake).await;
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO outbox (id, event_type, municipality_code, payload) VALUES ($1, 'nobody.listens', '212024', '{}')",
+    )
+    .bind(id)
+    .execute(&intake_db)
+    .await
+    .unwrap();
+
+    let (published, attempts, error, backing_off): (bool, i32, Option<String>, bool) =
+        eventually("the relay to try the row", WAIT, || async {
+            let row: (bool, i32, Option<String>, bool) = sqlx::query_as(
+                "SELECT published_at IS NOT NULL, attempts, last_error, next_attempt_at > now() FROM outbox WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&intake_db)
+            .await
+            .unwrap();
+            (row.1 > 0).then_some(row)
+        })
+        .await;
+    assert!(!published, "an unrouted message is not published");
+    assert_eq!(attempts, 1);
+    assert!(error.unwrap_or_default().starts_with("unroutable"));
+    assert!(backing_off, "the row waits before the next attempt");
+
+    intake_db.close().await;
+    system.shutdown().await;
+}
