@@ -8,7 +8,7 @@ use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 use tsunagu_proto::intake::v1 as pb;
 use tsunagu_proto::intake::v1::intake_service_server::{IntakeService, IntakeServiceServer};
-use tsunagu_runtime::grpc::parse_id;
+use tsunagu_runtime::grpc::{parse_id, timestamp};
 
 use crate::domain::{NeedInput, NewNeed, Urgency};
 use crate::store::{self, NeedRow};
@@ -76,9 +76,6 @@ fn need_to_proto(need: NeedRow) -> pb::Need {
         category: need.category,
         urgency: urgency.into(),
         status: pb::NeedStatus::Submitted.into(),
-        submitted_at: Some(prost_types::Timestamp {
-            seconds: need.submitted_at.timestamp(),
-            nanos: need.submitted_at.timestamp_subsec_nanos() as i32,
-        }),
+        submitted_at: Some(timestamp(need.submitted_at)),
     }
 }

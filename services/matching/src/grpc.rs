@@ -8,7 +8,7 @@ use tsunagu_proto::matching::v1 as pb;
 use tsunagu_proto::matching::v1::matching_service_server::{MatchingService, MatchingServiceServer};
 use tsunagu_runtime::MunicipalityCode;
 use tsunagu_runtime::error::{ServiceError, Violations};
-use tsunagu_runtime::grpc::Page;
+use tsunagu_runtime::grpc::{Page, timestamp};
 use uuid::Uuid;
 
 pub fn routes(pool: PgPool) -> Routes {
@@ -80,10 +80,7 @@ impl MatchingService for MatchingApi {
                 organization_id: row.organization_id.to_string(),
                 category: row.category,
                 status: pb::ProposalStatus::Proposed.into(),
-                proposed_at: Some(prost_types::Timestamp {
-                    seconds: row.proposed_at.timestamp(),
-                    nanos: row.proposed_at.timestamp_subsec_nanos() as i32,
-                }),
+                proposed_at: Some(timestamp(row.proposed_at)),
             })
             .collect();
         Ok(Response::new(pb::ListProposalsResponse {

@@ -10,7 +10,7 @@ use tsunagu_proto::notifications::v1::notifications_service_server::{
 };
 use tsunagu_runtime::MunicipalityCode;
 use tsunagu_runtime::error::ServiceError;
-use tsunagu_runtime::grpc::{Page, parse_id};
+use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use uuid::Uuid;
 
 use crate::handler::Recipient;
@@ -104,9 +104,6 @@ fn notification_to_proto(row: NotificationRow) -> pb::Notification {
         body: row.body,
         need_id: row.need_id.to_string(),
         proposal_id: row.proposal_id.map(|id| id.to_string()).unwrap_or_default(),
-        created_at: Some(prost_types::Timestamp {
-            seconds: row.created_at.timestamp(),
-            nanos: row.created_at.timestamp_subsec_nanos() as i32,
-        }),
+        created_at: Some(timestamp(row.created_at)),
     }
 }

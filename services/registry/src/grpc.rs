@@ -8,7 +8,7 @@ use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_proto::registry::v1::registry_service_server::{RegistryService, RegistryServiceServer};
-use tsunagu_runtime::grpc::{Page, parse_id};
+use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::{MunicipalityCode, ServiceError};
 
 use crate::domain::{
@@ -190,13 +190,6 @@ fn organization_kind_code(kind: pb::OrganizationKind) -> String {
 fn organization_kind_from_code(code: &str) -> pb::OrganizationKind {
     pb::OrganizationKind::from_str_name(&format!("ORGANIZATION_KIND_{}", code.to_ascii_uppercase()))
         .unwrap_or(pb::OrganizationKind::Unspecified)
-}
-
-fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
 }
 
 fn area_to_proto(area: AreaRow) -> pb::Area {

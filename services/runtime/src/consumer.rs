@@ -18,6 +18,7 @@ use crate::amqp::{self, Envelope, Topology};
 use crate::backoff::Backoff;
 use crate::config::ServiceName;
 use crate::health::BrokerStatus;
+use crate::supervisor::{Session, supervise};
 use crate::telemetry;
 
 /// What went wrong while handling an event, and so what happens to the message.
@@ -67,44 +68,18 @@ pub async fn run_consumer<H: EventHandler>(
     broker_status: BrokerStatus,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
-    while !shutdown.is_cancelled() {
-        match consume_connected(
-            &settings,
-            &pool,
-            &handler,
-            &broker_status,
-            &mut backoff,
-            &shutdown,
-        )
-        .await
-        {
-            Ok(()) => break,
-            Err(error) => {
-                broker_status.set_reachable(false);
-                let delay = backoff.next_delay();
-                tracing::warn!(
-                    service = settings.service.as_str(),
-                    error = format!("{error:#}"),
-                    retry_in_ms = delay.as_millis() as u64,
-                    "consumer lost the broker"
-                );
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = shutdown.cancelled() => break,
-                }
-            }
-        }
-    }
-    tracing::info!(service = settings.service.as_str(), "consumer stopped");
+    let service = settings.service.as_str();
+    supervise("consumer", service, broker_status, shutdown.clone(), |session| {
+        consume_session(&settings, &pool, &handler, session, &shutdown)
+    })
+    .await;
 }
 
-async fn consume_connected<H: EventHandler>(
+async fn consume_session<H: EventHandler>(
     settings: &ConsumerSettings,
     pool: &PgPool,
     handler: &H,
-    broker_status: &BrokerStatus,
-    backoff: &mut Backoff,
+    session: Session,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let service = settings.service.as_str();
@@ -125,8 +100,7 @@ async fn consume_connected<H: EventHandler>(
             FieldTable::default(),
         )
         .await?;
-    broker_status.set_reachable(true);
-    backoff.reset();
+    session.connected();
     tracing::info!(service, queue, "consuming");
     loop {
         let delivery = tokio::select! {

@@ -26,19 +26,20 @@ pub async fn connect(database_url: &str, schema: &str, max_connections: u32) -> 
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await
-        .map_err(|error| {
-            anyhow::anyhow!(
-                "cannot connect to PostgreSQL at {}: {error}\n{}",
-                redact(database_url),
-                HOW_TO_START_POSTGRES
-            )
-        })?;
+        .map_err(|error| unreachable(database_url, error))?;
     Ok(pool)
 }
 
 pub const HOW_TO_START_POSTGRES: &str = "PostgreSQL must be running: on Debian, \
 `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`; \
 with Docker, `docker compose up -d postgres`.";
+
+fn unreachable(database_url: &str, error: sqlx::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "cannot connect to PostgreSQL at {}: {error}\n{HOW_TO_START_POSTGRES}",
+        redact(database_url)
+    )
+}
 
 /// Creates the schema if needed and applies the runtime's and the service's migrations.
 pub async fn migrate(pool: &PgPool, schema: &str, service_migrations: &Migrator) -> anyhow::Result<()> {
@@ -66,13 +67,7 @@ pub async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
         .database("postgres")
         .connect()
         .await
-        .map_err(|error| {
-            anyhow::anyhow!(
-                "cannot connect to PostgreSQL at {}: {error}\n{}",
-                redact(database_url),
-                HOW_TO_START_POSTGRES
-            )
-        })?;
+        .map_err(|error| unreachable(database_url, error))?;
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
         .bind(&name)
         .fetch_one(&mut admin)

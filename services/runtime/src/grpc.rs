@@ -103,6 +103,14 @@ impl Page {
     }
 }
 
+/// A database timestamp as a protobuf `Timestamp`.
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
 /// Parses a UUID field, naming the field when it is not one.
 pub fn parse_id(field: &str, value: &str) -> ServiceResult<uuid::Uuid> {
     value.trim().parse().map_err(|_| {

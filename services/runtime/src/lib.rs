@@ -22,6 +22,7 @@ pub mod health;
 pub mod outbox;
 pub mod service;
 pub mod shutdown;
+pub mod supervisor;
 pub mod telemetry;
 pub mod tenant;
 pub mod text;

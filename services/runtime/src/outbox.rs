@@ -15,8 +15,8 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::amqp::{self, Envelope, PublishError, Topology};
-use crate::backoff::Backoff;
 use crate::health::BrokerStatus;
+use crate::supervisor::{Session, supervise};
 use crate::telemetry;
 
 /// Rows published per relay transaction.
@@ -74,57 +74,30 @@ pub async fn run_relay(
     broker_status: BrokerStatus,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
-    while !shutdown.is_cancelled() {
-        match relay_connected(
-            service,
-            &pool,
-            &amqp_url,
-            &topology,
-            &wake,
-            &broker_status,
-            &mut backoff,
-            &shutdown,
-        )
-        .await
-        {
-            Ok(()) => break,
-            Err(error) => {
-                broker_status.set_reachable(false);
-                let delay = backoff.next_delay();
-                tracing::warn!(
-                    service,
-                    error = format!("{error:#}"),
-                    retry_in_ms = delay.as_millis() as u64,
-                    "outbox relay lost the broker"
-                );
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = shutdown.cancelled() => break,
-                }
-            }
-        }
-    }
-    tracing::info!(service, "outbox relay stopped");
+    supervise(
+        "outbox relay",
+        service,
+        broker_status,
+        shutdown.clone(),
+        |session| relay_session(service, &pool, &amqp_url, &topology, &wake, session, &shutdown),
+    )
+    .await;
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn relay_connected(
+async fn relay_session(
     service: &'static str,
     pool: &PgPool,
     amqp_url: &str,
     topology: &Topology,
     wake: &Notify,
-    broker_status: &BrokerStatus,
-    backoff: &mut Backoff,
+    session: Session,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     // Its own connection: a publisher blocked by flow control must not stall consumers.
     let connection = amqp::connect(amqp_url, &format!("tsunagu-{service}-relay")).await?;
     let channel = amqp::confirm_channel(&connection).await?;
     topology.declare(&channel).await?;
-    broker_status.set_reachable(true);
-    backoff.reset();
+    session.connected();
     let mut last_purge: Option<std::time::Instant> = None;
     loop {
         if last_purge.is_none_or(|at| at.elapsed() >= PURGE_INTERVAL) {
