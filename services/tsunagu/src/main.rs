@@ -103,8 +103,21 @@ async fn serve(config: Arc<Config>, service: ServiceName) -> anyhow::Result<()> 
 async fn up(config: Arc<Config>) -> anyhow::Result<()> {
     preflight::check(&config).await?;
     let shutdown = shutdown::on_signal();
-    let mut running = Vec::new();
-    for service in ServiceName::ALL {
+    let registry = start_service(config.clone(), ServiceName::Registry, shutdown.clone()).await?;
+    // The others reach the registry where it actually listens: with TSUNAGU_REGISTRY_LISTEN on
+    // port 0 the URL derived from the configuration would point at port 0.
+    let config = if std::env::var("TSUNAGU_REGISTRY_URL").is_ok_and(|url| !url.trim().is_empty()) {
+        config
+    } else {
+        let mut with_registry = Config::clone(&config);
+        with_registry.registry_url = registry.url();
+        Arc::new(with_registry)
+    };
+    let mut running = vec![registry];
+    for service in ServiceName::ALL
+        .into_iter()
+        .filter(|s| *s != ServiceName::Registry)
+    {
         running.push(start_service(config.clone(), service, shutdown.clone()).await?);
     }
     preflight::wait_until_serving(&running).await?;

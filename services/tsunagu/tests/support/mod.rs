@@ -1,0 +1,3 @@
+//! Helpers of the `tsunagu` integration tests.
+
+pub mod grpcurl;
