@@ -95,6 +95,9 @@ pub struct Config {
     pub amqp_delivery_limit: u32,
     /// URL of the registry's gRPC endpoint, for services that look things up there.
     pub registry_url: String,
+    /// Whether `registry_url` was configured, rather than derived from the registry's listen
+    /// address (`up` then points the others at where the registry actually listens).
+    pub registry_url_configured: bool,
     /// OTLP/gRPC endpoint for traces; traces are not exported when unset.
     pub otlp_endpoint: Option<String>,
     pub log_format: LogFormat,
@@ -173,6 +176,7 @@ impl Config {
         let amqp_prefetch = parse_number(&mut problems, &get, "TSUNAGU_AMQP_PREFETCH", 32u16, 1);
         let amqp_delivery_limit = parse_number(&mut problems, &get, "TSUNAGU_AMQP_DELIVERY_LIMIT", 5u32, 1);
 
+        let registry_url_configured = get("TSUNAGU_REGISTRY_URL").is_some();
         let registry_url = get("TSUNAGU_REGISTRY_URL").unwrap_or_else(|| {
             let port = services
                 .get(&ServiceName::Registry)
@@ -218,6 +222,7 @@ impl Config {
             amqp_prefetch,
             amqp_delivery_limit,
             registry_url,
+            registry_url_configured,
             otlp_endpoint,
             log_format,
         })

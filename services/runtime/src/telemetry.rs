@@ -7,6 +7,7 @@
 //! is created by [`span_with_remote_parent`], which sets the parent before anyone enters it.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
@@ -56,9 +57,16 @@ pub fn init(service_name: &str, config: &Config) -> anyhow::Result<TelemetryGuar
             EnvFilter::new("info,sqlx=warn,lapin=warn,amq_protocol=warn,h2=warn,tower=warn,hyper=warn")
         })
     };
+    // Logs go to stderr, so that what a command prints on stdout (the `up` instructions) stays
+    // clean; colours only on a terminal.
     let log_layer = match config.log_format {
-        LogFormat::Text => tracing_subscriber::fmt::layer().with_target(false).boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
             .json()
             .with_current_span(true)
             .with_span_list(false)

@@ -10,6 +10,11 @@ use tsunagu_runtime::service::RunningService;
 
 pub const DEMO_PREFECTURE: &str = "210005"; // 岐阜県
 pub const DEMO_MUNICIPALITY: &str = "212024"; // 大垣市
+/// The daily-life area the printed walk-through submits needs in.
+const DEMO_AREA_NAME: &str = "西部地域包括支援センター圏域";
+/// Generous, so the walk-through can be followed many times before the resource is full
+/// (after that, the need is reported to the coordinators as at capacity, which is right too).
+const DEMO_GOMI_DASHI_CAPACITY: u32 = 50;
 
 pub struct Demo {
     pub daily_life_area_id: String,
@@ -26,11 +31,18 @@ fn url_of(services: &[RunningService], name: ServiceName) -> String {
         .unwrap_or_default()
 }
 
-fn port_of(services: &[RunningService], name: ServiceName) -> u16 {
-    services
-        .iter()
-        .find(|s| s.name == name)
-        .map_or(0, |s| s.local_addr.port())
+/// Where a person on this machine reaches the service: `localhost:PORT` when it listens on a
+/// loopback or wildcard address, its own address otherwise.
+fn target_of(services: &[RunningService], name: ServiceName) -> String {
+    let Some(service) = services.iter().find(|s| s.name == name) else {
+        return String::new();
+    };
+    let addr = service.local_addr;
+    if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
 }
 
 pub async fn load(services: &[RunningService]) -> anyhow::Result<Demo> {
@@ -76,7 +88,7 @@ pub async fn load(services: &[RunningService]) -> anyhow::Result<Demo> {
         &mut registry,
         pb::AreaKind::DailyLifeArea,
         "",
-        "西部地域包括支援センター圏域",
+        DEMO_AREA_NAME,
         &municipality.id,
     )
     .await?;
@@ -112,7 +124,7 @@ pub async fn load(services: &[RunningService]) -> anyhow::Result<Demo> {
         "ゴミ出し支え隊",
         "ゴミ出し",
         &[&west.id],
-        3,
+        DEMO_GOMI_DASHI_CAPACITY,
     )
     .await?;
     create_resource(
@@ -156,8 +168,8 @@ async fn find_existing(
         .areas;
     let area = areas
         .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("demo municipality has no daily-life area"))?;
+        .find(|area| area.name == DEMO_AREA_NAME)
+        .ok_or_else(|| anyhow::anyhow!("the demo municipality has no area named {DEMO_AREA_NAME}"))?;
     let resources = registry
         .list_resources(pb::ListResourcesRequest {
             municipality_code: DEMO_MUNICIPALITY.into(),
@@ -256,36 +268,36 @@ async fn create_resource(
 
 /// Ready-to-paste grpcurl calls that carry a need through to a notification.
 pub fn instructions(services: &[RunningService], demo: &Demo) -> String {
-    let registry = port_of(services, ServiceName::Registry);
-    let intake = port_of(services, ServiceName::Intake);
-    let matching = port_of(services, ServiceName::Matching);
-    let notifications = port_of(services, ServiceName::Notifications);
+    let registry = target_of(services, ServiceName::Registry);
+    let intake = target_of(services, ServiceName::Intake);
+    let matching = target_of(services, ServiceName::Matching);
+    let notifications = target_of(services, ServiceName::Notifications);
     let request_id = uuid::Uuid::now_v7();
     format!(
         r#"
 つなぐ Tsunagu is up. Demo data: 岐阜県大垣市 ({DEMO_MUNICIPALITY}), 圏域 「{area_name}」, 事業主体 「{org_name}」.
-  registry      localhost:{registry}
-  intake        localhost:{intake}
-  matching      localhost:{matching}
-  notifications localhost:{notifications}
+  registry      {registry}
+  intake        {intake}
+  matching      {matching}
+  notifications {notifications}
 
-Try it (every service answers reflection: grpcurl -plaintext localhost:{intake} list):
+Try it (every service answers reflection: grpcurl -plaintext {intake} list):
 
 # 1. Submit a need: ゴミ出し in 「{area_name}」 (idempotent by request_id)
-grpcurl -plaintext -d '{{"request_id":"{request_id}","municipality_code":"{DEMO_MUNICIPALITY}","area_id":"{area_id}","category":"ゴミ出し","urgency":"URGENCY_ROUTINE"}}' localhost:{intake} tsunagu.intake.v1.IntakeService/SubmitNeed
+grpcurl -plaintext -d '{{"request_id":"{request_id}","municipality_code":"{DEMO_MUNICIPALITY}","area_id":"{area_id}","category":"ゴミ出し","urgency":"URGENCY_ROUTINE"}}' {intake} tsunagu.intake.v1.IntakeService/SubmitNeed
 
 # 2. The proposal matching made
-grpcurl -plaintext -d '{{"municipality_code":"{DEMO_MUNICIPALITY}"}}' localhost:{matching} tsunagu.matching.v1.MatchingService/ListProposals
+grpcurl -plaintext -d '{{"municipality_code":"{DEMO_MUNICIPALITY}"}}' {matching} tsunagu.matching.v1.MatchingService/ListProposals
 
 # 3. The provider's in-app notification
-grpcurl -plaintext -d '{{"recipient":{{"organization_id":"{org_id}"}}}}' localhost:{notifications} tsunagu.notifications.v1.NotificationsService/ListNotifications
+grpcurl -plaintext -d '{{"recipient":{{"organization_id":"{org_id}"}}}}' {notifications} tsunagu.notifications.v1.NotificationsService/ListNotifications
 
 # A need nobody can serve goes to the coordinators of the municipality:
-grpcurl -plaintext -d '{{"request_id":"{request_id}-2","municipality_code":"{DEMO_MUNICIPALITY}","area_id":"{area_id}","category":"外出支援"}}' localhost:{intake} tsunagu.intake.v1.IntakeService/SubmitNeed
-grpcurl -plaintext -d '{{"recipient":{{"coordinators_of_municipality":"{DEMO_MUNICIPALITY}"}}}}' localhost:{notifications} tsunagu.notifications.v1.NotificationsService/ListNotifications
+grpcurl -plaintext -d '{{"request_id":"{request_id}-2","municipality_code":"{DEMO_MUNICIPALITY}","area_id":"{area_id}","category":"外出支援"}}' {intake} tsunagu.intake.v1.IntakeService/SubmitNeed
+grpcurl -plaintext -d '{{"recipient":{{"coordinators_of_municipality":"{DEMO_MUNICIPALITY}"}}}}' {notifications} tsunagu.notifications.v1.NotificationsService/ListNotifications
 
 # Health
-grpcurl -plaintext -d '{{"service":"tsunagu.intake.v1.IntakeService"}}' localhost:{intake} grpc.health.v1.Health/Check
+grpcurl -plaintext -d '{{"service":"tsunagu.intake.v1.IntakeService"}}' {intake} grpc.health.v1.Health/Check
 
 Ctrl-C stops everything gracefully.
 "#,

@@ -106,7 +106,7 @@ async fn up(config: Arc<Config>) -> anyhow::Result<()> {
     let registry = start_service(config.clone(), ServiceName::Registry, shutdown.clone()).await?;
     // The others reach the registry where it actually listens: with TSUNAGU_REGISTRY_LISTEN on
     // port 0 the URL derived from the configuration would point at port 0.
-    let config = if std::env::var("TSUNAGU_REGISTRY_URL").is_ok_and(|url| !url.trim().is_empty()) {
+    let config = if config.registry_url_configured {
         config
     } else {
         let mut with_registry = Config::clone(&config);
