@@ -28,7 +28,7 @@ impl EventHandler for MatchingHandler {
             events::AREA_CREATED => {
                 let area: AreaCreated = decode(event)?;
                 read_model::apply_area(tx, &area).await?;
-                rematch(tx, UnmatchedNeeds::InArea(area.area_id)).await?;
+                rematch(tx, UnmatchedNeeds::InAreaSubtree(area.area_id)).await?;
             }
             events::RESOURCE_CREATED => {
                 let resource: ResourceCreated = decode(event)?;
@@ -129,7 +129,7 @@ async fn propose(
 }
 
 enum UnmatchedNeeds {
-    InArea(Uuid),
+    InAreaSubtree(Uuid),
     OfCategory(String),
 }
 
@@ -137,12 +137,21 @@ enum UnmatchedNeeds {
 /// oldest first. Needs that stay unmatched are not reported again.
 async fn rematch(tx: &mut PgConnection, which: UnmatchedNeeds) -> Result<(), HandlerError> {
     let (area_id, category) = match which {
-        UnmatchedNeeds::InArea(area_id) => (Some(area_id), None),
+        UnmatchedNeeds::InAreaSubtree(area_id) => (Some(area_id), None),
         UnmatchedNeeds::OfCategory(category) => (None, Some(category)),
     };
+    // An area's arrival can complete the path from a need's area up to a resource's coverage,
+    // so the needs of its whole subtree get another chance.
     let needs: Vec<(Uuid, String, Uuid, String, String)> = sqlx::query_as(
-        "SELECT id, municipality_code, area_id, category, urgency FROM need
-         WHERE status = 'unmatched' AND ($1::uuid IS NULL OR area_id = $1) AND ($2::text IS NULL OR category = $2)
+        "WITH RECURSIVE subtree (id) AS (
+             SELECT $1::uuid
+             UNION ALL
+             SELECT a.id FROM area a JOIN subtree s ON a.parent_id = s.id
+         )
+         SELECT id, municipality_code, area_id, category, urgency FROM need
+         WHERE status = 'unmatched'
+           AND ($1::uuid IS NULL OR area_id IN (SELECT id FROM subtree))
+           AND ($2::text IS NULL OR category = $2)
          ORDER BY urgency = 'urgent' DESC, received_at, id
          FOR UPDATE",
     )

@@ -2,6 +2,7 @@
 
 mod dead_letters;
 mod end_to_end;
+mod events_out_of_order;
 mod health_and_reflection;
 mod invalid_input;
 mod outbox_survives_broker_outage;
