@@ -101,6 +101,9 @@ pub struct Config {
     /// OTLP/gRPC endpoint for traces; traces are not exported when unset.
     pub otlp_endpoint: Option<String>,
     pub log_format: LogFormat,
+    /// Which log events are printed, as `target=level` directives (`RUST_LOG`). Traces do
+    /// not depend on it.
+    pub log_filter: String,
 }
 
 /// Every problem found in the environment, reported together.
@@ -110,6 +113,8 @@ pub struct ConfigError {
     pub problems: Vec<String>,
 }
 
+pub const DEFAULT_LOG_FILTER: &str =
+    "info,sqlx=warn,lapin=warn,amq_protocol=warn,h2=warn,tower=warn,hyper=warn";
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/tsunagu";
 pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
@@ -211,6 +216,13 @@ impl Config {
             }
         };
 
+        let log_filter = get("RUST_LOG").unwrap_or(DEFAULT_LOG_FILTER.into());
+        if log_filter.parse::<tracing_subscriber::filter::Targets>().is_err() {
+            problems.push(format!(
+                "RUST_LOG={log_filter:?} is not a list of target=level directives such as info,lapin=debug"
+            ));
+        }
+
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -225,6 +237,7 @@ impl Config {
             registry_url_configured,
             otlp_endpoint,
             log_format,
+            log_filter,
         })
     }
 
@@ -315,9 +328,11 @@ mod tests {
             ("TSUNAGU_AMQP_URL", "http://x"),
             ("TSUNAGU_AMQP_PREFETCH", "0"),
             ("TSUNAGU_LOG_FORMAT", "xml"),
+            ("RUST_LOG", "info,lapin=loud"),
         ])
         .unwrap_err();
-        assert_eq!(error.problems.len(), 4, "{error}");
+        assert_eq!(error.problems.len(), 5, "{error}");
+        assert!(error.to_string().contains("RUST_LOG"));
         let message = error.to_string();
         assert!(message.contains("TSUNAGU_INTAKE_LISTEN"));
         assert!(message.contains("TSUNAGU_AMQP_URL"));

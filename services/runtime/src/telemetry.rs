@@ -14,10 +14,13 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::subscriber::Interest;
+use tracing::{Level, Metadata, Subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{Config, LogFormat};
 
@@ -52,11 +55,7 @@ impl TelemetryGuard {
 pub fn init(service_name: &str, config: &Config) -> anyhow::Result<TelemetryGuard> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
-    let filter = || {
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            EnvFilter::new("info,sqlx=warn,lapin=warn,amq_protocol=warn,h2=warn,tower=warn,hyper=warn")
-        })
-    };
+    let filter = TelemetryFilter::new(&config.log_filter)?;
     // Logs go to stderr, so that what a command prints on stdout (the `up` instructions) stays
     // clean; colours only on a terminal.
     let log_layer = match config.log_format {
@@ -71,8 +70,7 @@ pub fn init(service_name: &str, config: &Config) -> anyhow::Result<TelemetryGuar
             .with_current_span(true)
             .with_span_list(false)
             .boxed(),
-    }
-    .with_filter(filter());
+    };
 
     let provider = match &config.otlp_endpoint {
         Some(endpoint) => {
@@ -94,16 +92,60 @@ pub fn init(service_name: &str, config: &Config) -> anyhow::Result<TelemetryGuar
     };
     let otel_layer = provider.as_ref().map(|provider| {
         opentelemetry::global::set_tracer_provider(provider.clone());
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("tsunagu"))
-            .with_filter(EnvFilter::new("info"))
+        tracing_opentelemetry::layer().with_tracer(provider.tracer("tsunagu"))
     });
 
     tracing_subscriber::registry()
+        .with(filter)
         .with(log_layer)
         .with(otel_layer)
         .try_init()?;
     Ok(TelemetryGuard { provider })
+}
+
+/// The one filter of the subscriber, global on purpose: spans at INFO and above always pass
+/// (traces do not depend on `RUST_LOG`), events pass when `RUST_LOG` admits them.
+///
+/// Not per-layer filters: tracing-subscriber carries a per-layer filter's decision from
+/// `enabled()` to `on_new_span()` in thread-local state, and a bare `enabled()` call in
+/// between (sqlx's `tracing::enabled!` after every query) leaves it stale, so the next span
+/// vanished from the trace layer whenever `RUST_LOG` named a target more verbose than the
+/// rest (tokio-rs/tracing#2519). The trace test runs with such a filter.
+struct TelemetryFilter {
+    events: Targets,
+}
+
+impl TelemetryFilter {
+    fn new(spec: &str) -> anyhow::Result<TelemetryFilter> {
+        let events = spec.parse::<Targets>().map_err(|error| {
+            anyhow::anyhow!("RUST_LOG={spec:?} is not a list of target=level directives: {error}")
+        })?;
+        Ok(TelemetryFilter { events })
+    }
+
+    fn admits(&self, metadata: &Metadata<'_>) -> bool {
+        (metadata.is_span() && *metadata.level() <= Level::INFO)
+            || self.events.would_enable(metadata.target(), metadata.level())
+    }
+}
+
+impl<S: Subscriber> Layer<S> for TelemetryFilter {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if self.admits(metadata) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, _: tracing_subscriber::layer::Context<'_, S>) -> bool {
+        self.admits(metadata)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        let events = <Targets as Layer<S>>::max_level_hint(&self.events);
+        Some(events.map_or(LevelFilter::INFO, |events| events.max(LevelFilter::INFO)))
+    }
 }
 
 /// The trace context of the current span as W3C headers (`traceparent`, `tracestate`).
