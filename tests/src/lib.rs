@@ -41,6 +41,9 @@ pub struct TestSystem {
     pub topology: Topology,
     shutdown: CancellationToken,
     services: Vec<RunningService>,
+    /// Set once the database and the broker objects are removed; a test that panics before
+    /// `shutdown` leaves it unset, and `Drop` removes them instead.
+    cleaned_up: bool,
 }
 
 impl TestSystem {
@@ -104,6 +107,7 @@ impl TestSystem {
             database_name,
             shutdown,
             services: vec![registry, intake, matching, notifications],
+            cleaned_up: false,
         }
     }
 
@@ -170,22 +174,46 @@ impl TestSystem {
     }
 
     /// Stops every service (draining), then removes the test's queues, exchanges and database.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.shutdown.cancel();
-        for service in self.services {
+        for service in std::mem::take(&mut self.services) {
             service.wait().await.expect("service stops cleanly");
         }
-        if let Ok(connection) = amqp::connect(RABBITMQ_URL, "tsunagu-test-cleanup").await {
-            if let Ok(channel) = connection.create_channel().await {
-                let _ = self.topology.delete(&channel).await;
+        remove_test_resources(&self.topology, &self.database_name).await;
+        self.cleaned_up = true;
+    }
+}
+
+impl Drop for TestSystem {
+    /// A failed test still removes what it created: on a thread of its own, because the
+    /// test's runtime is going away.
+    fn drop(&mut self) {
+        if self.cleaned_up {
+            return;
+        }
+        self.shutdown.cancel();
+        let (topology, database_name) = (self.topology.clone(), self.database_name.clone());
+        let cleanup = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                runtime.block_on(remove_test_resources(&topology, &database_name));
             }
-            let _ = connection.close(200, "cleanup".into()).await;
+        });
+        let _ = cleanup.join();
+    }
+}
+
+async fn remove_test_resources(topology: &Topology, database_name: &str) {
+    if let Ok(connection) = amqp::connect(RABBITMQ_URL, "tsunagu-test-cleanup").await {
+        if let Ok(channel) = connection.create_channel().await {
+            let _ = topology.delete(&channel).await;
+            let _ = channel.close(200, "cleanup".into()).await;
         }
-        if let Ok(pool) = sqlx::PgPool::connect(&format!("{POSTGRES_URL}/postgres")).await {
-            let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database_name);
-            let _ = sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&pool).await;
-            pool.close().await;
-        }
+        let _ = connection.close(200, "cleanup".into()).await;
+    }
+    if let Ok(pool) = sqlx::PgPool::connect(&format!("{POSTGRES_URL}/postgres")).await {
+        let statement = format!("DROP DATABASE IF EXISTS \"{database_name}\" WITH (FORCE)");
+        let _ = sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&pool).await;
+        pool.close().await;
     }
 }
 
