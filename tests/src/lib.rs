@@ -3,8 +3,8 @@
 //! (exchange and queue names), so tests run side by side without seeing each other, and
 //! removes both when it shuts down.
 
-pub mod broker_proxy;
 pub mod otlp_receiver;
+pub mod tcp_proxy;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,10 +28,14 @@ pub const RABBITMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// Options of a test system.
 #[derive(Default, Clone)]
 pub struct Options {
-    /// Where services reach RabbitMQ (a [`broker_proxy::BrokerProxy`] to cut it); default: directly.
+    /// Where services reach RabbitMQ (a [`tcp_proxy::TcpProxy`] to cut it); default: directly.
     pub amqp_url: Option<String>,
     /// OTLP endpoint for traces; the process-wide subscriber must have been set up with it.
     pub otlp_endpoint: Option<String>,
+    /// Route notifications' registry lookups through a [`tcp_proxy::TcpProxy`], to cut them.
+    pub registry_through_proxy: bool,
+    /// `TSUNAGU_AMQP_DELIVERY_LIMIT`; default: the configuration's default.
+    pub delivery_limit: Option<u32>,
 }
 
 pub struct TestSystem {
@@ -41,6 +45,8 @@ pub struct TestSystem {
     pub topology: Topology,
     shutdown: CancellationToken,
     services: Vec<RunningService>,
+    /// With `Options::registry_through_proxy`: the proxy between notifications and registry.
+    pub registry_proxy: Option<tcp_proxy::TcpProxy>,
     /// Set once the database and the broker objects are removed; a test that panics before
     /// `shutdown` leaves it unset, and `Drop` removes them instead.
     cleaned_up: bool,
@@ -81,6 +87,9 @@ impl TestSystem {
             if let Some(endpoint) = &options.otlp_endpoint {
                 vars.push(("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()));
             }
+            if let Some(limit) = options.delivery_limit {
+                vars.push(("TSUNAGU_AMQP_DELIVERY_LIMIT", limit.to_string()));
+            }
             Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()))
                 .expect("test configuration is valid")
         };
@@ -90,7 +99,14 @@ impl TestSystem {
             .await
             .expect("registry starts");
         // Notifications looks organisations up in the registry, so it needs the real port.
-        let config = Arc::new(vars(Some(registry.url())));
+        let registry_proxy = match options.registry_through_proxy {
+            true => Some(tcp_proxy::TcpProxy::start(registry.local_addr).await),
+            false => None,
+        };
+        let registry_url = registry_proxy
+            .as_ref()
+            .map_or_else(|| registry.url(), |proxy| proxy.http_url());
+        let config = Arc::new(vars(Some(registry_url)));
         let intake = tsunagu_intake::start(config.clone(), shutdown.clone())
             .await
             .expect("intake starts");
@@ -107,6 +123,7 @@ impl TestSystem {
             database_name,
             shutdown,
             services: vec![registry, intake, matching, notifications],
+            registry_proxy,
             cleaned_up: false,
         }
     }

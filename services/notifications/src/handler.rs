@@ -9,7 +9,7 @@ use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use tsunagu_runtime::amqp::Envelope;
 use tsunagu_runtime::consumer::{EventHandler, HandlerError};
 use tsunagu_runtime::events::{self, MatchProposed, NeedUnmatched};
-use tsunagu_runtime::grpc::{TracedChannel, client_span, traced_channel};
+use tsunagu_runtime::grpc::{TracedChannel, client_span, is_unreachable, traced_channel};
 use uuid::Uuid;
 
 use crate::compose::{self, Text};
@@ -49,6 +49,10 @@ impl RegistryLookup {
             // it, waiting will not help.
             Err(status) if status.code() == tonic::Code::NotFound => Err(HandlerError::Permanent(
                 anyhow::anyhow!("organization {organization_id} is unknown to the registry"),
+            )),
+            // The registry is down or overloaded: every lookup would fail alike.
+            Err(status) if is_unreachable(&status) => Err(HandlerError::DependencyUnavailable(
+                anyhow::anyhow!("registry unreachable: {status}"),
             )),
             Err(status) => Err(HandlerError::Transient(anyhow::anyhow!(
                 "registry lookup failed: {status}"

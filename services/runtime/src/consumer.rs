@@ -28,10 +28,16 @@ pub enum HandlerError {
     /// dead-letter queue at once, with this reason.
     #[error("permanent: {0:#}")]
     Permanent(anyhow::Error),
-    /// It may succeed later (a lookup failed, a dependency is down): it is redelivered after a
-    /// backoff, and dead-lettered once the delivery limit is reached.
+    /// This message failed but may succeed later: it is redelivered after a backoff, and
+    /// dead-lettered once the delivery limit is reached.
     #[error("transient: {0:#}")]
     Transient(anyhow::Error),
+    /// A service this one depends on is down (the registry does not answer): every message
+    /// would fail alike, so it is not this message's fault. The consumer keeps the message and
+    /// retries in place with backoff, without using up its deliveries, until the dependency
+    /// answers or the service shuts down.
+    #[error("dependency unavailable: {0:#}")]
+    DependencyUnavailable(anyhow::Error),
 }
 
 impl From<sqlx::Error> for HandlerError {
@@ -160,7 +166,7 @@ async fn process_delivery<H: EventHandler>(
         span.record("tsunagu.event_type", envelope.event_type.as_str());
         span.record("tsunagu.municipality_code", envelope.municipality_code.as_str());
 
-        let mut retry_in_place = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        let mut retry_in_place = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         loop {
             match handle_in_transaction(settings.service, pool, handler, &envelope).await {
                 Ok(duplicate) => {
@@ -169,11 +175,15 @@ async fn process_delivery<H: EventHandler>(
                     delivery.acker.ack(BasicAckOptions::default()).await?;
                     return Ok(());
                 }
-                Err(TransactionError::Database(error)) => {
-                    // The database is the service's own: waiting for it does not count as a
-                    // failed delivery. Keep the message and try again; shutdown requeues it.
+                Err(
+                    error @ (TransactionError::Database(_)
+                    | TransactionError::Handler(HandlerError::DependencyUnavailable(_))),
+                ) => {
+                    // The service's own database, or a service it depends on, is down: waiting
+                    // for it does not count as a failed delivery. Keep the message and try
+                    // again; shutdown requeues it.
                     let delay = retry_in_place.next_delay();
-                    tracing::warn!(error = format!("{error:#}"), retry_in_ms = delay.as_millis() as u64, "database unavailable while handling event");
+                    tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "unavailable while handling event, retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => continue,
                         _ = shutdown.cancelled() => {
@@ -205,8 +215,11 @@ async fn process_delivery<H: EventHandler>(
     .await
 }
 
+#[derive(Debug, thiserror::Error)]
 enum TransactionError {
+    #[error("database unavailable: {0}")]
     Database(sqlx::Error),
+    #[error(transparent)]
     Handler(HandlerError),
 }
 

@@ -65,6 +65,20 @@ pub fn client_span(service: &'static str, rpc_service: &'static str, rpc_method:
     )
 }
 
+/// Whether a failed call means the other service could not be reached or could not answer
+/// now, rather than that it refused this request. tonic reports a connection that fails as
+/// `UNKNOWN` "transport error" (with the transport error as its source), not `UNAVAILABLE`.
+pub fn is_unreachable(status: &tonic::Status) -> bool {
+    use tonic::Code;
+    let transport_failure =
+        std::error::Error::source(status).is_some_and(|source| source.is::<tonic::transport::Error>());
+    transport_failure
+        || matches!(
+            status.code(),
+            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Cancelled
+        )
+}
+
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 500;
 

@@ -76,7 +76,7 @@ async fn every_service_is_serving_and_reflects_its_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_are_not_serving_until_the_broker_answers() {
-    let proxy = tsunagu_tests::broker_proxy::BrokerProxy::start("127.0.0.1:5672".parse().unwrap()).await;
+    let proxy = tsunagu_tests::tcp_proxy::TcpProxy::start("127.0.0.1:5672".parse().unwrap()).await;
     proxy.cut();
     let system = TestSystem::start_with(tsunagu_tests::Options {
         amqp_url: Some(proxy.amqp_url()),

@@ -7,5 +7,6 @@ mod health_and_reflection;
 mod invalid_input;
 mod outbox_survives_broker_outage;
 mod redelivery;
+mod registry_outage;
 mod support;
 mod unroutable_events;

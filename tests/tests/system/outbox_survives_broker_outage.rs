@@ -2,14 +2,14 @@
 //! when the broker is back.
 
 use tsunagu_runtime::ServiceName;
-use tsunagu_tests::broker_proxy::BrokerProxy;
+use tsunagu_tests::tcp_proxy::TcpProxy;
 use tsunagu_tests::{Fixture, Options, TestSystem};
 
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_need_accepted_while_the_broker_is_down_is_delivered_when_it_returns() {
-    let proxy = BrokerProxy::start("127.0.0.1:5672".parse().unwrap()).await;
+    let proxy = TcpProxy::start("127.0.0.1:5672".parse().unwrap()).await;
     let system = TestSystem::start_with(Options {
         amqp_url: Some(proxy.amqp_url()),
         ..Options::default()

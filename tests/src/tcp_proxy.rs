@@ -1,27 +1,31 @@
-//! A TCP proxy in front of RabbitMQ that a test can cut and restore, to make the broker
-//! unreachable for one test's services without stopping the broker every other test uses.
+//! A TCP proxy a test can cut and restore, to make RabbitMQ (or one service, for another)
+//! unreachable for one test's services without stopping what every other test uses.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
-pub struct BrokerProxy {
+pub struct TcpProxy {
     pub local_addr: SocketAddr,
     open: watch::Sender<bool>,
     connections: Arc<Mutex<Vec<AbortHandle>>>,
+    refused: Arc<AtomicUsize>,
     accept_task: tokio::task::JoinHandle<()>,
 }
 
-impl BrokerProxy {
-    pub async fn start(upstream: SocketAddr) -> BrokerProxy {
+impl TcpProxy {
+    pub async fn start(upstream: SocketAddr) -> TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let local_addr = listener.local_addr().expect("proxy address");
         let (open, open_rx) = watch::channel(true);
         let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
         let tracked = connections.clone();
+        let refused: Arc<AtomicUsize> = Arc::default();
+        let counted = refused.clone();
         let accept_task = tokio::spawn(async move {
             loop {
                 let Ok((mut client, _)) = listener.accept().await else {
@@ -29,6 +33,7 @@ impl BrokerProxy {
                 };
                 if !*open_rx.borrow() {
                     drop(client); // refused while cut
+                    counted.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 let task = tokio::spawn(async move {
@@ -39,12 +44,23 @@ impl BrokerProxy {
                 tracked.lock().expect("lock").push(task.abort_handle());
             }
         });
-        BrokerProxy {
+        TcpProxy {
             local_addr,
             open,
             connections,
+            refused,
             accept_task,
         }
+    }
+
+    /// `http://` URL of the proxy, for gRPC clients.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// How many connections were dropped while the proxy was cut.
+    pub fn refused_connections(&self) -> usize {
+        self.refused.load(Ordering::Relaxed)
     }
 
     pub fn amqp_url(&self) -> String {
@@ -64,7 +80,7 @@ impl BrokerProxy {
     }
 }
 
-impl Drop for BrokerProxy {
+impl Drop for TcpProxy {
     fn drop(&mut self) {
         self.accept_task.abort();
         for connection in self.connections.lock().expect("lock").drain(..) {
