@@ -70,6 +70,35 @@ async fn every_service_is_serving_and_reflects_its_api() {
             names.iter().any(|n| n == "grpc.health.v1.Health"),
             "{service}: {names:?}"
         );
+
+        // Older grpcurl versions ask the v1alpha reflection service.
+        use tonic_reflection::pb::v1alpha as alpha;
+        let mut reflection =
+            alpha::server_reflection_client::ServerReflectionClient::new(system.grpc_channel(service));
+        let request = alpha::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(alpha::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            )),
+        };
+        let response = reflection
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .expect("v1alpha reflection answers")
+            .into_inner()
+            .next()
+            .await
+            .expect("one response")
+            .expect("ok");
+        let Some(alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+            response.message_response
+        else {
+            panic!("unexpected v1alpha reflection response");
+        };
+        assert!(
+            list.service.iter().any(|s| s.name == grpc_name),
+            "{service} (v1alpha)"
+        );
     }
     system.shutdown().await;
 }
