@@ -8,6 +8,7 @@ use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_proto::registry::v1::registry_service_server::{RegistryService, RegistryServiceServer};
+use tsunagu_runtime::error::Violations;
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::{MunicipalityCode, ServiceError};
 
@@ -32,12 +33,9 @@ impl RegistryService for RegistryApi {
         request: Request<pb::CreateAreaRequest>,
     ) -> Result<Response<pb::CreateAreaResponse>, Status> {
         let request = request.into_inner();
-        let kind = match pb::AreaKind::try_from(request.kind) {
-            Ok(pb::AreaKind::Prefecture) => Some(AreaKind::Prefecture),
-            Ok(pb::AreaKind::Municipality) => Some(AreaKind::Municipality),
-            Ok(pb::AreaKind::DailyLifeArea) => Some(AreaKind::DailyLifeArea),
-            Ok(pb::AreaKind::Unspecified) | Err(_) => None,
-        };
+        let kind = pb::AreaKind::try_from(request.kind)
+            .ok()
+            .and_then(area_kind_from_proto);
         let new = NewArea::parse(AreaInput {
             kind,
             code: &request.code,
@@ -89,6 +87,103 @@ impl RegistryService for RegistryApi {
         let rows = store::list_child_areas(&self.pool, parent_id, page).await?;
         let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id));
         Ok(Response::new(pb::ListAreasResponse {
+            areas: rows.into_iter().map(area_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn list_ancestors(
+        &self,
+        request: Request<pb::ListAncestorsRequest>,
+    ) -> Result<Response<pb::ListAncestorsResponse>, Status> {
+        let id = parse_id("area_id", &request.get_ref().area_id)?;
+        let ancestors = store::list_ancestors(&self.pool, id).await?;
+        Ok(Response::new(pb::ListAncestorsResponse {
+            ancestors: ancestors.into_iter().map(area_to_proto).collect(),
+        }))
+    }
+
+    async fn list_descendants(
+        &self,
+        request: Request<pb::ListDescendantsRequest>,
+    ) -> Result<Response<pb::ListDescendantsResponse>, Status> {
+        let request = request.into_inner();
+        let id = parse_id("area_id", &request.area_id)?;
+        let page_request = request.page.unwrap_or_default();
+        let page = Page::parse(page_request.page_size, &page_request.page_token)?;
+        let rows = store::list_descendants(&self.pool, id, page).await?;
+        let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id));
+        Ok(Response::new(pb::ListDescendantsResponse {
+            areas: rows.into_iter().map(area_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn check_area_contains(
+        &self,
+        request: Request<pb::CheckAreaContainsRequest>,
+    ) -> Result<Response<pb::CheckAreaContainsResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let container_id = violations.check(
+            "container_id",
+            parse_id("container_id", &request.container_id).map_err(describe),
+        );
+        let area_id = violations.check("area_id", parse_id("area_id", &request.area_id).map_err(describe));
+        violations.into_result()?;
+        let contains = store::area_contains(
+            &self.pool,
+            container_id.expect("checked"),
+            area_id.expect("checked"),
+        )
+        .await?;
+        Ok(Response::new(pb::CheckAreaContainsResponse { contains }))
+    }
+
+    async fn search_areas(
+        &self,
+        request: Request<pb::SearchAreasRequest>,
+    ) -> Result<Response<pb::SearchAreasResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let query = request.query.trim();
+        if query.is_empty() {
+            violations.add(
+                "query",
+                "検索する名称または読みを入力してください / query is required",
+            );
+        } else if query.chars().count() > MAX_SEARCH_CHARS {
+            violations.add(
+                "query",
+                format!("検索語は{MAX_SEARCH_CHARS}文字以内です / query is too long"),
+            );
+        }
+        let municipality_code = match request.municipality_code.trim() {
+            "" => None,
+            code => violations.check("municipality_code", MunicipalityCode::parse_known(code)),
+        };
+        let kind = match pb::AreaKind::try_from(request.kind) {
+            Ok(kind) => area_kind_from_proto(kind),
+            Err(_) => {
+                violations.add("kind", "区域の種類が不正です / unknown area kind");
+                None
+            }
+        };
+        let page_request = request.page.unwrap_or_default();
+        let page = violations.check(
+            "page.page_token",
+            Page::parse(page_request.page_size, &page_request.page_token).map_err(describe),
+        );
+        violations.into_result()?;
+        let search = store::AreaSearch {
+            query,
+            municipality_code: municipality_code.as_ref().map(MunicipalityCode::as_str),
+            kind,
+        };
+        let page = page.expect("checked");
+        let rows = store::search_areas(&self.pool, search, page).await?;
+        let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id));
+        Ok(Response::new(pb::SearchAreasResponse {
             areas: rows.into_iter().map(area_to_proto).collect(),
             next_page_token,
         }))
@@ -176,6 +271,29 @@ impl RegistryService for RegistryApi {
         Ok(Response::new(pb::GetResourceResponse {
             resource: Some(resource_to_proto(resource)),
         }))
+    }
+}
+
+const MAX_SEARCH_CHARS: usize = 100;
+
+fn area_kind_from_proto(kind: pb::AreaKind) -> Option<AreaKind> {
+    match kind {
+        pb::AreaKind::Prefecture => Some(AreaKind::Prefecture),
+        pb::AreaKind::Municipality => Some(AreaKind::Municipality),
+        pb::AreaKind::DailyLifeArea => Some(AreaKind::DailyLifeArea),
+        pb::AreaKind::Unspecified => None,
+    }
+}
+
+/// The description of a single-field error, to collect it with others.
+fn describe(error: ServiceError) -> String {
+    match error {
+        ServiceError::InvalidArgument(violations) => violations
+            .into_iter()
+            .map(|v| v.description)
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
     }
 }
 

@@ -189,6 +189,99 @@ pub async fn list_child_areas(pool: &PgPool, parent_id: Uuid, page: Page) -> Ser
     .await?)
 }
 
+/// The areas above `id`, root first. `NotFound` when `id` names no area.
+pub async fn list_ancestors(pool: &PgPool, id: Uuid) -> ServiceResult<Vec<AreaRow>> {
+    let area = get_area(pool, id).await?;
+    let ancestors = sqlx::query_as::<_, AreaRow>(sqlx::AssertSqlSafe(format!(
+        "WITH RECURSIVE up (id, depth) AS (
+             SELECT parent_id, 1 FROM area WHERE id = $1 AND parent_id IS NOT NULL
+             UNION ALL
+             SELECT a.parent_id, up.depth + 1 FROM area a JOIN up ON a.id = up.id WHERE a.parent_id IS NOT NULL
+         )
+         {SELECT_AREA} JOIN up USING (id) ORDER BY up.depth DESC"
+    )))
+    .bind(area.id)
+    .fetch_all(pool)
+    .await?;
+    Ok(ancestors)
+}
+
+/// Every area below `id`, at any depth, in id order after `page.after`.
+pub async fn list_descendants(pool: &PgPool, id: Uuid, page: Page) -> ServiceResult<Vec<AreaRow>> {
+    get_area(pool, id).await?;
+    Ok(sqlx::query_as::<_, AreaRow>(sqlx::AssertSqlSafe(format!(
+        "WITH RECURSIVE down (id) AS (
+             SELECT id FROM area WHERE parent_id = $1
+             UNION ALL
+             SELECT a.id FROM area a JOIN down ON a.parent_id = down.id
+         )
+         {SELECT_AREA} WHERE id IN (SELECT id FROM down) AND ($2::uuid IS NULL OR id > $2)
+         ORDER BY id LIMIT $3"
+    )))
+    .bind(id)
+    .bind(page.after)
+    .bind(i64::from(page.size))
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Whether `area_id` is `container_id` or lies below it. Both must exist.
+pub async fn area_contains(pool: &PgPool, container_id: Uuid, area_id: Uuid) -> ServiceResult<bool> {
+    get_area(pool, container_id).await.map_err(|_| {
+        ServiceError::invalid(
+            "container_id",
+            format!("区域 {container_id} は登録されていません / area not found"),
+        )
+    })?;
+    get_area(pool, area_id).await.map_err(|_| {
+        ServiceError::invalid(
+            "area_id",
+            format!("区域 {area_id} は登録されていません / area not found"),
+        )
+    })?;
+    Ok(sqlx::query_scalar(
+        "WITH RECURSIVE up (id, parent_id) AS (
+             SELECT id, parent_id FROM area WHERE id = $2
+             UNION ALL
+             SELECT a.id, a.parent_id FROM area a JOIN up ON a.id = up.parent_id
+         )
+         SELECT EXISTS (SELECT 1 FROM up WHERE id = $1)",
+    )
+    .bind(container_id)
+    .bind(area_id)
+    .fetch_one(pool)
+    .await?)
+}
+
+pub struct AreaSearch<'a> {
+    pub query: &'a str,
+    pub municipality_code: Option<&'a str>,
+    pub kind: Option<AreaKind>,
+}
+
+/// Areas whose folded name or reading contains the folded query (`search_fold` in SQL).
+pub async fn search_areas(pool: &PgPool, search: AreaSearch<'_>, page: Page) -> ServiceResult<Vec<AreaRow>> {
+    // The query is matched literally: LIKE's wildcards are escaped after the fold, because
+    // NFKC turns a full-width ％ or ＿ into a wildcard.
+    Ok(sqlx::query_as::<_, AreaRow>(sqlx::AssertSqlSafe(format!(
+        "{SELECT_AREA}
+         WHERE search_key LIKE
+               '%' || replace(replace(replace(search_fold($1), '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'
+               ESCAPE '\\'
+           AND ($2::text IS NULL OR municipality_code = $2)
+           AND ($3::text IS NULL OR kind = $3)
+           AND ($4::uuid IS NULL OR id > $4)
+         ORDER BY id LIMIT $5"
+    )))
+    .bind(search.query)
+    .bind(search.municipality_code)
+    .bind(search.kind.map(AreaKind::as_str))
+    .bind(page.after)
+    .bind(i64::from(page.size))
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Reports every id in `ids` that names no area, under `field[index]`.
 async fn check_areas_exist(tx: &mut PgConnection, field: &str, ids: &[Uuid]) -> ServiceResult<()> {
     let found: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM area WHERE id = ANY($1)")

@@ -1,5 +1,6 @@
 //! Whole-system tests against the real PostgreSQL and RabbitMQ on this machine.
 
+mod area_queries;
 mod dead_letters;
 mod end_to_end;
 mod events_out_of_order;

@@ -1,0 +1,173 @@
+//! The area tree: ancestors, descendants, containment, and search by name or reading that
+//! ignores the difference between hiragana, katakana, half-width kana and letter case.
+
+use tonic::Code;
+use tsunagu_proto::registry::v1 as pb;
+use tsunagu_tests::{Fixture, MUNICIPALITY, TestSystem};
+
+fn names(areas: &[pb::Area]) -> Vec<&str> {
+    areas.iter().map(|area| area.name.as_str()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_area_tree_answers_ancestors_descendants_containment_and_kana_search() {
+    let system = TestSystem::start().await;
+    let fixture = Fixture::create(&system, 1).await; // 岐阜県 → 大垣市 → 西部圏域
+    let mut registry = system.registry();
+    let create =
+        |kind: pb::AreaKind, code: &str, name: &str, kana: &str, parent: &str| pb::CreateAreaRequest {
+            kind: kind.into(),
+            code: code.into(),
+            name: name.into(),
+            name_kana: kana.into(),
+            parent_id: parent.into(),
+        };
+    let east = registry
+        .create_area(create(
+            pb::AreaKind::DailyLifeArea,
+            "",
+            "東部圏域",
+            "ﾄｳﾌﾞｹﾝｲｷ",
+            &fixture.municipality_id,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .area
+        .unwrap();
+    let gifu_city = registry
+        .create_area(create(
+            pb::AreaKind::Municipality,
+            "212016",
+            "",
+            "",
+            &fixture.prefecture_id,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .area
+        .unwrap();
+
+    // Ancestors, root first.
+    let ancestors = registry
+        .list_ancestors(pb::ListAncestorsRequest {
+            area_id: fixture.daily_life_area_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ancestors;
+    assert_eq!(names(&ancestors), ["岐阜県", "大垣市"]);
+    let none = registry
+        .list_ancestors(pb::ListAncestorsRequest {
+            area_id: fixture.prefecture_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ancestors;
+    assert!(none.is_empty());
+
+    // Descendants at every depth, paged.
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = registry
+            .list_descendants(pb::ListDescendantsRequest {
+                area_id: fixture.prefecture_id.clone(),
+                page: Some(tsunagu_proto::common::v1::PageRequest {
+                    page_size: 2,
+                    page_token,
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        all.extend(page.areas);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let mut found = names(&all);
+    found.sort();
+    assert_eq!(found, ["大垣市", "岐阜市", "東部圏域", "西部圏域"]);
+
+    // Containment: below, itself, not above, not a sibling.
+    let contains = |container: &str, area: &str| {
+        let mut registry = registry.clone();
+        let request = pb::CheckAreaContainsRequest {
+            container_id: container.into(),
+            area_id: area.into(),
+        };
+        async move {
+            registry
+                .check_area_contains(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .contains
+        }
+    };
+    assert!(contains(&fixture.prefecture_id, &fixture.daily_life_area_id).await);
+    assert!(contains(&fixture.municipality_id, &fixture.municipality_id).await);
+    assert!(!contains(&fixture.daily_life_area_id, &fixture.municipality_id).await);
+    assert!(!contains(&gifu_city.id, &east.id).await);
+    let unknown = registry
+        .check_area_contains(pb::CheckAreaContainsRequest {
+            container_id: uuid::Uuid::now_v7().to_string(),
+            area_id: east.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::InvalidArgument);
+
+    // Search by name or reading, in any script.
+    let search = |query: &str, municipality_code: &str| {
+        let mut registry = registry.clone();
+        let request = pb::SearchAreasRequest {
+            query: query.into(),
+            municipality_code: municipality_code.into(),
+            kind: 0,
+            page: None,
+        };
+        async move {
+            let areas = registry.search_areas(request).await.unwrap().into_inner().areas;
+            let mut names: Vec<String> = areas.into_iter().map(|area| area.name).collect();
+            names.sort();
+            names
+        }
+    };
+    for query in ["おおがき", "オオガキ", "ｵｵｶﾞｷ", "大垣"] {
+        assert_eq!(search(query, "").await, ["大垣市"], "query {query}");
+    }
+    assert_eq!(
+        search("とうぶ", "").await,
+        ["東部圏域"],
+        "half-width kana reading, searched in hiragana"
+    );
+    assert_eq!(search("圏域", MUNICIPALITY).await, ["東部圏域", "西部圏域"]);
+    assert_eq!(search("ぎふ", "").await, ["岐阜市", "岐阜県"]);
+    assert!(
+        search("ぎふ", MUNICIPALITY).await.is_empty(),
+        "filtered to 大垣市's areas"
+    );
+    assert!(
+        search("％", "").await.is_empty(),
+        "a full-width % is a literal, not a wildcard"
+    );
+
+    let empty = registry
+        .search_areas(pb::SearchAreasRequest {
+            query: " ".into(),
+            municipality_code: String::new(),
+            kind: 0,
+            page: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(empty.code(), Code::InvalidArgument);
+
+    system.shutdown().await;
+}
