@@ -25,7 +25,7 @@ impl EventHandler for MatchingHandler {
             // Events from the registry and from intake travel through different relays, so a
             // need may arrive before the area or resource that serves it. Each new area or
             // resource therefore gives the unmatched needs it touches another chance.
-            events::AREA_CREATED => {
+            events::AREA_CREATED | events::AREA_UPDATED => {
                 let area: AreaCreated = decode(event)?;
                 read_model::apply_area(tx, &area).await?;
                 rematch(tx, UnmatchedNeeds::InAreaSubtree(area.area_id)).await?;

@@ -11,6 +11,8 @@ use uuid::Uuid;
 pub enum AreaKind {
     Prefecture,
     Municipality,
+    /// 区 of a designated city; only the official list import creates them.
+    Ward,
     DailyLifeArea,
 }
 
@@ -19,7 +21,18 @@ impl AreaKind {
         match self {
             AreaKind::Prefecture => "prefecture",
             AreaKind::Municipality => "municipality",
+            AreaKind::Ward => "ward",
             AreaKind::DailyLifeArea => "daily_life_area",
+        }
+    }
+
+    /// How a coordinator calls it, in Japanese and English.
+    pub fn label(self) -> &'static str {
+        match self {
+            AreaKind::Prefecture => "都道府県 / a prefecture",
+            AreaKind::Municipality => "市区町村 / a municipality",
+            AreaKind::Ward => "政令市の区 / a ward",
+            AreaKind::DailyLifeArea => "日常生活圏域 / a daily-life area",
         }
     }
 
@@ -27,6 +40,7 @@ impl AreaKind {
         [
             AreaKind::Prefecture,
             AreaKind::Municipality,
+            AreaKind::Ward,
             AreaKind::DailyLifeArea,
         ]
         .into_iter()
@@ -72,6 +86,12 @@ impl NewArea {
                 "区域の種類（都道府県・市区町村・日常生活圏域）を指定してください / kind is required",
             ));
         };
+        if kind == AreaKind::Ward {
+            return Err(ServiceError::invalid(
+                "kind",
+                "区は公式一覧の取り込み（ImportOfficialAreas）で登録されます / wards come from the official list import",
+            ));
+        }
         let name = text::normalised_non_empty(input.name);
         let name_kana = text::nfkc(input.name_kana).trim().to_string();
         let parent_id = match input.parent_id.trim() {
@@ -93,7 +113,7 @@ impl NewArea {
                         .and_then(|code| code.official().map(|entry| (code.clone(), entry)))
                 }
             }
-            AreaKind::DailyLifeArea => {
+            AreaKind::Ward | AreaKind::DailyLifeArea => {
                 if !input.code.trim().is_empty() {
                     violations.add("code", "日常生活圏域に全国地方公共団体コードはありません / daily-life areas have no official code");
                 }
@@ -345,6 +365,19 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(fields(error), ["code", "parent_id"]);
+    }
+
+    #[test]
+    fn wards_are_not_created_one_by_one() {
+        let error = NewArea::parse(AreaInput {
+            kind: Some(AreaKind::Ward),
+            code: "011011",
+            name: "札幌市中央区",
+            name_kana: "",
+            parent_id: &Uuid::now_v7().to_string(),
+        })
+        .unwrap_err();
+        assert_eq!(fields(error), ["kind"]);
     }
 
     #[test]

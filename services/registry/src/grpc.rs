@@ -10,11 +10,13 @@ use tsunagu_proto::registry::v1 as pb;
 use tsunagu_proto::registry::v1::registry_service_server::{RegistryService, RegistryServiceServer};
 use tsunagu_runtime::error::Violations;
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
+use tsunagu_runtime::tenant::parse_official_csv;
 use tsunagu_runtime::{MunicipalityCode, ServiceError};
 
 use crate::domain::{
     AreaInput, AreaKind, NewArea, NewOrganization, NewResource, OrganizationInput, ResourceInput,
 };
+use crate::official_import;
 use crate::store::{self, AreaRow, OrganizationRow, ResourceRow};
 
 pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
@@ -89,6 +91,42 @@ impl RegistryService for RegistryApi {
         Ok(Response::new(pb::ListAreasResponse {
             areas: rows.into_iter().map(area_to_proto).collect(),
             next_page_token,
+        }))
+    }
+
+    async fn import_official_areas(
+        &self,
+        request: Request<pb::ImportOfficialAreasRequest>,
+    ) -> Result<Response<pb::ImportOfficialAreasResponse>, Status> {
+        let request = request.into_inner();
+        let parsed =
+            parse_official_csv(&request.csv).map_err(|reason| ServiceError::invalid("csv", reason))?;
+        let report = official_import::import_official(&self.pool, parsed, request.dry_run).await?;
+        if !request.dry_run {
+            self.outbox_wake.notify_one();
+        }
+        tracing::info!(
+            created = report.created,
+            updated = report.updated,
+            unchanged = report.unchanged,
+            rejected = report.rejected.len(),
+            dry_run = request.dry_run,
+            "official areas imported"
+        );
+        Ok(Response::new(pb::ImportOfficialAreasResponse {
+            created: report.created,
+            updated: report.updated,
+            unchanged: report.unchanged,
+            rejected: report
+                .rejected
+                .into_iter()
+                .map(|problem| pb::RowProblem {
+                    row: u32::try_from(problem.row).unwrap_or(u32::MAX),
+                    column: problem.column,
+                    reason: problem.reason,
+                })
+                .collect(),
+            dry_run: request.dry_run,
         }))
     }
 
@@ -280,6 +318,7 @@ fn area_kind_from_proto(kind: pb::AreaKind) -> Option<AreaKind> {
     match kind {
         pb::AreaKind::Prefecture => Some(AreaKind::Prefecture),
         pb::AreaKind::Municipality => Some(AreaKind::Municipality),
+        pb::AreaKind::Ward => Some(AreaKind::Ward),
         pb::AreaKind::DailyLifeArea => Some(AreaKind::DailyLifeArea),
         pb::AreaKind::Unspecified => None,
     }
@@ -314,6 +353,7 @@ fn area_to_proto(area: AreaRow) -> pb::Area {
     let kind = match AreaKind::parse(&area.kind) {
         Some(AreaKind::Prefecture) => pb::AreaKind::Prefecture,
         Some(AreaKind::Municipality) => pb::AreaKind::Municipality,
+        Some(AreaKind::Ward) => pb::AreaKind::Ward,
         Some(AreaKind::DailyLifeArea) => pb::AreaKind::DailyLifeArea,
         None => pb::AreaKind::Unspecified,
     };

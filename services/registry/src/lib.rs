@@ -4,10 +4,12 @@
 //!
 //! - `domain`: validated inputs, parsed from requests, never generated types;
 //! - `store`: SQL, each write in one transaction with its outbox event;
+//! - `official_import`: the official list of 全国地方公共団体コード into the area tree;
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
 mod domain;
 mod grpc;
+mod official_import;
 mod store;
 
 use std::sync::Arc;

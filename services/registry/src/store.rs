@@ -45,7 +45,7 @@ pub struct ResourceRow {
     pub created_at: DateTime<Utc>,
 }
 
-const SELECT_AREA: &str =
+pub(crate) const SELECT_AREA: &str =
     "SELECT id, kind, code, name, name_kana, parent_id, municipality_code, created_at FROM area";
 
 pub async fn create_area(pool: &PgPool, new: NewArea) -> ServiceResult<AreaRow> {
@@ -69,7 +69,7 @@ pub async fn create_area(pool: &PgPool, new: NewArea) -> ServiceResult<AreaRow> 
             name_kana,
             parent_id,
         } => {
-            let parent = expect_parent(&mut tx, *parent_id, AreaKind::Prefecture).await?;
+            let parent = expect_parent(&mut tx, *parent_id, &[AreaKind::Prefecture]).await?;
             let entry = code.official().expect("parse_known checked the official list");
             if parent.code.as_deref() != Some(entry.prefecture_code().as_str()) {
                 return Err(ServiceError::invalid(
@@ -95,7 +95,8 @@ pub async fn create_area(pool: &PgPool, new: NewArea) -> ServiceResult<AreaRow> 
             name_kana,
             parent_id,
         } => {
-            let parent = expect_parent(&mut tx, *parent_id, AreaKind::Municipality).await?;
+            let parent =
+                expect_parent(&mut tx, *parent_id, &[AreaKind::Municipality, AreaKind::Ward]).await?;
             (None, name, name_kana, Some(*parent_id), parent.municipality_code)
         }
     };
@@ -137,7 +138,12 @@ pub async fn create_area(pool: &PgPool, new: NewArea) -> ServiceResult<AreaRow> 
     Ok(area)
 }
 
-async fn expect_parent(tx: &mut PgConnection, parent_id: Uuid, kind: AreaKind) -> ServiceResult<AreaRow> {
+/// The parent area, which must exist and be of one of the `allowed` kinds.
+async fn expect_parent(
+    tx: &mut PgConnection,
+    parent_id: Uuid,
+    allowed: &[AreaKind],
+) -> ServiceResult<AreaRow> {
     let parent = sqlx::query_as::<_, AreaRow>(sqlx::AssertSqlSafe(format!("{SELECT_AREA} WHERE id = $1")))
         .bind(parent_id)
         .fetch_optional(&mut *tx)
@@ -148,15 +154,11 @@ async fn expect_parent(tx: &mut PgConnection, parent_id: Uuid, kind: AreaKind) -
                 format!("親区域 {parent_id} は登録されていません / parent area not found"),
             )
         })?;
-    if AreaKind::parse(&parent.kind) != Some(kind) {
-        let expected = match kind {
-            AreaKind::Prefecture => "都道府県 / a prefecture",
-            AreaKind::Municipality => "市区町村 / a municipality",
-            AreaKind::DailyLifeArea => "日常生活圏域 / a daily-life area",
-        };
+    if !AreaKind::parse(&parent.kind).is_some_and(|kind| allowed.contains(&kind)) {
+        let expected: Vec<&str> = allowed.iter().map(|kind| kind.label()).collect();
         return Err(ServiceError::invalid(
             "parent_id",
-            format!("親区域は{expected}でなければなりません"),
+            format!("親区域は{}でなければなりません", expected.join("または")),
         ));
     }
     Ok(parent)

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub const AREA_CREATED: &str = "area.created";
+/// Payload: [`AreaCreated`], with the area's current state (e.g. after an official-list import).
+pub const AREA_UPDATED: &str = "area.updated";
 pub const ORGANIZATION_CREATED: &str = "organization.created";
 pub const RESOURCE_CREATED: &str = "resource.created";
 pub const NEED_SUBMITTED: &str = "need.submitted";
