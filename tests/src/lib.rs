@@ -36,6 +36,9 @@ pub struct Options {
     pub registry_through_proxy: bool,
     /// `TSUNAGU_AMQP_DELIVERY_LIMIT`; default: the configuration's default.
     pub delivery_limit: Option<u32>,
+    /// Let the registry load the official list on start. Off by default: most tests build
+    /// the few areas they need, and 1,788 areas would only slow them down.
+    pub seed_official_areas: bool,
 }
 
 pub struct TestSystem {
@@ -80,6 +83,10 @@ impl TestSystem {
                 ("TSUNAGU_INTAKE_LISTEN", "127.0.0.1:0".to_string()),
                 ("TSUNAGU_MATCHING_LISTEN", "127.0.0.1:0".to_string()),
                 ("TSUNAGU_NOTIFICATIONS_LISTEN", "127.0.0.1:0".to_string()),
+                (
+                    "TSUNAGU_REGISTRY_SEED_OFFICIAL_AREAS",
+                    options.seed_official_areas.to_string(),
+                ),
             ];
             if let Some(url) = registry_url {
                 vars.push(("TSUNAGU_REGISTRY_URL", url));

@@ -24,7 +24,12 @@ pub const GRPC_SERVICE_NAME: &str = "tsunagu.registry.v1.RegistryService";
 
 /// Starts the registry: migrates its schema, starts its outbox relay and serves gRPC.
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<RunningService> {
+    let seed_official_areas = config.seed_official_areas;
     let host = ServiceHost::start(ServiceName::Registry, config, &MIGRATIONS, shutdown).await?;
+    if seed_official_areas {
+        official_import::seed_if_empty(&host.pool).await?;
+        host.outbox_wake.notify_one();
+    }
     let routes = grpc::routes(host.pool.clone(), host.outbox_wake.clone());
     host.serve(routes, GRPC_SERVICE_NAME).await
 }

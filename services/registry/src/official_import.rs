@@ -9,7 +9,9 @@ use sqlx::{PgConnection, PgPool};
 use tsunagu_runtime::error::ServiceResult;
 use tsunagu_runtime::events::{self, AreaCreated};
 use tsunagu_runtime::outbox;
-use tsunagu_runtime::tenant::{OfficialEntry, OfficialParse, RowProblem, designated_city_of};
+use tsunagu_runtime::tenant::{
+    BUNDLED_OFFICIAL_LIST, OfficialEntry, OfficialParse, RowProblem, designated_city_of,
+};
 use uuid::Uuid;
 
 use crate::domain::AreaKind;
@@ -129,6 +131,31 @@ pub async fn import_official(
         tx.commit().await?;
     }
     Ok(report)
+}
+
+/// On first start (no official area yet), loads the official list shipped with the project.
+/// An advisory lock makes replicas that start together load it once.
+pub async fn seed_if_empty(pool: &PgPool) -> anyhow::Result<()> {
+    let mut lock = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('tsunagu.registry.seed_official_areas'))")
+        .execute(&mut *lock)
+        .await?;
+    let seeded: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM area WHERE code IS NOT NULL)")
+        .fetch_one(&mut *lock)
+        .await?;
+    if !seeded {
+        let parsed = tsunagu_runtime::tenant::parse_official_csv(BUNDLED_OFFICIAL_LIST.as_bytes())
+            .map_err(anyhow::Error::msg)?;
+        let report = import_official(pool, parsed, false)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        tracing::info!(
+            created = report.created,
+            "official list of local government codes loaded"
+        );
+    }
+    lock.commit().await?;
+    Ok(())
 }
 
 struct Upsert<'a> {

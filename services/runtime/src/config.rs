@@ -104,6 +104,9 @@ pub struct Config {
     /// Which log events are printed, as `target=level` directives (`RUST_LOG`). Traces do
     /// not depend on it.
     pub log_filter: String,
+    /// Whether the registry loads the bundled official list of 全国地方公共団体コード when its
+    /// area tree has no official area yet (first start).
+    pub seed_official_areas: bool,
 }
 
 /// Every problem found in the environment, reported together.
@@ -223,6 +226,20 @@ impl Config {
             ));
         }
 
+        let seed_official_areas = match get("TSUNAGU_REGISTRY_SEED_OFFICIAL_AREAS")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(other) => {
+                problems.push(format!(
+                    "TSUNAGU_REGISTRY_SEED_OFFICIAL_AREAS={other:?} must be true or false"
+                ));
+                true
+            }
+        };
+
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -238,6 +255,7 @@ impl Config {
             otlp_endpoint,
             log_format,
             log_filter,
+            seed_official_areas,
         })
     }
 

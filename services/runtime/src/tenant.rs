@@ -143,14 +143,15 @@ fn check_digit(first_five: &[u32]) -> u32 {
     (11 - sum % 11) % 10
 }
 
-const OFFICIAL_CSV: &str = include_str!("../data/municipalities.csv");
+/// The official list shipped with the project (総務省, as published; see `data/`).
+pub const BUNDLED_OFFICIAL_LIST: &str = include_str!("../data/municipalities.csv");
 
 /// The official list shipped with the project, parsed once. Kana are full-width (NFKC).
 pub fn official_list() -> &'static HashMap<MunicipalityCode, OfficialEntry> {
     static LIST: OnceLock<HashMap<MunicipalityCode, OfficialEntry>> = OnceLock::new();
     LIST.get_or_init(|| {
         // The bundled file is checked by a test to parse without a single rejected row.
-        let parsed = parse_official_csv(OFFICIAL_CSV.as_bytes()).unwrap_or_default();
+        let parsed = parse_official_csv(BUNDLED_OFFICIAL_LIST.as_bytes()).unwrap_or_default();
         parsed
             .entries
             .into_iter()
@@ -385,7 +386,7 @@ mod tests {
 
     #[test]
     fn the_bundled_list_parses_without_a_rejected_row() {
-        let parsed = parse_official_csv(OFFICIAL_CSV.as_bytes()).unwrap();
+        let parsed = parse_official_csv(BUNDLED_OFFICIAL_LIST.as_bytes()).unwrap();
         assert_eq!(parsed.rejected, []);
         assert_eq!(parsed.entries.len(), 1788);
     }

@@ -1,4 +1,4 @@
-//! The demo data set: 岐阜県大垣市 with two daily-life areas, an NPO and a 社協 with three
+//! The demo data set: two daily-life areas of 岐阜県大垣市, an NPO and a 社協 with three
 //! resources. Loaded through the public gRPC API, like any client would, and only once: a
 //! second `up` finds it and reuses it.
 
@@ -48,42 +48,28 @@ fn target_of(services: &[RunningService], name: ServiceName) -> String {
 pub async fn load(services: &[RunningService]) -> anyhow::Result<Demo> {
     let mut registry = RegistryServiceClient::connect(url_of(services, ServiceName::Registry)).await?;
 
-    let existing = registry
-        .get_area(pb::GetAreaRequest {
-            id: String::new(),
-            code: DEMO_MUNICIPALITY.into(),
-        })
-        .await;
-    match existing {
-        Ok(response) => {
-            let municipality = response.into_inner().area.unwrap_or_default();
-            return find_existing(&mut registry, &municipality.id).await;
-        }
-        Err(status) if status.code() == Code::NotFound => {}
-        Err(status) => return Err(status.into()),
-    }
-
-    let prefecture = match registry
-        .get_area(pb::GetAreaRequest {
-            id: String::new(),
-            code: DEMO_PREFECTURE.into(),
-        })
-        .await
-    {
-        Ok(response) => response.into_inner().area.unwrap_or_default(),
-        Err(status) if status.code() == Code::NotFound => {
-            create_area(&mut registry, pb::AreaKind::Prefecture, DEMO_PREFECTURE, "", "").await?
-        }
-        Err(status) => return Err(status.into()),
-    };
-    let municipality = create_area(
+    // 岐阜県 and 大垣市 come from the official list the registry loads on first start (or are
+    // created here when that is switched off); the demo is loaded once its own area exists.
+    let prefecture = official_area(&mut registry, pb::AreaKind::Prefecture, DEMO_PREFECTURE, "").await?;
+    let municipality = official_area(
         &mut registry,
         pb::AreaKind::Municipality,
         DEMO_MUNICIPALITY,
-        "",
         &prefecture.id,
     )
     .await?;
+    let children = registry
+        .list_areas(pb::ListAreasRequest {
+            parent_id: municipality.id.clone(),
+            page: None,
+        })
+        .await?
+        .into_inner()
+        .areas;
+    if children.iter().any(|area| area.name == DEMO_AREA_NAME) {
+        return find_existing(&mut registry, &municipality.id).await;
+    }
+
     let west = create_area(
         &mut registry,
         pb::AreaKind::DailyLifeArea,
@@ -196,6 +182,28 @@ async fn find_existing(
         organization_id: organization.id,
         organization_name: organization.name,
     })
+}
+
+/// The official area with `code`, created if the registry does not have it yet.
+async fn official_area(
+    registry: &mut RegistryServiceClient<tonic::transport::Channel>,
+    kind: pb::AreaKind,
+    code: &str,
+    parent_id: &str,
+) -> anyhow::Result<pb::Area> {
+    match registry
+        .get_area(pb::GetAreaRequest {
+            id: String::new(),
+            code: code.into(),
+        })
+        .await
+    {
+        Ok(response) => Ok(response.into_inner().area.unwrap_or_default()),
+        Err(status) if status.code() == Code::NotFound => {
+            create_area(registry, kind, code, "", parent_id).await
+        }
+        Err(status) => Err(status.into()),
+    }
 }
 
 async fn create_area(

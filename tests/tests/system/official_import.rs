@@ -144,3 +144,50 @@ async fn the_official_list_loads_with_wards_a_row_report_and_dry_runs() {
 
     system.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_loads_the_official_list_on_first_start_and_matching_learns_it() {
+    let system = TestSystem::start_with(tsunagu_tests::Options {
+        seed_official_areas: true,
+        ..Default::default()
+    })
+    .await;
+
+    let ogaki = area_by_code(&system, "212024").await;
+    assert_eq!(
+        (ogaki.name.as_str(), ogaki.name_kana.as_str()),
+        ("大垣市", "オオガキシ")
+    );
+    let gifu = area_by_code(&system, "210005").await;
+    assert_eq!(ogaki.parent_id, gifu.id);
+
+    // Loaded exactly once: importing the same list again changes nothing.
+    let again = system
+        .registry()
+        .import_official_areas(pb::ImportOfficialAreasRequest {
+            csv: BUNDLED_LIST.to_vec(),
+            dry_run: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 1788));
+
+    // Every area reached matching's read model through the outbox and RabbitMQ.
+    let matching_db = system.database(tsunagu_runtime::ServiceName::Matching).await;
+    tsunagu_tests::eventually(
+        "matching to know all 1,788 official areas",
+        std::time::Duration::from_secs(60),
+        || async {
+            let known: i64 = sqlx::query_scalar("SELECT count(*) FROM area")
+                .fetch_one(&matching_db)
+                .await
+                .unwrap();
+            (known == 1788).then_some(())
+        },
+    )
+    .await;
+    matching_db.close().await;
+
+    system.shutdown().await;
+}
