@@ -284,6 +284,7 @@ impl Fixture {
                 name: name.into(),
                 name_kana: String::new(),
                 parent_id: parent.into(),
+                ..Default::default()
             }
         };
         let prefecture = registry

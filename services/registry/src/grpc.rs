@@ -6,9 +6,10 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
+use tsunagu_proto::common::v1::GeoPoint;
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_proto::registry::v1::registry_service_server::{RegistryService, RegistryServiceServer};
-use tsunagu_runtime::error::Violations;
+use tsunagu_runtime::error::{Violations, both};
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::tenant::parse_official_csv;
 use tsunagu_runtime::{MunicipalityCode, ServiceError};
@@ -16,6 +17,7 @@ use tsunagu_runtime::{MunicipalityCode, ServiceError};
 use crate::domain::{
     AreaInput, AreaKind, NewArea, NewOrganization, NewResource, OrganizationInput, ResourceInput,
 };
+use crate::geo::AreaPlace;
 use crate::official_import;
 use crate::store::{self, AreaRow, OrganizationRow, ResourceRow};
 
@@ -44,8 +46,11 @@ impl RegistryService for RegistryApi {
             name: &request.name,
             name_kana: &request.name_kana,
             parent_id: &request.parent_id,
-        })?;
-        let area = store::create_area(&self.pool, new).await?;
+        });
+        let location = request.location.map(|point| (point.latitude, point.longitude));
+        let place = AreaPlace::parse(location, &request.boundary_geojson);
+        let (new, place) = both(new, place)?;
+        let area = store::create_area(&self.pool, new, place).await?;
         self.outbox_wake.notify_one();
         tracing::info!(area_id = %area.id, kind = area.kind, municipality_code = area.municipality_code, "area created");
         Ok(Response::new(pb::CreateAreaResponse {
@@ -366,6 +371,14 @@ fn area_to_proto(area: AreaRow) -> pb::Area {
         parent_id: area.parent_id.map(|id| id.to_string()).unwrap_or_default(),
         municipality_code: area.municipality_code,
         created_at: Some(timestamp(area.created_at)),
+        location: area
+            .latitude
+            .zip(area.longitude)
+            .map(|(latitude, longitude)| GeoPoint { latitude, longitude }),
+        boundary_geojson: area
+            .boundary
+            .map(|boundary| boundary.to_string())
+            .unwrap_or_default(),
     }
 }
 

@@ -8,6 +8,7 @@
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
 mod domain;
+mod geo;
 mod grpc;
 mod official_import;
 mod store;

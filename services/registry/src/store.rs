@@ -9,6 +9,7 @@ use tsunagu_runtime::outbox;
 use uuid::Uuid;
 
 use crate::domain::{AreaKind, NewArea, NewOrganization, NewResource};
+use crate::geo::AreaPlace;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AreaRow {
@@ -20,6 +21,9 @@ pub struct AreaRow {
     pub parent_id: Option<Uuid>,
     pub municipality_code: String,
     pub created_at: DateTime<Utc>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub boundary: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -46,9 +50,10 @@ pub struct ResourceRow {
 }
 
 pub(crate) const SELECT_AREA: &str =
-    "SELECT id, kind, code, name, name_kana, parent_id, municipality_code, created_at FROM area";
+    "SELECT id, kind, code, name, name_kana, parent_id, municipality_code, created_at, latitude, longitude, boundary
+     FROM area";
 
-pub async fn create_area(pool: &PgPool, new: NewArea) -> ServiceResult<AreaRow> {
+pub async fn create_area(pool: &PgPool, new: NewArea, place: AreaPlace) -> ServiceResult<AreaRow> {
     let mut tx = pool.begin().await?;
     let id = Uuid::now_v7();
     let (code, name, name_kana, parent_id, municipality_code) = match &new {
@@ -101,9 +106,9 @@ pub async fn create_area(pool: &PgPool, new: NewArea) -> ServiceResult<AreaRow> 
         }
     };
     let inserted = sqlx::query_as::<_, AreaRow>(
-        "INSERT INTO area (id, kind, code, name, name_kana, parent_id, municipality_code)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         RETURNING id, kind, code, name, name_kana, parent_id, municipality_code, created_at",
+        "INSERT INTO area (id, kind, code, name, name_kana, parent_id, municipality_code, latitude, longitude, boundary)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         RETURNING id, kind, code, name, name_kana, parent_id, municipality_code, created_at, latitude, longitude, boundary",
     )
     .bind(id)
     .bind(new.kind().as_str())
@@ -112,6 +117,9 @@ pub async fn create_area(pool: &PgPool, new: NewArea) -> ServiceResult<AreaRow> 
     .bind(name_kana)
     .bind(parent_id)
     .bind(&municipality_code)
+    .bind(place.point.map(|point| point.latitude))
+    .bind(place.point.map(|point| point.longitude))
+    .bind(place.boundary)
     .fetch_one(&mut *tx)
     .await;
     let area = match inserted {

@@ -138,6 +138,19 @@ impl Violations {
     }
 }
 
+/// Both results, or every field violation of both: a request validated in two parts still
+/// reports all its bad fields at once.
+pub fn both<A, B>(a: ServiceResult<A>, b: ServiceResult<B>) -> ServiceResult<(A, B)> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(ServiceError::InvalidArgument(mut first)), Err(ServiceError::InvalidArgument(second))) => {
+            first.extend(second);
+            Err(ServiceError::InvalidArgument(first))
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +170,18 @@ mod tests {
             .map(|v| v.field.as_str())
             .collect();
         assert_eq!(fields, ["municipality_code", "category"]);
+    }
+
+    #[test]
+    fn both_collects_the_violations_of_both_parts() {
+        let a: ServiceResult<()> = Err(ServiceError::invalid("name", "empty"));
+        let b: ServiceResult<()> = Err(ServiceError::invalid("location", "off the earth"));
+        let Err(ServiceError::InvalidArgument(violations)) = both(a, b) else {
+            panic!()
+        };
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["name", "location"]);
+        assert_eq!(both::<u8, u8>(Ok(1), Ok(2)).unwrap(), (1, 2));
     }
 
     #[test]

@@ -219,6 +219,7 @@ async fn create_area(
         name: name.into(),
         name_kana: String::new(),
         parent_id: parent_id.into(),
+        ..Default::default()
     };
     Ok(registry
         .create_area(request)

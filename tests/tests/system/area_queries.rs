@@ -21,6 +21,7 @@ async fn the_area_tree_answers_ancestors_descendants_containment_and_kana_search
             name: name.into(),
             name_kana: kana.into(),
             parent_id: parent.into(),
+            ..Default::default()
         };
     let east = registry
         .create_area(create(
@@ -168,6 +169,79 @@ async fn the_area_tree_answers_ancestors_descendants_containment_and_kana_search
         .await
         .unwrap_err();
     assert_eq!(empty.code(), Code::InvalidArgument);
+
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_area_keeps_its_representative_point_and_boundary() {
+    let system = TestSystem::start().await;
+    let fixture = Fixture::create(&system, 1).await;
+    let mut registry = system.registry();
+    let boundary = r#"{"type":"Feature","properties":{"name":"北部"},"geometry":{"type":"Polygon",
+        "coordinates":[[[136.60,35.37],[136.63,35.37],[136.63,35.40],[136.60,35.40],[136.60,35.37]]]}}"#;
+    let created = registry
+        .create_area(pb::CreateAreaRequest {
+            kind: pb::AreaKind::DailyLifeArea.into(),
+            name: "北部圏域".into(),
+            parent_id: fixture.municipality_id.clone(),
+            location: Some(tsunagu_proto::common::v1::GeoPoint {
+                latitude: 35.385,
+                longitude: 136.615,
+            }),
+            boundary_geojson: boundary.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .area
+        .unwrap();
+    let stored = registry
+        .get_area(pb::GetAreaRequest {
+            id: created.id.clone(),
+            code: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .area
+        .unwrap();
+    let location = stored.location.expect("the point is kept");
+    assert_eq!((location.latitude, location.longitude), (35.385, 136.615));
+    let geometry: serde_json::Value = serde_json::from_str(&stored.boundary_geojson).unwrap();
+    assert_eq!(
+        geometry["type"], "Polygon",
+        "the geometry of the Feature is stored"
+    );
+    assert_eq!(geometry["coordinates"][0][2][1], 35.40);
+
+    // Every bad field at once: the name, the point and the boundary.
+    let status = registry
+        .create_area(pb::CreateAreaRequest {
+            kind: pb::AreaKind::DailyLifeArea.into(),
+            name: " ".into(),
+            parent_id: fixture.municipality_id.clone(),
+            location: Some(tsunagu_proto::common::v1::GeoPoint {
+                latitude: 135.0,
+                longitude: 35.0,
+            }),
+            boundary_geojson: r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}"#.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    let fields: Vec<&str> = details
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert_eq!(fields, ["name", "location", "boundary_geojson"]);
 
     system.shutdown().await;
 }

@@ -60,6 +60,7 @@ async fn invalid_input_names_the_field() {
             name: String::new(),
             name_kana: String::new(),
             parent_id: fixture.prefecture_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -106,6 +107,7 @@ async fn invalid_input_names_the_field() {
             name: "北部圏域".into(),
             name_kana: String::new(),
             parent_id: fixture.prefecture_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -131,6 +133,7 @@ async fn invalid_input_names_the_field() {
             name: String::new(),
             name_kana: String::new(),
             parent_id: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

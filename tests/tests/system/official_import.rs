@@ -93,6 +93,7 @@ async fn the_official_list_loads_with_wards_a_row_report_and_dry_runs() {
             name: "中央第一圏域".into(),
             name_kana: String::new(),
             parent_id: chuo.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("daily-life area in a ward")
