@@ -13,7 +13,14 @@ pub enum AreaKind {
     Municipality,
     /// 区 of a designated city; only the official list import creates them.
     Ward,
+    /// 日常生活圏域 (第2層).
     DailyLifeArea,
+    /// 小学校区.
+    SchoolDistrict,
+    /// 地区社協区域.
+    DistrictCouncilArea,
+    /// 自治会・町内会.
+    NeighborhoodAssociation,
 }
 
 impl AreaKind {
@@ -23,6 +30,9 @@ impl AreaKind {
             AreaKind::Municipality => "municipality",
             AreaKind::Ward => "ward",
             AreaKind::DailyLifeArea => "daily_life_area",
+            AreaKind::SchoolDistrict => "school_district",
+            AreaKind::DistrictCouncilArea => "district_council_area",
+            AreaKind::NeighborhoodAssociation => "neighborhood_association",
         }
     }
 
@@ -33,6 +43,31 @@ impl AreaKind {
             AreaKind::Municipality => "市区町村 / a municipality",
             AreaKind::Ward => "政令市の区 / a ward",
             AreaKind::DailyLifeArea => "日常生活圏域 / a daily-life area",
+            AreaKind::SchoolDistrict => "小学校区 / a school district",
+            AreaKind::DistrictCouncilArea => "地区社協区域 / a district council area",
+            AreaKind::NeighborhoodAssociation => "自治会・町内会 / a neighbourhood association",
+        }
+    }
+
+    /// Areas a municipality defines itself: no official code, a name required.
+    pub fn is_local(self) -> bool {
+        !matches!(
+            self,
+            AreaKind::Prefecture | AreaKind::Municipality | AreaKind::Ward
+        )
+    }
+
+    /// Which kinds of area this kind may lie directly in. A small town may have no daily-life
+    /// areas of its own (layer 1 = layer 2), so school districts may hang under the town.
+    pub fn allowed_parents(self) -> &'static [AreaKind] {
+        use AreaKind::*;
+        match self {
+            Prefecture => &[],
+            Municipality => &[Prefecture],
+            Ward => &[Municipality],
+            DailyLifeArea => &[Municipality, Ward],
+            SchoolDistrict | DistrictCouncilArea => &[DailyLifeArea, Municipality, Ward],
+            NeighborhoodAssociation => &[SchoolDistrict, DistrictCouncilArea, DailyLifeArea],
         }
     }
 
@@ -42,6 +77,9 @@ impl AreaKind {
             AreaKind::Municipality,
             AreaKind::Ward,
             AreaKind::DailyLifeArea,
+            AreaKind::SchoolDistrict,
+            AreaKind::DistrictCouncilArea,
+            AreaKind::NeighborhoodAssociation,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == stored)
@@ -62,7 +100,9 @@ pub enum NewArea {
         name_kana: String,
         parent_id: Uuid,
     },
-    DailyLifeArea {
+    /// An area the municipality defines: daily-life area, school district, …
+    Local {
+        kind: AreaKind,
         name: String,
         name_kana: String,
         parent_id: Uuid,
@@ -113,9 +153,12 @@ impl NewArea {
                         .and_then(|code| code.official().map(|entry| (code.clone(), entry)))
                 }
             }
-            AreaKind::Ward | AreaKind::DailyLifeArea => {
+            _ => {
                 if !input.code.trim().is_empty() {
-                    violations.add("code", "日常生活圏域に全国地方公共団体コードはありません / daily-life areas have no official code");
+                    violations.add(
+                        "code",
+                        "市町村が定める区域に全国地方公共団体コードはありません / areas a municipality defines have no official code",
+                    );
                 }
                 None
             }
@@ -148,13 +191,23 @@ impl NewArea {
                 "parent_id",
                 "親の都道府県を指定してください / the parent prefecture is required",
             ),
-            (AreaKind::DailyLifeArea, true) => violations.add(
-                "parent_id",
-                "親の市区町村を指定してください / the parent municipality is required",
-            ),
+            (kind, true) if kind.is_local() => {
+                let parents: Vec<&str> = kind
+                    .allowed_parents()
+                    .iter()
+                    .map(|parent| parent.label())
+                    .collect();
+                violations.add(
+                    "parent_id",
+                    format!(
+                        "親区域（{}）を指定してください / the parent area is required",
+                        parents.join("・")
+                    ),
+                )
+            }
             _ => {}
         }
-        if kind == AreaKind::DailyLifeArea && name.is_none() {
+        if kind.is_local() && name.is_none() {
             violations.add("name", "区域名を入力してください / name is required");
         }
         violations.into_result()?;
@@ -171,7 +224,8 @@ impl NewArea {
                 code,
                 parent_id,
             },
-            (AreaKind::DailyLifeArea, None, Some(parent_id)) => NewArea::DailyLifeArea {
+            (kind, None, Some(parent_id)) if kind.is_local() => NewArea::Local {
+                kind,
                 name: name.unwrap_or_default(),
                 name_kana,
                 parent_id,
@@ -185,7 +239,7 @@ impl NewArea {
         match self {
             NewArea::Prefecture { .. } => AreaKind::Prefecture,
             NewArea::Municipality { .. } => AreaKind::Municipality,
-            NewArea::DailyLifeArea { .. } => AreaKind::DailyLifeArea,
+            NewArea::Local { kind, .. } => *kind,
         }
     }
 }

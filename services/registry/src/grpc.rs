@@ -325,6 +325,9 @@ fn area_kind_from_proto(kind: pb::AreaKind) -> Option<AreaKind> {
         pb::AreaKind::Municipality => Some(AreaKind::Municipality),
         pb::AreaKind::Ward => Some(AreaKind::Ward),
         pb::AreaKind::DailyLifeArea => Some(AreaKind::DailyLifeArea),
+        pb::AreaKind::SchoolDistrict => Some(AreaKind::SchoolDistrict),
+        pb::AreaKind::DistrictCouncilArea => Some(AreaKind::DistrictCouncilArea),
+        pb::AreaKind::NeighborhoodAssociation => Some(AreaKind::NeighborhoodAssociation),
         pb::AreaKind::Unspecified => None,
     }
 }
@@ -360,6 +363,9 @@ fn area_to_proto(area: AreaRow) -> pb::Area {
         Some(AreaKind::Municipality) => pb::AreaKind::Municipality,
         Some(AreaKind::Ward) => pb::AreaKind::Ward,
         Some(AreaKind::DailyLifeArea) => pb::AreaKind::DailyLifeArea,
+        Some(AreaKind::SchoolDistrict) => pb::AreaKind::SchoolDistrict,
+        Some(AreaKind::DistrictCouncilArea) => pb::AreaKind::DistrictCouncilArea,
+        Some(AreaKind::NeighborhoodAssociation) => pb::AreaKind::NeighborhoodAssociation,
         None => pb::AreaKind::Unspecified,
     };
     pb::Area {

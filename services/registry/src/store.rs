@@ -74,7 +74,7 @@ pub async fn create_area(pool: &PgPool, new: NewArea, place: AreaPlace) -> Servi
             name_kana,
             parent_id,
         } => {
-            let parent = expect_parent(&mut tx, *parent_id, &[AreaKind::Prefecture]).await?;
+            let parent = expect_parent(&mut tx, *parent_id, AreaKind::Municipality.allowed_parents()).await?;
             let entry = code.official().expect("parse_known checked the official list");
             if parent.code.as_deref() != Some(entry.prefecture_code().as_str()) {
                 return Err(ServiceError::invalid(
@@ -95,13 +95,13 @@ pub async fn create_area(pool: &PgPool, new: NewArea, place: AreaPlace) -> Servi
                 code.as_str().to_string(),
             )
         }
-        NewArea::DailyLifeArea {
+        NewArea::Local {
+            kind,
             name,
             name_kana,
             parent_id,
         } => {
-            let parent =
-                expect_parent(&mut tx, *parent_id, &[AreaKind::Municipality, AreaKind::Ward]).await?;
+            let parent = expect_parent(&mut tx, *parent_id, kind.allowed_parents()).await?;
             (None, name, name_kana, Some(*parent_id), parent.municipality_code)
         }
     };

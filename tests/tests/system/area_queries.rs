@@ -245,3 +245,70 @@ async fn an_area_keeps_its_representative_point_and_boundary() {
 
     system.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smaller_areas_nest_below_the_daily_life_area() {
+    let system = TestSystem::start().await;
+    let fixture = Fixture::create(&system, 1).await; // 岐阜県 → 大垣市 → 西部圏域
+    let create = |kind: pb::AreaKind, name: &str, parent: &str| {
+        let request = pb::CreateAreaRequest {
+            kind: kind.into(),
+            name: name.into(),
+            parent_id: parent.into(),
+            ..Default::default()
+        };
+        let mut registry = system.registry();
+        async move {
+            registry
+                .create_area(request)
+                .await
+                .map(|response| response.into_inner().area.unwrap())
+        }
+    };
+    let school = create(
+        pb::AreaKind::SchoolDistrict,
+        "東小学校区",
+        &fixture.daily_life_area_id,
+    )
+    .await
+    .unwrap();
+    let association = create(pb::AreaKind::NeighborhoodAssociation, "緑町自治会", &school.id)
+        .await
+        .unwrap();
+    assert_eq!(association.municipality_code, MUNICIPALITY);
+    let ancestors = system
+        .registry()
+        .list_ancestors(pb::ListAncestorsRequest {
+            area_id: association.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ancestors;
+    assert_eq!(names(&ancestors), ["岐阜県", "大垣市", "西部圏域", "東小学校区"]);
+
+    // A neighbourhood association does not hang directly under the municipality.
+    let status = create(
+        pb::AreaKind::NeighborhoodAssociation,
+        "本町自治会",
+        &fixture.municipality_id,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("小学校区"),
+        "names the allowed parents: {}",
+        status.message()
+    );
+    // A school district may lie directly in a small town without daily-life areas.
+    create(
+        pb::AreaKind::SchoolDistrict,
+        "西小学校区",
+        &fixture.municipality_id,
+    )
+    .await
+    .unwrap();
+
+    system.shutdown().await;
+}
