@@ -375,6 +375,8 @@ fn area_to_proto(area: AreaRow) -> pb::Area {
         name: area.name,
         name_kana: area.name_kana,
         parent_id: area.parent_id.map(|id| id.to_string()).unwrap_or_default(),
+        // Every 全国地方公共団体コード starts with its prefecture's JIS X 0401 code.
+        prefecture_jis_code: area.municipality_code.get(..2).unwrap_or_default().to_string(),
         municipality_code: area.municipality_code,
         created_at: Some(timestamp(area.created_at)),
         location: area

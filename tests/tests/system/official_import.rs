@@ -72,6 +72,7 @@ async fn the_official_list_loads_with_wards_a_row_report_and_dry_runs() {
         ("大垣市", "オオガキシ")
     );
     assert_eq!(ogaki.kind(), pb::AreaKind::Municipality);
+    assert_eq!(ogaki.prefecture_jis_code, "21", "JIS X 0401 code of 岐阜県");
     let sapporo = area_by_code(&system, "011002").await;
     let chuo = area_by_code(&system, "011011").await;
     assert_eq!(chuo.kind(), pb::AreaKind::Ward);
