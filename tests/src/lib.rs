@@ -325,6 +325,7 @@ impl Fixture {
                 name_kana: "ササエアイ".into(),
                 kind: registry_pb::OrganizationKind::Npo.into(),
                 area_ids: vec![daily.id.clone()],
+                ..Default::default()
             })
             .await
             .expect("organization")

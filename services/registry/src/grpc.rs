@@ -14,6 +14,7 @@ use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::tenant::parse_official_csv;
 use tsunagu_runtime::{MunicipalityCode, ServiceError};
 
+use crate::contact::ContactKind;
 use crate::domain::{
     AreaInput, AreaKind, NewArea, NewOrganization, NewResource, OrganizationInput, ResourceInput,
 };
@@ -264,6 +265,20 @@ impl RegistryService for RegistryApi {
             name_kana: &request.name_kana,
             kind,
             area_ids: &request.area_ids,
+            parent_organization_id: &request.parent_organization_id,
+            corporate_number: &request.corporate_number,
+            care_provider_numbers: &request.care_provider_numbers,
+            contact_points: request
+                .contact_points
+                .iter()
+                .map(|contact| {
+                    (
+                        contact_kind_from_proto(contact.kind),
+                        contact.value.as_str(),
+                        contact.label.as_str(),
+                    )
+                })
+                .collect(),
         })?;
         let organization = store::create_organization(&self.pool, new).await?;
         self.outbox_wake.notify_one();
@@ -399,6 +414,43 @@ fn organization_to_proto(organization: OrganizationRow) -> pb::Organization {
         kind: organization_kind_from_code(&organization.kind).into(),
         area_ids: organization.area_ids.iter().map(ToString::to_string).collect(),
         created_at: Some(timestamp(organization.created_at)),
+        parent_organization_id: organization
+            .parent_organization_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        corporate_number: organization.corporate_number.unwrap_or_default(),
+        care_provider_numbers: organization.care_provider_numbers,
+        contact_points: organization
+            .contact_points
+            .0
+            .into_iter()
+            .map(|contact| pb::ContactPoint {
+                kind: contact_kind_to_proto(contact.kind).into(),
+                value: contact.value,
+                label: contact.label,
+            })
+            .collect(),
+    }
+}
+
+fn contact_kind_from_proto(kind: i32) -> Option<ContactKind> {
+    match pb::ContactKind::try_from(kind).ok()? {
+        pb::ContactKind::Phone => Some(ContactKind::Phone),
+        pb::ContactKind::Fax => Some(ContactKind::Fax),
+        pb::ContactKind::Email => Some(ContactKind::Email),
+        pb::ContactKind::Url => Some(ContactKind::Url),
+        pb::ContactKind::Address => Some(ContactKind::Address),
+        pb::ContactKind::Unspecified => None,
+    }
+}
+
+fn contact_kind_to_proto(kind: ContactKind) -> pb::ContactKind {
+    match kind {
+        ContactKind::Phone => pb::ContactKind::Phone,
+        ContactKind::Fax => pb::ContactKind::Fax,
+        ContactKind::Email => pb::ContactKind::Email,
+        ContactKind::Url => pb::ContactKind::Url,
+        ContactKind::Address => pb::ContactKind::Address,
     }
 }
 

@@ -7,9 +7,11 @@
 //! - `official_import`: the official list of 全国地方公共団体コード into the area tree;
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
+mod contact;
 mod domain;
 mod geo;
 mod grpc;
+mod identifiers;
 mod official_import;
 mod store;
 

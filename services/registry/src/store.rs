@@ -8,6 +8,7 @@ use tsunagu_runtime::grpc::Page;
 use tsunagu_runtime::outbox;
 use uuid::Uuid;
 
+use crate::contact::ContactPoint;
 use crate::domain::{AreaKind, NewArea, NewOrganization, NewResource};
 use crate::geo::AreaPlace;
 
@@ -35,6 +36,10 @@ pub struct OrganizationRow {
     pub kind: String,
     pub area_ids: Vec<Uuid>,
     pub created_at: DateTime<Utc>,
+    pub parent_organization_id: Option<Uuid>,
+    pub corporate_number: Option<String>,
+    pub care_provider_numbers: Vec<String>,
+    pub contact_points: sqlx::types::Json<Vec<ContactPoint>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -313,16 +318,43 @@ async fn check_areas_exist(tx: &mut PgConnection, field: &str, ids: &[Uuid]) -> 
 pub async fn create_organization(pool: &PgPool, new: NewOrganization) -> ServiceResult<OrganizationRow> {
     let mut tx = pool.begin().await?;
     check_areas_exist(&mut tx, "area_ids", &new.area_ids).await?;
+    if let Some(parent_id) = new.parent_organization_id {
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organization WHERE id = $1)")
+            .bind(parent_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !exists {
+            return Err(ServiceError::invalid(
+                "parent_organization_id",
+                format!("親団体 {parent_id} は登録されていません / parent organization not found"),
+            ));
+        }
+    }
     let id = Uuid::now_v7();
+    let corporate_number = new
+        .corporate_number
+        .as_ref()
+        .map(|number| number.as_str().to_string());
+    let care_provider_numbers: Vec<String> = new
+        .care_provider_numbers
+        .iter()
+        .map(|number| number.as_str().to_string())
+        .collect();
+    let contact_points = sqlx::types::Json(new.contact_points);
     let created_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO organization (id, municipality_code, name, name_kana, kind)
-         VALUES ($1, $2, $3, $4, $5) RETURNING created_at",
+        "INSERT INTO organization (id, municipality_code, name, name_kana, kind, parent_organization_id,
+                                   corporate_number, care_provider_numbers, contact_points)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING created_at",
     )
     .bind(id)
     .bind(new.municipality_code.as_str())
     .bind(&new.name)
     .bind(&new.name_kana)
     .bind(&new.kind)
+    .bind(new.parent_organization_id)
+    .bind(&corporate_number)
+    .bind(&care_provider_numbers)
+    .bind(&contact_points)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query("INSERT INTO organization_area (organization_id, area_id) SELECT $1, unnest($2::uuid[])")
@@ -338,6 +370,10 @@ pub async fn create_organization(pool: &PgPool, new: NewOrganization) -> Service
         kind: new.kind,
         area_ids: new.area_ids,
         created_at,
+        parent_organization_id: new.parent_organization_id,
+        corporate_number,
+        care_provider_numbers,
+        contact_points,
     };
     let event = OrganizationCreated {
         organization_id: id,
@@ -345,6 +381,7 @@ pub async fn create_organization(pool: &PgPool, new: NewOrganization) -> Service
         name: organization.name.clone(),
         kind: organization.kind.clone(),
         area_ids: organization.area_ids.clone(),
+        parent_organization_id: organization.parent_organization_id,
     };
     outbox::enqueue(
         &mut tx,
@@ -359,7 +396,8 @@ pub async fn create_organization(pool: &PgPool, new: NewOrganization) -> Service
 
 pub async fn get_organization(pool: &PgPool, id: Uuid) -> ServiceResult<OrganizationRow> {
     sqlx::query_as::<_, OrganizationRow>(
-        "SELECT o.id, o.municipality_code, o.name, o.name_kana, o.kind, o.created_at,
+        "SELECT o.id, o.municipality_code, o.name, o.name_kana, o.kind, o.created_at, o.parent_organization_id,
+                o.corporate_number, o.care_provider_numbers, o.contact_points,
                 COALESCE(array_agg(oa.area_id ORDER BY oa.area_id) FILTER (WHERE oa.area_id IS NOT NULL), '{}') AS area_ids
          FROM organization o LEFT JOIN organization_area oa ON oa.organization_id = o.id
          WHERE o.id = $1 GROUP BY o.id",

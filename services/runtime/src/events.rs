@@ -31,6 +31,9 @@ pub struct OrganizationCreated {
     pub name: String,
     pub kind: String,
     pub area_ids: Vec<Uuid>,
+    /// The organisation it belongs to (社協 → 地区社協), if any.
+    #[serde(default)]
+    pub parent_organization_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -242,6 +242,7 @@ async fn create_organization(
         name_kana: kana.into(),
         kind: kind.into(),
         area_ids: area_ids.iter().map(|id| id.to_string()).collect(),
+        ..Default::default()
     };
     Ok(registry
         .create_organization(request)

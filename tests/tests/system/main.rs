@@ -7,6 +7,7 @@ mod events_out_of_order;
 mod health_and_reflection;
 mod invalid_input;
 mod official_import;
+mod organizations;
 mod outbox_survives_broker_outage;
 mod redelivery;
 mod registry_outage;
