@@ -136,6 +136,75 @@ impl RegistryService for RegistryApi {
         }))
     }
 
+    async fn verify_resource(
+        &self,
+        request: Request<pb::VerifyResourceRequest>,
+    ) -> Result<Response<pb::VerifyResourceResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let id = violations.check(
+            "resource_id",
+            parse_id("resource_id", &request.resource_id).map_err(describe),
+        );
+        let verified_by = tsunagu_runtime::text::normalised_non_empty(&request.verified_by);
+        if verified_by.is_none() {
+            violations.add(
+                "verified_by",
+                "確認した人を入力してください / who verified it is required",
+            );
+        }
+        violations.into_result()?;
+        let resource =
+            store::verify_resource(&self.pool, id.expect("checked"), &verified_by.expect("checked")).await?;
+        self.outbox_wake.notify_one();
+        Ok(Response::new(pb::VerifyResourceResponse {
+            resource: Some(resource_to_proto(resource)),
+        }))
+    }
+
+    async fn list_stale_resources(
+        &self,
+        request: Request<pb::ListStaleResourcesRequest>,
+    ) -> Result<Response<pb::ListStaleResourcesResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let municipality_code = violations.check(
+            "municipality_code",
+            MunicipalityCode::parse_known(&request.municipality_code),
+        );
+        let cutoff = match request.not_verified_since {
+            None => {
+                violations.add(
+                    "not_verified_since",
+                    "基準日時を指定してください / the cutoff time is required",
+                );
+                None
+            }
+            Some(at) => violations.check(
+                "not_verified_since",
+                chrono::DateTime::from_timestamp(at.seconds, at.nanos.max(0) as u32)
+                    .ok_or("日時が範囲外です / time out of range"),
+            ),
+        };
+        let page_request = request.page.unwrap_or_default();
+        let page = violations.check(
+            "page.page_token",
+            Page::parse(page_request.page_size, &page_request.page_token).map_err(describe),
+        );
+        violations.into_result()?;
+        let (municipality_code, cutoff, page) = (
+            municipality_code.expect("checked"),
+            cutoff.expect("checked"),
+            page.expect("checked"),
+        );
+        let rows = store::list_stale_resources(&self.pool, municipality_code.as_str(), cutoff, page).await?;
+        let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id));
+        Ok(Response::new(pb::ListStaleResourcesResponse {
+            resources: rows.into_iter().map(resource_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
     async fn list_ancestors(
         &self,
         request: Request<pb::ListAncestorsRequest>,
@@ -468,5 +537,8 @@ fn resource_to_proto(resource: ResourceRow) -> pb::Resource {
             .collect(),
         capacity: resource.capacity.max(0) as u32,
         created_at: Some(timestamp(resource.created_at)),
+        updated_at: Some(timestamp(resource.updated_at)),
+        verified_at: resource.verified_at.map(timestamp),
+        verified_by: resource.verified_by.unwrap_or_default(),
     }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use tsunagu_runtime::error::{ServiceError, ServiceResult, Violations};
-use tsunagu_runtime::events::{self, AreaCreated, OrganizationCreated, ResourceCreated};
+use tsunagu_runtime::events::{self, AreaCreated, OrganizationCreated, ResourceCreated, ResourceVerified};
 use tsunagu_runtime::grpc::Page;
 use tsunagu_runtime::outbox;
 use uuid::Uuid;
@@ -52,6 +52,9 @@ pub struct ResourceRow {
     pub coverage_area_ids: Vec<Uuid>,
     pub capacity: i32,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub verified_by: Option<String>,
 }
 
 pub(crate) const SELECT_AREA: &str =
@@ -453,6 +456,9 @@ pub async fn create_resource(pool: &PgPool, new: NewResource) -> ServiceResult<R
         coverage_area_ids: new.coverage_area_ids,
         capacity,
         created_at,
+        updated_at: created_at,
+        verified_at: None,
+        verified_by: None,
     };
     let event = ResourceCreated {
         resource_id: id,
@@ -476,6 +482,7 @@ pub async fn create_resource(pool: &PgPool, new: NewResource) -> ServiceResult<R
 
 const SELECT_RESOURCE: &str =
     "SELECT r.id, r.municipality_code, r.organization_id, r.name, r.category, r.capacity, r.created_at,
+            r.updated_at, r.verified_at, r.verified_by,
             COALESCE(array_agg(c.area_id ORDER BY c.area_id) FILTER (WHERE c.area_id IS NOT NULL), '{}') AS coverage_area_ids
      FROM resource r LEFT JOIN resource_coverage c ON c.resource_id = r.id";
 
@@ -510,4 +517,52 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
         .as_database_error()
         .and_then(|e| e.code())
         .is_some_and(|code| code == "23505")
+}
+
+/// Records a verification; the edit date is left alone. Emits `resource.verified`.
+pub async fn verify_resource(pool: &PgPool, id: Uuid, verified_by: &str) -> ServiceResult<ResourceRow> {
+    let mut tx = pool.begin().await?;
+    let municipality_code: Option<String> = sqlx::query_scalar(
+        "UPDATE resource SET verified_at = now(), verified_by = $2 WHERE id = $1 RETURNING municipality_code",
+    )
+    .bind(id)
+    .bind(verified_by)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(municipality_code) = municipality_code else {
+        return Err(ServiceError::NotFound(format!("地域資源 {id}")));
+    };
+    let event = ResourceVerified {
+        resource_id: id,
+        municipality_code: municipality_code.clone(),
+    };
+    outbox::enqueue(&mut tx, events::RESOURCE_VERIFIED, &municipality_code, &event).await?;
+    tx.commit().await?;
+    get_resource(pool, id).await
+}
+
+/// Resources of `municipality_code` verified before `cutoff`, or never: never-verified first,
+/// then the oldest verification. Paged by (verified_at, id).
+pub async fn list_stale_resources(
+    pool: &PgPool,
+    municipality_code: &str,
+    cutoff: DateTime<Utc>,
+    page: Page,
+) -> ServiceResult<Vec<ResourceRow>> {
+    // The page token is the id of the last resource; its verified_at is looked up so the
+    // order (verified_at NULLS FIRST, id) continues where the last page ended.
+    Ok(sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(format!(
+        "{SELECT_RESOURCE}
+         WHERE r.municipality_code = $1 AND (r.verified_at IS NULL OR r.verified_at < $2)
+           AND ($3::uuid IS NULL OR (COALESCE(r.verified_at, '-infinity'), r.id) >
+               (SELECT COALESCE(verified_at, '-infinity'), id FROM resource WHERE id = $3))
+         GROUP BY r.id
+         ORDER BY COALESCE(r.verified_at, '-infinity'), r.id LIMIT $4"
+    )))
+    .bind(municipality_code)
+    .bind(cutoff)
+    .bind(page.after)
+    .bind(i64::from(page.size))
+    .fetch_all(pool)
+    .await?)
 }

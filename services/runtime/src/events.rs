@@ -10,6 +10,7 @@ pub const AREA_CREATED: &str = "area.created";
 pub const AREA_UPDATED: &str = "area.updated";
 pub const ORGANIZATION_CREATED: &str = "organization.created";
 pub const RESOURCE_CREATED: &str = "resource.created";
+pub const RESOURCE_VERIFIED: &str = "resource.verified";
 pub const NEED_SUBMITTED: &str = "need.submitted";
 pub const MATCH_PROPOSED: &str = "match.proposed";
 pub const NEED_UNMATCHED: &str = "need.unmatched";
@@ -75,4 +76,10 @@ pub struct NeedUnmatched {
     pub category: String,
     /// Why no resource was proposed, in words a coordinator reads.
     pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceVerified {
+    pub resource_id: Uuid,
+    pub municipality_code: String,
 }

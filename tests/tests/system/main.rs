@@ -11,5 +11,6 @@ mod organizations;
 mod outbox_survives_broker_outage;
 mod redelivery;
 mod registry_outage;
+mod resource_freshness;
 mod support;
 mod unroutable_events;
