@@ -49,14 +49,14 @@ async fn coordinators_find_what_was_not_verified_and_verifying_changes_nothing_e
                 .into_inner()
         }
     };
-    let ids = |response: &pb::ListStaleResourcesResponse| -> Vec<String> {
-        response.resources.iter().map(|r| r.id.clone()).collect()
-    };
+    fn ids(response: &pb::ListStaleResourcesResponse) -> Vec<&str> {
+        response.resources.iter().map(|r| r.id.as_str()).collect()
+    }
 
     // Never verified: both are stale.
     assert_eq!(
         ids(&stale(before_verification, 0, String::new()).await),
-        [fixture.resource_id.clone(), second.id.clone()]
+        [fixture.resource_id.as_str(), second.id.as_str()]
     );
 
     let original = registry
@@ -80,7 +80,10 @@ async fn coordinators_find_what_was_not_verified_and_verifying_changes_nothing_e
         .resource
         .unwrap();
     assert!(verified.verified_at.is_some());
-    assert_eq!(verified.verified_by, "山田(第2層生活支援コーディネーター)", "stored NFKC-normalised, like names");
+    assert_eq!(
+        verified.verified_by, "山田(第2層生活支援コーディネーター)",
+        "stored NFKC-normalised, like names"
+    );
     assert_eq!(
         verified.updated_at, original.updated_at,
         "verifying is not editing"
@@ -90,13 +93,13 @@ async fn coordinators_find_what_was_not_verified_and_verifying_changes_nothing_e
     // the never-verified one, and paging walks that order.
     assert_eq!(
         ids(&stale(before_verification, 0, String::new()).await),
-        [second.id.clone()]
+        [second.id.as_str()]
     );
     let later = chrono::Utc::now() + chrono::Duration::minutes(1);
     let first_page = stale(later, 1, String::new()).await;
-    assert_eq!(ids(&first_page), [second.id.clone()]);
+    assert_eq!(ids(&first_page), [second.id.as_str()]);
     let second_page = stale(later, 1, first_page.next_page_token.clone()).await;
-    assert_eq!(ids(&second_page), [fixture.resource_id.clone()]);
+    assert_eq!(ids(&second_page), [fixture.resource_id.as_str()]);
 
     // Bad input is named; an unknown resource is not found.
     let status = registry
