@@ -51,8 +51,7 @@ impl MatchingService for MatchingApi {
         };
         violations.into_result()?;
         let municipality = municipality.expect("checked");
-        let page_request = request.page.unwrap_or_default();
-        let page = Page::parse(page_request.page_size, &page_request.page_token)?;
+        let page = Page::from_request(request.page)?;
 
         let rows: Vec<ProposalRow> = sqlx::query_as(
             "SELECT id, municipality_code, need_id, resource_id, organization_id, category, proposed_at
@@ -69,7 +68,7 @@ impl MatchingService for MatchingApi {
         .await
         .map_err(ServiceError::from)?;
 
-        let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id));
+        let next_page_token = page.next_token_after(&rows, |row| row.id);
         let proposals = rows
             .into_iter()
             .map(|row| pb::Proposal {

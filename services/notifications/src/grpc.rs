@@ -63,8 +63,7 @@ impl NotificationsService for NotificationsApi {
     ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
         let request = request.into_inner();
         let recipient = parse_recipient(request.recipient)?;
-        let page_request = request.page.unwrap_or_default();
-        let page = Page::parse(page_request.page_size, &page_request.page_token)?;
+        let page = Page::from_request(request.page)?;
         let rows: Vec<NotificationRow> = sqlx::query_as(
             "SELECT id, municipality_code, recipient_kind, recipient_id, event_type, event_id, title, body,
                     need_id, proposal_id, created_at
@@ -79,7 +78,7 @@ impl NotificationsService for NotificationsApi {
         .fetch_all(&self.pool)
         .await
         .map_err(ServiceError::from)?;
-        let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id));
+        let next_page_token = page.next_token_after(&rows, |row| row.id);
         let notifications = rows.into_iter().map(notification_to_proto).collect();
         Ok(Response::new(pb::ListNotificationsResponse {
             notifications,

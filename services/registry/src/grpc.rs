@@ -90,10 +90,9 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<pb::ListAreasResponse>, Status> {
         let request = request.into_inner();
         let parent_id = parse_id("parent_id", &request.parent_id)?;
-        let page_request = request.page.unwrap_or_default();
-        let page = Page::parse(page_request.page_size, &page_request.page_token)?;
+        let page = Page::from_request(request.page)?;
         let rows = store::list_child_areas(&self.pool, parent_id, page).await?;
-        let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id));
+        let next_page_token = page.next_token_after(&rows, |row| row.id);
         Ok(Response::new(pb::ListAreasResponse {
             areas: rows.into_iter().map(area_to_proto).collect(),
             next_page_token,
@@ -142,10 +141,7 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<pb::VerifyResourceResponse>, Status> {
         let request = request.into_inner();
         let mut violations = Violations::new();
-        let id = violations.check(
-            "resource_id",
-            parse_id("resource_id", &request.resource_id).map_err(describe),
-        );
+        let id = violations.absorb(parse_id("resource_id", &request.resource_id));
         let verified_by = tsunagu_runtime::text::normalised_non_empty(&request.verified_by);
         if verified_by.is_none() {
             violations.add(
@@ -186,11 +182,7 @@ impl RegistryService for RegistryApi {
                     .ok_or("日時が範囲外です / time out of range"),
             ),
         };
-        let page_request = request.page.unwrap_or_default();
-        let page = violations.check(
-            "page.page_token",
-            Page::parse(page_request.page_size, &page_request.page_token).map_err(describe),
-        );
+        let page = violations.absorb(Page::from_request(request.page));
         violations.into_result()?;
         let (municipality_code, cutoff, page) = (
             municipality_code.expect("checked"),
@@ -198,7 +190,7 @@ impl RegistryService for RegistryApi {
             page.expect("checked"),
         );
         let rows = store::list_stale_resources(&self.pool, municipality_code.as_str(), cutoff, page).await?;
-        let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id));
+        let next_page_token = page.next_token_after(&rows, |row| row.id);
         Ok(Response::new(pb::ListStaleResourcesResponse {
             resources: rows.into_iter().map(resource_to_proto).collect(),
             next_page_token,
@@ -222,10 +214,9 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<pb::ListDescendantsResponse>, Status> {
         let request = request.into_inner();
         let id = parse_id("area_id", &request.area_id)?;
-        let page_request = request.page.unwrap_or_default();
-        let page = Page::parse(page_request.page_size, &page_request.page_token)?;
+        let page = Page::from_request(request.page)?;
         let rows = store::list_descendants(&self.pool, id, page).await?;
-        let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id));
+        let next_page_token = page.next_token_after(&rows, |row| row.id);
         Ok(Response::new(pb::ListDescendantsResponse {
             areas: rows.into_iter().map(area_to_proto).collect(),
             next_page_token,
@@ -238,11 +229,8 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<pb::CheckAreaContainsResponse>, Status> {
         let request = request.into_inner();
         let mut violations = Violations::new();
-        let container_id = violations.check(
-            "container_id",
-            parse_id("container_id", &request.container_id).map_err(describe),
-        );
-        let area_id = violations.check("area_id", parse_id("area_id", &request.area_id).map_err(describe));
+        let container_id = violations.absorb(parse_id("container_id", &request.container_id));
+        let area_id = violations.absorb(parse_id("area_id", &request.area_id));
         violations.into_result()?;
         let contains = store::area_contains(
             &self.pool,
@@ -282,11 +270,7 @@ impl RegistryService for RegistryApi {
                 None
             }
         };
-        let page_request = request.page.unwrap_or_default();
-        let page = violations.check(
-            "page.page_token",
-            Page::parse(page_request.page_size, &page_request.page_token).map_err(describe),
-        );
+        let page = violations.absorb(Page::from_request(request.page));
         violations.into_result()?;
         let search = store::AreaSearch {
             query,
@@ -295,7 +279,7 @@ impl RegistryService for RegistryApi {
         };
         let page = page.expect("checked");
         let rows = store::search_areas(&self.pool, search, page).await?;
-        let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id));
+        let next_page_token = page.next_token_after(&rows, |row| row.id);
         Ok(Response::new(pb::SearchAreasResponse {
             areas: rows.into_iter().map(area_to_proto).collect(),
             next_page_token,
@@ -309,10 +293,9 @@ impl RegistryService for RegistryApi {
         let request = request.into_inner();
         let code = MunicipalityCode::parse_known(&request.municipality_code)
             .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))?;
-        let page_request = request.page.unwrap_or_default();
-        let page = Page::parse(page_request.page_size, &page_request.page_token)?;
+        let page = Page::from_request(request.page)?;
         let rows = store::list_resources(&self.pool, code.as_str(), page).await?;
-        let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id));
+        let next_page_token = page.next_token_after(&rows, |row| row.id);
         Ok(Response::new(pb::ListResourcesResponse {
             resources: rows.into_iter().map(resource_to_proto).collect(),
             next_page_token,
@@ -413,18 +396,6 @@ fn area_kind_from_proto(kind: pb::AreaKind) -> Option<AreaKind> {
         pb::AreaKind::DistrictCouncilArea => Some(AreaKind::DistrictCouncilArea),
         pb::AreaKind::NeighborhoodAssociation => Some(AreaKind::NeighborhoodAssociation),
         pb::AreaKind::Unspecified => None,
-    }
-}
-
-/// The description of a single-field error, to collect it with others.
-fn describe(error: ServiceError) -> String {
-    match error {
-        ServiceError::InvalidArgument(violations) => violations
-            .into_iter()
-            .map(|v| v.description)
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
     }
 }
 

@@ -129,6 +129,23 @@ impl Violations {
         }
     }
 
+    /// Keeps the value of another validation, or takes over its field violations, so a
+    /// request validated in parts still reports every bad field at once.
+    pub fn absorb<T>(&mut self, result: ServiceResult<T>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(ServiceError::InvalidArgument(violations)) => {
+                self.0.extend(violations);
+                None
+            }
+            // Validations only fail with InvalidArgument; anything else still stops the request.
+            Err(other) => {
+                self.add("", other.to_string());
+                None
+            }
+        }
+    }
+
     pub fn into_result(self) -> ServiceResult<()> {
         if self.0.is_empty() {
             Ok(())
@@ -182,6 +199,20 @@ mod tests {
         let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["name", "location"]);
         assert_eq!(both::<u8, u8>(Ok(1), Ok(2)).unwrap(), (1, 2));
+    }
+
+    #[test]
+    fn absorb_takes_over_the_violations_of_another_validation() {
+        let mut violations = Violations::new();
+        assert_eq!(violations.absorb::<u8>(Ok(7)), Some(7));
+        assert_eq!(
+            violations.absorb::<u8>(Err(ServiceError::invalid("area_id", "not a UUID"))),
+            None
+        );
+        let Err(ServiceError::InvalidArgument(all)) = violations.into_result() else {
+            panic!()
+        };
+        assert_eq!(all, [FieldViolation::new("area_id", "not a UUID")]);
     }
 
     #[test]

@@ -108,6 +108,17 @@ impl Page {
         Ok(Page { size, after })
     }
 
+    /// Reads a request's optional `page`.
+    pub fn from_request(page: Option<tsunagu_proto::common::v1::PageRequest>) -> ServiceResult<Page> {
+        let page = page.unwrap_or_default();
+        Page::parse(page.page_size, &page.page_token)
+    }
+
+    /// The token for the page after `items`, whose ids `id` reads; empty on the last page.
+    pub fn next_token_after<T>(&self, items: &[T], id: impl Fn(&T) -> uuid::Uuid) -> String {
+        self.next_token(items.len(), items.last().map(id))
+    }
+
     /// The next token, given the items of this page.
     pub fn next_token(&self, item_count: usize, last_id: Option<uuid::Uuid>) -> String {
         match last_id {
