@@ -1,0 +1,439 @@
+//! Excel workbooks (.xlsx) in and out.
+//!
+//! Reading streams the cells of one worksheet (calamine's cell reader, so a stray value in a
+//! far corner costs one cell, not a dense million-cell grid) and turns each into the text a
+//! coordinator typed. Writing stores every value as text, so that codes keep their leading
+//! zeros and 13-digit 法人番号 do not become 1.23457E+12.
+
+use std::io::Cursor;
+use std::panic::{self, AssertUnwindSafe};
+
+use calamine::{DataRef, ExcelDateTime, Reader, SheetType, SheetVisible, Xlsx, XlsxError};
+use rust_xlsxwriter::{IgnoreError, Workbook, Worksheet};
+
+use crate::error::TabularError;
+use crate::sheet::{MAX_CELLS, Sheet, SheetBuilder, column_letter};
+use crate::width::display_width;
+
+/// The signature of an OLE compound file: a legacy .xls, or an .xlsx encrypted with a password.
+const COMPOUND_FILE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
+
+/// Excel's limit on the length of a cell, in UTF-16 units.
+const MAX_CELL_UNITS: usize = 32_767;
+
+/// Excel's limit on the length of a sheet name, in UTF-16 units.
+const MAX_SHEET_NAME_UNITS: usize = 31;
+
+/// Excel's last row (0-based).
+const LAST_ROW: u32 = 1_048_575;
+
+/// Excel's column count.
+const COLUMNS: u32 = 16_384;
+
+/// Whether `bytes` are an OLE compound file (see [`COMPOUND_FILE_MAGIC`]).
+pub(crate) fn is_compound_file(bytes: &[u8]) -> bool {
+    bytes.starts_with(COMPOUND_FILE_MAGIC)
+}
+
+/// Reads the worksheet named `sheet_name`, or the first visible worksheet when `None`.
+pub(crate) fn read_xlsx(bytes: &[u8], sheet_name: Option<&str>) -> Result<Sheet, TabularError> {
+    guarded(|| {
+        let mut workbook = open(bytes)?;
+        let name = pick_sheet(&workbook, sheet_name)?;
+        read_cells(&mut workbook, &name)
+    })
+}
+
+/// The names of the worksheets, in workbook order (chart sheets left out).
+pub(crate) fn sheet_names(bytes: &[u8]) -> Result<Vec<String>, TabularError> {
+    guarded(|| {
+        let workbook = open(bytes)?;
+        Ok(worksheets(&workbook).map(|s| s.name.clone()).collect())
+    })
+}
+
+/// Runs `read`, turning a panic into an error. These bytes are uploads from anyone; a parser
+/// bug on a malformed file must cost the coordinator an error message, not the request.
+fn guarded<T>(read: impl FnOnce() -> Result<T, TabularError>) -> Result<T, TabularError> {
+    panic::catch_unwind(AssertUnwindSafe(read)).unwrap_or_else(|_| {
+        Err(TabularError::NotXlsx {
+            detail: "malformed workbook (the reader panicked)".to_owned(),
+        })
+    })
+}
+
+fn open(bytes: &[u8]) -> Result<Xlsx<Cursor<&[u8]>>, TabularError> {
+    if is_compound_file(bytes) {
+        return Err(TabularError::LegacyOrEncrypted);
+    }
+    Xlsx::new(Cursor::new(bytes)).map_err(|e| match e {
+        XlsxError::Password => TabularError::LegacyOrEncrypted,
+        e => not_xlsx(e),
+    })
+}
+
+fn not_xlsx(e: XlsxError) -> TabularError {
+    TabularError::NotXlsx {
+        detail: e.to_string(),
+    }
+}
+
+fn worksheets<'w>(workbook: &'w Xlsx<Cursor<&[u8]>>) -> impl Iterator<Item = &'w calamine::Sheet> {
+    workbook
+        .sheets_metadata()
+        .iter()
+        .filter(|s| s.typ == SheetType::WorkSheet)
+}
+
+/// The sheet to read. Without a name, the first *visible* worksheet: a hidden first sheet
+/// (a lookup list, an old copy) is not what the coordinator thinks of as "the sheet".
+fn pick_sheet(workbook: &Xlsx<Cursor<&[u8]>>, wanted: Option<&str>) -> Result<String, TabularError> {
+    if let Some(name) = wanted {
+        return worksheets(workbook)
+            .find(|s| s.name == name)
+            .map(|s| s.name.clone())
+            .ok_or_else(|| TabularError::SheetNotFound {
+                name: name.to_owned(),
+            });
+    }
+    worksheets(workbook)
+        .find(|s| s.visible == SheetVisible::Visible)
+        .or_else(|| worksheets(workbook).next())
+        .map(|s| s.name.clone())
+        .ok_or(TabularError::NoWorksheet)
+}
+
+/// Reads one worksheet's cells into a sheet.
+fn read_cells(workbook: &mut Xlsx<Cursor<&[u8]>>, name: &str) -> Result<Sheet, TabularError> {
+    let mut reader = workbook.worksheet_cells_reader(name).map_err(not_xlsx)?;
+    // (row, column, text), both 0-based; empty cells are left out.
+    let mut cells: Vec<(u32, u32, String)> = Vec::new();
+    while let Some(cell) = reader.next_cell().map_err(not_xlsx)? {
+        let (row, col) = cell.get_position();
+        // A damaged reference can point anywhere (calamine's arithmetic wraps in release
+        // builds); padding a row out to column 4,294,967,295 would abort the process.
+        if row > LAST_ROW || col >= COLUMNS {
+            return Err(TabularError::NotXlsx {
+                detail: format!("cell position ({row}, {col}) is beyond Excel's limits"),
+            });
+        }
+        let text = cell_text(cell.get_value()).map_err(|value| TabularError::CellError {
+            row: row as usize + 1,
+            column: column_letter(col as usize),
+            value,
+        })?;
+        if !text.is_empty() {
+            if cells.len() == MAX_CELLS {
+                return Err(TabularError::TooManyCells {
+                    row: row as usize + 1,
+                    limit: MAX_CELLS,
+                });
+            }
+            cells.push((row, col, text));
+        }
+    }
+    // Excel writes cells in order, but the format does not promise it.
+    if !cells.is_sorted_by_key(|&(row, col, _)| (row, col)) {
+        cells.sort_by_key(|&(row, col, _)| (row, col));
+    }
+
+    let mut builder = SheetBuilder::default();
+    let mut cells = cells.into_iter().peekable();
+    while let Some((row, col, text)) = cells.next() {
+        let mut values = Vec::with_capacity(builder.width().max(col as usize + 1));
+        put(&mut values, col, text);
+        while let Some((_, col, text)) = cells.next_if(|next| next.0 == row) {
+            put(&mut values, col, text);
+        }
+        // Every data row gets a cell per header, as the grid in Excel has; the builder
+        // rejects values beyond the last header.
+        if values.len() < builder.width() {
+            values.resize(builder.width(), String::new());
+        }
+        builder.push(row as usize + 1, values)?;
+    }
+    builder.finish()
+}
+
+/// Puts `text` at column `col`, padding with empty cells (which do not allocate).
+fn put(values: &mut Vec<String>, col: u32, text: String) {
+    let col = col as usize;
+    if values.len() <= col {
+        values.resize(col + 1, String::new());
+    }
+    values[col] = text;
+}
+
+/// A cell's value as the coordinator typed it, or the Excel error value (e.g. "#N/A") it holds.
+fn cell_text(value: &DataRef<'_>) -> Result<String, String> {
+    Ok(match value {
+        DataRef::Empty => String::new(),
+        DataRef::String(s) => s.clone(),
+        DataRef::SharedString(s) => (*s).to_owned(),
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Float(f) => float_text(*f),
+        DataRef::Bool(true) => "TRUE".to_owned(),
+        DataRef::Bool(false) => "FALSE".to_owned(),
+        DataRef::DateTime(datetime) => datetime_text(datetime),
+        DataRef::DateTimeIso(iso) => iso_datetime_text(iso),
+        DataRef::DurationIso(iso) => iso.clone(),
+        DataRef::Error(e) => return Err(e.to_string()),
+    })
+}
+
+/// A number as typed: Rust's shortest round-trip form, which never adds ".0" (3.0 → "3",
+/// 0.1 → "0.1") nor an exponent (1234567890123 stays as is).
+fn float_text(value: f64) -> String {
+    if value == 0.0 {
+        // Not "-0".
+        "0".to_owned()
+    } else {
+        value.to_string()
+    }
+}
+
+/// A cell Excel formats as a date or time. calamine (without its chrono feature) gives the
+/// serial number and its calendar parts; the text is what ISO-minded code downstream parses:
+/// "2024-04-01", "2024-04-01 09:30", a time of day "09:30", seconds only when there are some.
+/// Durations (`[h]:mm`) are total hours: "27:30".
+fn datetime_text(datetime: &ExcelDateTime) -> String {
+    let serial = datetime.as_f64();
+    if datetime.is_duration() {
+        let seconds = (serial * 86_400.0).round();
+        let sign = if seconds < 0.0 { "-" } else { "" };
+        let seconds = seconds.abs() as u64;
+        let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+        return if s == 0 {
+            format!("{sign}{h}:{m:02}")
+        } else {
+            format!("{sign}{h}:{m:02}:{s:02}")
+        };
+    }
+    let (year, month, day, h, m, s, _milli) = datetime.to_ymd_hms_milli();
+    let time = if s == 0 {
+        format!("{h:02}:{m:02}")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}")
+    };
+    if (0.0..1.0).contains(&serial) {
+        // Day 0 is not a date: the cell holds a time of day.
+        time
+    } else if (h, m, s) == (0, 0, 0) {
+        format!("{year:04}-{month:02}-{day:02}")
+    } else {
+        format!("{year:04}-{month:02}-{day:02} {time}")
+    }
+}
+
+/// An ISO 8601 date cell (`t="d"`, written by some tools, not by Excel) in the same shape as
+/// [`datetime_text`]: "2024-04-01T09:30:00" → "2024-04-01 09:30".
+fn iso_datetime_text(iso: &str) -> String {
+    let Some((date, time)) = iso.split_once('T') else {
+        return iso.to_owned();
+    };
+    let hms = time.get(..8).unwrap_or(time);
+    if hms == "00:00:00" {
+        date.to_owned()
+    } else if let Some(hm) = hms.strip_suffix(":00").filter(|hm| hm.len() == 5) {
+        format!("{date} {hm}")
+    } else {
+        format!("{date} {hms}")
+    }
+}
+
+/// Writes a one-sheet workbook: see [`crate::write_xlsx`].
+pub(crate) fn write_xlsx(
+    sheet_name: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> Result<Vec<u8>, TabularError> {
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet
+        .set_name(excel_sheet_name(sheet_name))
+        .map_err(write_error)?;
+    // "@" is Excel's Text format: values stay text, and so do values typed in later.
+    let text = rust_xlsxwriter::Format::new().set_num_format("@");
+    let bold = text.clone().set_bold();
+
+    let columns = headers.len().max(rows.iter().map(Vec::len).max().unwrap_or(0));
+    let mut widths = vec![0; columns];
+    for (col, header) in headers.iter().enumerate() {
+        write_cell(sheet, 0, col, header, &bold)?;
+        widths[col] = display_width(header);
+    }
+    for (i, row) in rows.iter().enumerate() {
+        for (col, cell) in row.iter().enumerate() {
+            if !cell.is_empty() {
+                write_cell(sheet, i + 1, col, cell, &text)?;
+                widths[col] = widths[col].max(display_width(cell));
+            }
+        }
+    }
+    for (col, width) in widths.into_iter().enumerate() {
+        let col = column_number(col)?;
+        // Room for the filter button and a margin; long texts wrap rather than spread.
+        let width = (width + 2).clamp(8, 60) as f64;
+        sheet.set_column_format(col, &text).map_err(write_error)?;
+        sheet.set_column_width(col, width).map_err(write_error)?;
+    }
+    sheet.set_freeze_panes(1, 0).map_err(write_error)?;
+    if columns > 0 {
+        // Digits stored as text are the point here, not a mistake: no green triangles, also
+        // on rows the coordinator adds later.
+        let last = column_number(columns - 1)?;
+        sheet
+            .ignore_error_range(0, 0, LAST_ROW, last, IgnoreError::NumberStoredAsText)
+            .map_err(write_error)?;
+    }
+    workbook.save_to_buffer().map_err(write_error)
+}
+
+fn write_cell(
+    sheet: &mut Worksheet,
+    row: usize,
+    col: usize,
+    value: &str,
+    format: &rust_xlsxwriter::Format,
+) -> Result<(), TabularError> {
+    if value.encode_utf16().count() > MAX_CELL_UNITS {
+        return Err(TabularError::CellTooLong {
+            row: row + 1,
+            column: column_letter(col),
+        });
+    }
+    let row = u32::try_from(row)
+        .ok()
+        .filter(|&r| r <= LAST_ROW)
+        .ok_or_else(|| TabularError::WriteXlsx {
+            detail: format!("more than {} rows", LAST_ROW + 1),
+        })?;
+    sheet
+        .write_string_with_format(row, column_number(col)?, value, format)
+        .map_err(write_error)?;
+    Ok(())
+}
+
+/// A column index as rust_xlsxwriter takes it.
+fn column_number(col: usize) -> Result<u16, TabularError> {
+    u16::try_from(col)
+        .ok()
+        .filter(|&c| u32::from(c) < COLUMNS)
+        .ok_or_else(|| TabularError::WriteXlsx {
+            detail: format!("more than {COLUMNS} columns"),
+        })
+}
+
+fn write_error(e: rust_xlsxwriter::XlsxError) -> TabularError {
+    TabularError::WriteXlsx {
+        detail: e.to_string(),
+    }
+}
+
+/// A name Excel accepts, as close to `name` as possible: the characters Excel forbids become
+/// their full-width look-alikes ("2024/04" → "2024／04", still readable), control characters
+/// go, the name is cut to 31 UTF-16 units and may not start or end with an apostrophe.
+/// "History" is reserved by Excel.
+fn excel_sheet_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut units = 0;
+    for ch in name.trim().chars() {
+        let ch = match ch {
+            '/' => '／',
+            '\\' => '＼',
+            '?' => '？',
+            '*' => '＊',
+            ':' => '：',
+            '[' => '［',
+            ']' => '］',
+            c if c.is_control() => continue,
+            c => c,
+        };
+        units += ch.len_utf16();
+        if units > MAX_SHEET_NAME_UNITS {
+            break;
+        }
+        out.push(ch);
+    }
+    let name = out.trim_matches(|c: char| c == '\'' || c.is_whitespace());
+    if name.is_empty() {
+        "Sheet1".to_owned()
+    } else if name.eq_ignore_ascii_case("History") {
+        "History_".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use calamine::ExcelDateTimeType;
+
+    fn datetime(serial: f64) -> String {
+        datetime_text(&ExcelDateTime::new(serial, ExcelDateTimeType::DateTime, false))
+    }
+
+    #[test]
+    fn dates_and_times_as_typed() {
+        assert_eq!(datetime(45383.0), "2024-04-01");
+        assert_eq!(datetime(45383.0 + 9.5 / 24.0), "2024-04-01 09:30");
+        assert_eq!(
+            datetime(45383.0 + (9.5 * 60.0 + 0.25) / 1440.0),
+            "2024-04-01 09:30:15"
+        );
+        assert_eq!(datetime(0.75), "18:00");
+        assert_eq!(datetime(0.0), "00:00");
+        let duration = ExcelDateTime::new(27.5 / 24.0, ExcelDateTimeType::TimeDelta, false);
+        assert_eq!(datetime_text(&duration), "27:30");
+        // The 1904 date system (old Mac workbooks) counts from 1904-01-01.
+        let mac = ExcelDateTime::new(43921.0, ExcelDateTimeType::DateTime, true);
+        assert_eq!(datetime_text(&mac), "2024-04-01");
+    }
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso_datetime_text("2024-04-01T00:00:00"), "2024-04-01");
+        assert_eq!(iso_datetime_text("2024-04-01T09:30:00"), "2024-04-01 09:30");
+        assert_eq!(iso_datetime_text("2024-04-01T09:30:15.5"), "2024-04-01 09:30:15");
+        assert_eq!(iso_datetime_text("2024-04-01"), "2024-04-01");
+    }
+
+    #[test]
+    fn numbers_as_typed() {
+        assert_eq!(float_text(3.0), "3");
+        assert_eq!(float_text(-0.0), "0");
+        assert_eq!(float_text(0.1), "0.1");
+        assert_eq!(float_text(1234567890123.0), "1234567890123");
+        assert_eq!(float_text(-2.5), "-2.5");
+    }
+
+    #[test]
+    fn cell_values() {
+        assert_eq!(cell_text(&DataRef::Bool(true)), Ok("TRUE".into()));
+        assert_eq!(cell_text(&DataRef::Int(7)), Ok("7".into()));
+        assert_eq!(cell_text(&DataRef::SharedString("大垣")), Ok("大垣".into()));
+        assert_eq!(
+            cell_text(&DataRef::Error(calamine::CellErrorType::NA)),
+            Err("#N/A".into())
+        );
+    }
+
+    #[test]
+    fn sheet_names_excel_accepts() {
+        assert_eq!(excel_sheet_name("名簿"), "名簿");
+        assert_eq!(
+            excel_sheet_name("2024/04 [案]: 確認?*\\"),
+            "2024／04 ［案］： 確認？＊＼"
+        );
+        assert_eq!(excel_sheet_name("'引用'"), "引用");
+        assert_eq!(excel_sheet_name("  "), "Sheet1");
+        assert_eq!(excel_sheet_name("history"), "History_");
+        let long = "大垣市社会福祉協議会地域福祉推進課ボランティアセンター登録団体一覧";
+        let cut = excel_sheet_name(long);
+        assert_eq!(cut.chars().count(), 31);
+        assert!(long.starts_with(&cut));
+        // Emoji take two UTF-16 units, as Excel counts them.
+        assert_eq!(excel_sheet_name(&"🍙".repeat(20)).chars().count(), 15);
+    }
+}
