@@ -333,14 +333,13 @@ impl Fixture {
             .organization
             .unwrap();
         let resource = registry
-            .create_resource(registry_pb::CreateResourceRequest {
-                municipality_code: MUNICIPALITY.into(),
-                organization_id: organization.id.clone(),
-                name: "ゴミ出し支え隊".into(),
-                category: "ゴミ出し".into(),
-                coverage_area_ids: vec![municipality.id.clone()],
+            .create_resource(new_resource(
+                &organization.id,
+                "ゴミ出し支え隊",
+                "ゴミ出し",
+                &[&municipality.id],
                 capacity,
-            })
+            ))
             .await
             .expect("resource")
             .into_inner()
@@ -353,5 +352,32 @@ impl Fixture {
             organization_id: organization.id,
             resource_id: resource.id,
         }
+    }
+}
+
+/// A request for a resource of [`MUNICIPALITY`] people use, with the fields tests vary; the
+/// rest is left for the registry's defaults.
+pub fn new_resource(
+    organization_id: &str,
+    name: &str,
+    category: &str,
+    coverage_area_ids: &[&str],
+    maximum: u32,
+) -> registry_pb::CreateResourceRequest {
+    registry_pb::CreateResourceRequest {
+        resource: Some(registry_pb::Resource {
+            municipality_code: MUNICIPALITY.into(),
+            organization_id: organization_id.into(),
+            name: name.into(),
+            category: category.into(),
+            coverage_area_ids: coverage_area_ids.iter().map(|id| id.to_string()).collect(),
+            capacity: Some(registry_pb::Capacity {
+                available: maximum,
+                maximum,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        created_by: "テスト".into(),
     }
 }

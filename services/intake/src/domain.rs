@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 use tsunagu_runtime::MunicipalityCode;
 use tsunagu_runtime::error::{ServiceResult, Violations};
-use tsunagu_runtime::text;
+use tsunagu_runtime::{taxonomy, text};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,12 @@ impl NewNeed {
             "area_id",
             input.area_id.trim().parse::<Uuid>().map_err(|_| "区域IDを指定してください（レジストリの区域ID） / area_id must be an area id from the registry"),
         );
-        let category = text::normalised_non_empty(input.category);
+        // A bundled category given by its Japanese name (ゴミ出し) is stored as its code
+        // (life.garbage), the form resources are registered under; anything else is kept as
+        // given (a municipality's own category code).
+        let category = text::normalised_non_empty(input.category).map(|category| {
+            taxonomy::resolve_bundled(&category).map_or(category, |entry| entry.code.clone())
+        });
         if category.is_none() {
             violations.add(
                 "category",

@@ -7,7 +7,7 @@ use tokio::sync::Notify;
 use tsunagu_runtime::amqp::Envelope;
 use tsunagu_runtime::consumer::{EventHandler, HandlerError};
 use tsunagu_runtime::events::{
-    self, AreaCreated, MatchProposed, NeedSubmitted, NeedUnmatched, ResourceCreated,
+    self, AreaCreated, MatchProposed, NeedSubmitted, NeedUnmatched, ResourceChanged,
 };
 use tsunagu_runtime::outbox;
 use uuid::Uuid;
@@ -30,14 +30,16 @@ impl EventHandler for MatchingHandler {
                 read_model::apply_area(tx, &area).await?;
                 rematch(tx, UnmatchedNeeds::InAreaSubtree(area.area_id)).await?;
             }
-            events::RESOURCE_CREATED => {
-                let resource: ResourceCreated = decode(event)?;
-                read_model::apply_resource(tx, &resource).await?;
-                rematch(tx, UnmatchedNeeds::OfCategory(resource.category)).await?;
+            events::RESOURCE_CREATED | events::RESOURCE_UPDATED | events::RESOURCE_DELETED => {
+                let resource: ResourceChanged = decode(event)?;
+                let applied = read_model::apply_resource(tx, &resource).await?;
+                if applied && resource.accepting {
+                    rematch(tx, UnmatchedNeeds::OfCategory(resource.category)).await?;
+                }
             }
             events::NEED_SUBMITTED => match_need(tx, &decode(event)?).await?,
             // Organisations matter to matching once eligibility and load are modelled.
-            events::ORGANIZATION_CREATED => {}
+            events::ORGANIZATION_CREATED | events::ORGANIZATION_UPDATED | events::ORGANIZATION_DELETED => {}
             other => tracing::debug!(event_type = other, "event not used by matching"),
         }
         Ok(())

@@ -1,8 +1,8 @@
 //! Applies registry events to matching's own copy of the areas and resources it needs.
-//! Idempotent (upserts), so a replayed event changes nothing.
+//! Idempotent (upserts guarded by version), so a replayed or stale event changes nothing.
 
 use sqlx::PgConnection;
-use tsunagu_runtime::events::{AreaCreated, ResourceCreated};
+use tsunagu_runtime::events::{AreaCreated, ResourceChanged};
 
 pub async fn apply_area(tx: &mut PgConnection, area: &AreaCreated) -> sqlx::Result<()> {
     sqlx::query(
@@ -19,28 +19,43 @@ pub async fn apply_area(tx: &mut PgConnection, area: &AreaCreated) -> sqlx::Resu
     Ok(())
 }
 
-pub async fn apply_resource(tx: &mut PgConnection, resource: &ResourceCreated) -> sqlx::Result<()> {
+/// Applies a resource's state unless a newer version was applied already. Returns whether
+/// it was applied.
+pub async fn apply_resource(tx: &mut PgConnection, resource: &ResourceChanged) -> sqlx::Result<bool> {
     let capacity = i32::try_from(resource.capacity).unwrap_or(i32::MAX);
-    sqlx::query(
-        "INSERT INTO resource (id, municipality_code, organization_id, category, capacity)
-         VALUES ($1, $2, $3, $4, $5)
+    // Capacity never drops below what is already committed: the proposals made stand, and
+    // the resource takes no new need until enough are released.
+    let applied = sqlx::query(
+        "INSERT INTO resource (id, municipality_code, organization_id, category, capacity, version, accepting)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (id) DO UPDATE SET category = EXCLUDED.category,
-             capacity = GREATEST(EXCLUDED.capacity, resource.committed)",
+             organization_id = EXCLUDED.organization_id,
+             capacity = GREATEST(EXCLUDED.capacity, resource.committed),
+             version = EXCLUDED.version, accepting = EXCLUDED.accepting
+         WHERE resource.version < EXCLUDED.version",
     )
     .bind(resource.resource_id)
     .bind(&resource.municipality_code)
     .bind(resource.organization_id)
     .bind(&resource.category)
     .bind(capacity)
+    .bind(resource.version)
+    .bind(resource.accepting)
     .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO resource_coverage (resource_id, area_id) SELECT $1, unnest($2::uuid[])
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(resource.resource_id)
-    .bind(&resource.coverage_area_ids)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected()
+        == 1;
+    if !applied {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM resource_coverage WHERE resource_id = $1")
+        .bind(resource.resource_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO resource_coverage (resource_id, area_id) SELECT $1, unnest($2::uuid[])")
+        .bind(resource.resource_id)
+        .bind(&resource.coverage_area_ids)
+        .execute(&mut *tx)
+        .await?;
+    Ok(true)
 }

@@ -26,7 +26,8 @@ pub async fn decide(tx: &mut PgConnection, area_id: Uuid, category: &str) -> sql
          )
          SELECT DISTINCT r.id, r.organization_id, r.committed::float8 / r.capacity AS load
          FROM resource r JOIN resource_coverage rc ON rc.resource_id = r.id
-         WHERE r.category = $2 AND rc.area_id IN (SELECT id FROM covering) AND r.committed < r.capacity
+         WHERE r.category = $2 AND r.accepting AND rc.area_id IN (SELECT id FROM covering)
+           AND r.committed < r.capacity
          ORDER BY load, r.id",
     )
     .bind(area_id)
@@ -70,12 +71,16 @@ async fn explain_unmatched(tx: &mut PgConnection, area_id: Uuid, category: &str)
          SELECT count(DISTINCT r.id),
                 count(DISTINCT r.id) FILTER (WHERE rc.area_id IN (SELECT id FROM covering))
          FROM resource r LEFT JOIN resource_coverage rc ON rc.resource_id = r.id
-         WHERE r.category = $2",
+         WHERE r.category = $2 AND r.accepting",
     )
     .bind(area_id)
     .bind(category)
     .fetch_one(&mut *tx)
     .await?;
+    // Coordinators read the category's Japanese name, not its code.
+    let category = tsunagu_runtime::taxonomy::resolve_bundled(category)
+        .map(|entry| entry.name.as_str())
+        .unwrap_or(category);
     Ok(if of_category == 0 {
         format!("「{category}」の地域資源が登録されていません / no resource of this category is registered")
     } else if covering == 0 {

@@ -2,38 +2,44 @@
 //! organisations only: a notification never carries a resident's personal data.
 
 use tsunagu_runtime::events::{MatchProposed, NeedUnmatched};
+use tsunagu_runtime::taxonomy;
 
 pub struct Text {
     pub title: String,
     pub body: String,
 }
 
+/// The category as a coordinator names it: the taxonomy's Japanese name, or the code of a
+/// municipality's own category (which this service does not hold).
+fn category_name(code: &str) -> &str {
+    taxonomy::resolve_bundled(code).map_or(code, |entry| entry.name.as_str())
+}
+
 pub fn match_proposed(event: &MatchProposed, organization_name: &str) -> Text {
+    let category = category_name(&event.category);
     let urgent = if event.urgency == "urgent" {
         "【至急】"
     } else {
         ""
     };
     Text {
-        title: format!("{urgent}「{}」の支援依頼の提案があります", event.category),
+        title: format!("{urgent}「{category}」の支援依頼の提案があります"),
         body: format!(
-            "{organization_name} 様\n\n「{}」の支援を必要とする方について、貴団体の地域資源（ID: {}）への提案が届きました。\n\
+            "{organization_name} 様\n\n「{category}」の支援を必要とする方について、貴団体の地域資源（ID: {}）への提案が届きました。\n\
              内容をご確認のうえ、受諾またはお断りをご回答ください。\n\n提案ID: {}\nニーズID: {}",
-            event.category, event.resource_id, event.proposal_id, event.need_id
+            event.resource_id, event.proposal_id, event.need_id
         ),
     }
 }
 
 pub fn need_unmatched(event: &NeedUnmatched) -> Text {
+    let category = category_name(&event.category);
     Text {
-        title: format!(
-            "「{}」のニーズに対応できる地域資源が見つかりません",
-            event.category
-        ),
+        title: format!("「{category}」のニーズに対応できる地域資源が見つかりません"),
         body: format!(
-            "生活支援コーディネーター 各位\n\n「{}」のニーズ（ID: {}）について、提案できる地域資源がありませんでした。\n\
+            "生活支援コーディネーター 各位\n\n「{category}」のニーズ（ID: {}）について、提案できる地域資源がありませんでした。\n\
              理由: {}\n\n協議体での資源開発の検討材料としてご活用ください。",
-            event.category, event.need_id, event.reason
+            event.need_id, event.reason
         ),
     }
 }

@@ -346,75 +346,6 @@ impl NewOrganization {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct NewResource {
-    pub municipality_code: MunicipalityCode,
-    pub organization_id: Uuid,
-    pub name: String,
-    pub category: String,
-    pub coverage_area_ids: Vec<Uuid>,
-    pub capacity: u32,
-}
-
-pub struct ResourceInput<'a> {
-    pub municipality_code: &'a str,
-    pub organization_id: &'a str,
-    pub name: &'a str,
-    pub category: &'a str,
-    pub coverage_area_ids: &'a [String],
-    pub capacity: u32,
-}
-
-impl NewResource {
-    pub fn parse(input: ResourceInput<'_>) -> ServiceResult<NewResource> {
-        let mut violations = Violations::new();
-        let municipality_code = violations.check(
-            "municipality_code",
-            MunicipalityCode::parse_known(input.municipality_code),
-        );
-        let organization_id = violations.check(
-            "organization_id",
-            input
-                .organization_id
-                .trim()
-                .parse::<Uuid>()
-                .map_err(|_| "事業主体のIDを指定してください / not a UUID"),
-        );
-        let name = text::normalised_non_empty(input.name);
-        if name.is_none() {
-            violations.add("name", "資源名を入力してください / name is required");
-        }
-        let category = text::normalised_non_empty(input.category);
-        if category.is_none() {
-            violations.add("category", "カテゴリを入力してください / category is required");
-        }
-        if input.coverage_area_ids.is_empty() {
-            violations.add(
-                "coverage_area_ids",
-                "対象区域を1つ以上指定してください / at least one coverage area is required",
-            );
-        }
-        let coverage_area_ids = parse_ids(&mut violations, "coverage_area_ids", input.coverage_area_ids);
-        if input.capacity == 0 {
-            violations.add(
-                "capacity",
-                "受け入れ可能数は1以上です / capacity must be at least 1",
-            );
-        } else if input.capacity > i32::MAX as u32 {
-            violations.add("capacity", "受け入れ可能数が大きすぎます / capacity is too large");
-        }
-        violations.into_result()?;
-        Ok(NewResource {
-            municipality_code: municipality_code.expect("checked"),
-            organization_id: organization_id.expect("checked"),
-            name: name.expect("checked"),
-            category: category.expect("checked"),
-            coverage_area_ids,
-            capacity: input.capacity,
-        })
-    }
-}
-
 /// Parses ids, naming each bad one by its index; duplicates are dropped.
 fn parse_ids(violations: &mut Violations, field: &str, raw: &[String]) -> Vec<Uuid> {
     let mut ids = Vec::with_capacity(raw.len());
@@ -496,46 +427,5 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(fields(error), ["code"]);
-    }
-
-    #[test]
-    fn resource_reports_each_bad_field() {
-        let ids = vec!["not-a-uuid".to_string()];
-        let error = NewResource::parse(ResourceInput {
-            municipality_code: "999997",
-            organization_id: "x",
-            name: " ",
-            category: "",
-            coverage_area_ids: &ids,
-            capacity: 0,
-        })
-        .unwrap_err();
-        assert_eq!(
-            fields(error),
-            [
-                "municipality_code",
-                "organization_id",
-                "name",
-                "category",
-                "coverage_area_ids[0]",
-                "capacity"
-            ]
-        );
-    }
-
-    #[test]
-    fn category_is_nfkc_normalised() {
-        let ids = vec![Uuid::now_v7().to_string()];
-        let resource = NewResource::parse(ResourceInput {
-            municipality_code: "212024",
-            organization_id: &Uuid::now_v7().to_string(),
-            name: "ｺﾞﾐ出し隊",
-            category: " ｺﾞﾐ出し ",
-            coverage_area_ids: &ids,
-            capacity: 3,
-        })
-        .unwrap();
-        assert_eq!(resource.category, "ゴミ出し");
-        assert_eq!(resource.name, "ゴミ出し隊");
     }
 }

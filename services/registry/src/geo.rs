@@ -5,7 +5,7 @@ use serde_json::Value;
 use tsunagu_runtime::error::{ServiceResult, Violations};
 
 /// A representative point, e.g. the office of a 地域包括支援センター or a town's centre.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GeoPoint {
     pub latitude: f64,
     pub longitude: f64,

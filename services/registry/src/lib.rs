@@ -7,12 +7,17 @@
 //! - `official_import`: the official list of 全国地方公共団体コード into the area tree;
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
+mod categories;
 mod contact;
 mod domain;
+mod exchange;
+mod field_mask;
 mod geo;
 mod grpc;
+mod history;
 mod identifiers;
 mod official_import;
+mod resource;
 mod store;
 
 use std::sync::Arc;

@@ -3,13 +3,13 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use tsunagu_runtime::error::{ServiceError, ServiceResult, Violations};
-use tsunagu_runtime::events::{self, AreaCreated, OrganizationCreated, ResourceCreated, ResourceVerified};
+use tsunagu_runtime::events::{self, AreaCreated, OrganizationCreated};
 use tsunagu_runtime::grpc::Page;
 use tsunagu_runtime::outbox;
 use uuid::Uuid;
 
 use crate::contact::ContactPoint;
-use crate::domain::{AreaKind, NewArea, NewOrganization, NewResource};
+use crate::domain::{AreaKind, NewArea, NewOrganization};
 use crate::geo::AreaPlace;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -40,21 +40,6 @@ pub struct OrganizationRow {
     pub corporate_number: Option<String>,
     pub care_provider_numbers: Vec<String>,
     pub contact_points: sqlx::types::Json<Vec<ContactPoint>>,
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ResourceRow {
-    pub id: Uuid,
-    pub municipality_code: String,
-    pub organization_id: Uuid,
-    pub name: String,
-    pub category: String,
-    pub coverage_area_ids: Vec<Uuid>,
-    pub capacity: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub verified_at: Option<DateTime<Utc>>,
-    pub verified_by: Option<String>,
 }
 
 pub(crate) const SELECT_AREA: &str =
@@ -301,7 +286,7 @@ pub async fn search_areas(pool: &PgPool, search: AreaSearch<'_>, page: Page) -> 
 }
 
 /// Reports every id in `ids` that names no area, under `field[index]`.
-async fn check_areas_exist(tx: &mut PgConnection, field: &str, ids: &[Uuid]) -> ServiceResult<()> {
+pub(crate) async fn check_areas_exist(tx: &mut PgConnection, field: &str, ids: &[Uuid]) -> ServiceResult<()> {
     let found: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM area WHERE id = ANY($1)")
         .bind(ids)
         .fetch_all(&mut *tx)
@@ -411,158 +396,9 @@ pub async fn get_organization(pool: &PgPool, id: Uuid) -> ServiceResult<Organiza
     .ok_or_else(|| ServiceError::NotFound(format!("事業主体 {id}")))
 }
 
-pub async fn create_resource(pool: &PgPool, new: NewResource) -> ServiceResult<ResourceRow> {
-    let mut tx = pool.begin().await?;
-    let organization_exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organization WHERE id = $1)")
-            .bind(new.organization_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    if !organization_exists {
-        return Err(ServiceError::invalid(
-            "organization_id",
-            format!(
-                "事業主体 {} は登録されていません / organization not found",
-                new.organization_id
-            ),
-        ));
-    }
-    check_areas_exist(&mut tx, "coverage_area_ids", &new.coverage_area_ids).await?;
-    let id = Uuid::now_v7();
-    let capacity = i32::try_from(new.capacity).expect("domain caps capacity at i32::MAX");
-    let created_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO resource (id, municipality_code, organization_id, name, category, capacity)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at",
-    )
-    .bind(id)
-    .bind(new.municipality_code.as_str())
-    .bind(new.organization_id)
-    .bind(&new.name)
-    .bind(&new.category)
-    .bind(capacity)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query("INSERT INTO resource_coverage (resource_id, area_id) SELECT $1, unnest($2::uuid[])")
-        .bind(id)
-        .bind(&new.coverage_area_ids)
-        .execute(&mut *tx)
-        .await?;
-    let resource = ResourceRow {
-        id,
-        municipality_code: new.municipality_code.as_str().to_string(),
-        organization_id: new.organization_id,
-        name: new.name,
-        category: new.category,
-        coverage_area_ids: new.coverage_area_ids,
-        capacity,
-        created_at,
-        updated_at: created_at,
-        verified_at: None,
-        verified_by: None,
-    };
-    let event = ResourceCreated {
-        resource_id: id,
-        municipality_code: resource.municipality_code.clone(),
-        organization_id: resource.organization_id,
-        name: resource.name.clone(),
-        category: resource.category.clone(),
-        coverage_area_ids: resource.coverage_area_ids.clone(),
-        capacity: new.capacity,
-    };
-    outbox::enqueue(
-        &mut tx,
-        events::RESOURCE_CREATED,
-        &resource.municipality_code,
-        &event,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(resource)
-}
-
-const SELECT_RESOURCE: &str =
-    "SELECT r.id, r.municipality_code, r.organization_id, r.name, r.category, r.capacity, r.created_at,
-            r.updated_at, r.verified_at, r.verified_by,
-            COALESCE(array_agg(c.area_id ORDER BY c.area_id) FILTER (WHERE c.area_id IS NOT NULL), '{}') AS coverage_area_ids
-     FROM resource r LEFT JOIN resource_coverage c ON c.resource_id = r.id";
-
-pub async fn list_resources(
-    pool: &PgPool,
-    municipality_code: &str,
-    page: Page,
-) -> ServiceResult<Vec<ResourceRow>> {
-    Ok(sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(format!(
-        "{SELECT_RESOURCE} WHERE r.municipality_code = $1 AND ($2::uuid IS NULL OR r.id > $2)
-         GROUP BY r.id ORDER BY r.id LIMIT $3"
-    )))
-    .bind(municipality_code)
-    .bind(page.after)
-    .bind(i64::from(page.size))
-    .fetch_all(pool)
-    .await?)
-}
-
-pub async fn get_resource(pool: &PgPool, id: Uuid) -> ServiceResult<ResourceRow> {
-    sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(format!(
-        "{SELECT_RESOURCE} WHERE r.id = $1 GROUP BY r.id"
-    )))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(|| ServiceError::NotFound(format!("地域資源 {id}")))
-}
-
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     error
         .as_database_error()
         .and_then(|e| e.code())
         .is_some_and(|code| code == "23505")
-}
-
-/// Records a verification; the edit date is left alone. Emits `resource.verified`.
-pub async fn verify_resource(pool: &PgPool, id: Uuid, verified_by: &str) -> ServiceResult<ResourceRow> {
-    let mut tx = pool.begin().await?;
-    let municipality_code: Option<String> = sqlx::query_scalar(
-        "UPDATE resource SET verified_at = now(), verified_by = $2 WHERE id = $1 RETURNING municipality_code",
-    )
-    .bind(id)
-    .bind(verified_by)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(municipality_code) = municipality_code else {
-        return Err(ServiceError::NotFound(format!("地域資源 {id}")));
-    };
-    let event = ResourceVerified {
-        resource_id: id,
-        municipality_code: municipality_code.clone(),
-    };
-    outbox::enqueue(&mut tx, events::RESOURCE_VERIFIED, &municipality_code, &event).await?;
-    tx.commit().await?;
-    get_resource(pool, id).await
-}
-
-/// Resources of `municipality_code` verified before `cutoff`, or never: never-verified first,
-/// then the oldest verification. Paged by (verified_at, id).
-pub async fn list_stale_resources(
-    pool: &PgPool,
-    municipality_code: &str,
-    cutoff: DateTime<Utc>,
-    page: Page,
-) -> ServiceResult<Vec<ResourceRow>> {
-    // The page token is the id of the last resource; its verified_at is looked up so the
-    // order (verified_at NULLS FIRST, id) continues where the last page ended.
-    Ok(sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(format!(
-        "{SELECT_RESOURCE}
-         WHERE r.municipality_code = $1 AND (r.verified_at IS NULL OR r.verified_at < $2)
-           AND ($3::uuid IS NULL OR (COALESCE(r.verified_at, '-infinity'), r.id) >
-               (SELECT COALESCE(verified_at, '-infinity'), id FROM resource WHERE id = $3))
-         GROUP BY r.id
-         ORDER BY COALESCE(r.verified_at, '-infinity'), r.id LIMIT $4"
-    )))
-    .bind(municipality_code)
-    .bind(cutoff)
-    .bind(page.after)
-    .bind(i64::from(page.size))
-    .fetch_all(pool)
-    .await?)
 }

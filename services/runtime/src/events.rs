@@ -9,8 +9,23 @@ pub const AREA_CREATED: &str = "area.created";
 /// Payload: [`AreaCreated`], with the area's current state (e.g. after an official-list import).
 pub const AREA_UPDATED: &str = "area.updated";
 pub const ORGANIZATION_CREATED: &str = "organization.created";
+/// Payload: [`ResourceChanged`].
 pub const RESOURCE_CREATED: &str = "resource.created";
 pub const RESOURCE_VERIFIED: &str = "resource.verified";
+pub const RESOURCE_UPDATED: &str = "resource.updated";
+pub const RESOURCE_DELETED: &str = "resource.deleted";
+/// Payload: [`RegistryChange`].
+pub const ORGANIZATION_UPDATED: &str = "organization.updated";
+pub const ORGANIZATION_DELETED: &str = "organization.deleted";
+pub const HELPER_CREATED: &str = "helper.created";
+pub const HELPER_UPDATED: &str = "helper.updated";
+pub const HELPER_DELETED: &str = "helper.deleted";
+pub const COORDINATOR_CREATED: &str = "coordinator.created";
+pub const COORDINATOR_UPDATED: &str = "coordinator.updated";
+pub const COORDINATOR_DELETED: &str = "coordinator.deleted";
+pub const COUNCIL_CREATED: &str = "council.created";
+pub const COUNCIL_UPDATED: &str = "council.updated";
+pub const COUNCIL_DELETED: &str = "council.deleted";
 pub const NEED_SUBMITTED: &str = "need.submitted";
 pub const MATCH_PROPOSED: &str = "match.proposed";
 pub const NEED_UNMATCHED: &str = "need.unmatched";
@@ -35,17 +50,6 @@ pub struct OrganizationCreated {
     /// The organisation it belongs to (社協 → 地区社協), if any.
     #[serde(default)]
     pub parent_organization_id: Option<Uuid>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResourceCreated {
-    pub resource_id: Uuid,
-    pub municipality_code: String,
-    pub organization_id: Uuid,
-    pub name: String,
-    pub category: String,
-    pub coverage_area_ids: Vec<Uuid>,
-    pub capacity: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,4 +86,39 @@ pub struct NeedUnmatched {
 pub struct ResourceVerified {
     pub resource_id: Uuid,
     pub municipality_code: String,
+}
+
+/// A registry entity changed: ids, version and the municipality only. Consumers that need
+/// the detail fetch it over gRPC; the version lets them drop an event older than what they
+/// already hold (events of one entity may arrive out of order after a redelivery).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistryChange {
+    pub entity_id: Uuid,
+    pub municipality_code: String,
+    pub version: i64,
+}
+
+/// A resource's state as matching needs it, after a create, update or delete. Carries the
+/// version so matching applies only the newest state it has seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChanged {
+    pub resource_id: Uuid,
+    pub municipality_code: String,
+    /// 0 in events written before versions existed; any later version replaces it.
+    #[serde(default)]
+    pub version: i64,
+    pub organization_id: Uuid,
+    /// Taxonomy code, e.g. `life.garbage`.
+    pub category: String,
+    pub coverage_area_ids: Vec<Uuid>,
+    /// The most needs it takes on at once (the capacity's maximum).
+    pub capacity: u32,
+    /// False when the resource is deleted, inactive, temporarily closed or defunct: matching
+    /// proposes it to no new need.
+    #[serde(default = "accepting_by_default")]
+    pub accepting: bool,
+}
+
+fn accepting_by_default() -> bool {
+    true
 }

@@ -159,14 +159,15 @@ async fn find_existing(
     let resources = registry
         .list_resources(pb::ListResourcesRequest {
             municipality_code: DEMO_MUNICIPALITY.into(),
-            page: None,
+            category: "life.garbage".into(),
+            ..Default::default()
         })
         .await?
         .into_inner()
         .resources;
     let resource = resources
         .into_iter()
-        .find(|r| r.category == "ゴミ出し")
+        .find(|r| r.category == "life.garbage")
         .ok_or_else(|| anyhow::anyhow!("demo data has no ゴミ出し resource"))?;
     let organization = registry
         .get_organization(pb::GetOrganizationRequest {
@@ -261,12 +262,21 @@ async fn create_resource(
     capacity: u32,
 ) -> anyhow::Result<pb::Resource> {
     let request = pb::CreateResourceRequest {
-        municipality_code: DEMO_MUNICIPALITY.into(),
-        organization_id: organization_id.into(),
-        name: name.into(),
-        category: category.into(),
-        coverage_area_ids: coverage.iter().map(|id| id.to_string()).collect(),
-        capacity,
+        resource: Some(pb::Resource {
+            municipality_code: DEMO_MUNICIPALITY.into(),
+            organization_id: organization_id.into(),
+            name: name.into(),
+            category: category.into(),
+            coverage_area_ids: coverage.iter().map(|id| id.to_string()).collect(),
+            capacity: Some(pb::Capacity {
+                available: capacity,
+                maximum: capacity,
+                unit: "人".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        created_by: "デモデータ".into(),
     };
     Ok(registry
         .create_resource(request)

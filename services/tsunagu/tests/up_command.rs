@@ -133,7 +133,7 @@ async fn follow_the_instructions(
     let response = grpcurl.run(&submit).await?;
     let need_id = string_at(&response, "/need/id")?;
     ensure!(
-        response.pointer("/need/category") == Some(&Value::from("ゴミ出し")),
+        response.pointer("/need/category") == Some(&Value::from("life.garbage")),
         "SubmitNeed answered {response}"
     );
 
@@ -147,7 +147,7 @@ async fn follow_the_instructions(
     })
     .await?;
     ensure!(
-        proposal.pointer("/category") == Some(&Value::from("ゴミ出し"))
+        proposal.pointer("/category") == Some(&Value::from("life.garbage"))
             && proposal.pointer("/organizationId") == Some(&Value::from(organization_id.as_str())),
         "proposal {proposal} is not the demo NPO's ゴミ出し"
     );
@@ -173,7 +173,7 @@ async fn follow_the_instructions(
     let response = grpcurl.run(&submit_unservable).await?;
     let unservable_id = string_at(&response, "/need/id")?;
     ensure!(
-        response.pointer("/need/category") == Some(&Value::from("外出支援")) && unservable_id != need_id,
+        response.pointer("/need/category") == Some(&Value::from("life.outing")) && unservable_id != need_id,
         "second SubmitNeed answered {response}"
     );
     let notification = poll(

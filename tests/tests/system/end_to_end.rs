@@ -12,7 +12,10 @@ async fn a_need_flows_from_intake_to_the_providers_notification() {
 
     // The resource covers the municipality; the need is in a daily-life area inside it.
     let need = submit_need(&system, "e2e-1", &fixture.daily_life_area_id, "ｺﾞﾐ出し").await;
-    assert_eq!(need.category, "ゴミ出し", "categories are NFKC-normalised");
+    assert_eq!(
+        need.category, "life.garbage",
+        "ｺﾞﾐ出し is NFKC-normalised and resolved to its taxonomy code"
+    );
     assert_eq!(need.municipality_code, MUNICIPALITY);
 
     let notifications = wait_for_notification(&system, &fixture.organization_id, &need.id).await;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use tsunagu_runtime::amqp::Envelope;
-use tsunagu_runtime::events::{self, AreaCreated, NeedSubmitted, ResourceCreated};
+use tsunagu_runtime::events::{self, AreaCreated, NeedSubmitted, ResourceChanged};
 use tsunagu_tests::{MUNICIPALITY, TestSystem, eventually};
 use uuid::Uuid;
 
@@ -40,14 +40,15 @@ async fn a_need_that_arrives_before_its_area_is_matched_when_the_area_arrives() 
     system
         .publish(&envelope(
             events::RESOURCE_CREATED,
-            ResourceCreated {
+            ResourceChanged {
                 resource_id: Uuid::now_v7(),
                 municipality_code: MUNICIPALITY.into(),
+                version: 1,
                 organization_id: Uuid::now_v7(),
-                name: "買い物いっしょに便".into(),
-                category: "買い物支援".into(),
+                category: "life.shopping".into(),
                 coverage_area_ids: vec![municipality],
                 capacity: 1,
+                accepting: true,
             },
         ))
         .await;
@@ -64,7 +65,7 @@ async fn a_need_that_arrives_before_its_area_is_matched_when_the_area_arrives() 
                 need_id,
                 municipality_code: MUNICIPALITY.into(),
                 area_id: daily_life_area,
-                category: "買い物支援".into(),
+                category: "life.shopping".into(),
                 urgency: "routine".into(),
             },
         ))

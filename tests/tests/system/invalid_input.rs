@@ -1,22 +1,12 @@
 //! Bad input gets INVALID_ARGUMENT naming each bad field (google.rpc.BadRequest).
 
 use tonic::Code;
-use tonic_types::StatusExt;
 use tsunagu_proto::intake::v1 as intake_pb;
 use tsunagu_proto::matching::v1 as matching_pb;
 use tsunagu_proto::registry::v1 as registry_pb;
-use tsunagu_tests::{Fixture, TestSystem};
+use tsunagu_tests::{Fixture, TestSystem, new_resource};
 
-fn violated_fields(status: &tonic::Status) -> Vec<String> {
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let details = status.get_error_details();
-    let bad_request = details.bad_request().expect("google.rpc.BadRequest details");
-    bad_request
-        .field_violations
-        .iter()
-        .map(|v| v.field.clone())
-        .collect()
-}
+use crate::support::violated_fields;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_input_names_the_field() {
@@ -70,32 +60,24 @@ async fn invalid_input_names_the_field() {
     // A resource of an organisation that does not exist, covering an unknown area.
     let status = system
         .registry()
-        .create_resource(registry_pb::CreateResourceRequest {
-            municipality_code: "212024".into(),
-            organization_id: uuid::Uuid::now_v7().to_string(),
-            name: "配食".into(),
-            category: "配食+見守り".into(),
-            coverage_area_ids: vec![fixture.municipality_id.clone()],
-            capacity: 1,
-        })
+        .create_resource(new_resource(
+            &uuid::Uuid::now_v7().to_string(),
+            "配食",
+            "配食+見守り",
+            &[&fixture.municipality_id],
+            1,
+        ))
         .await
         .unwrap_err();
-    assert_eq!(violated_fields(&status), ["organization_id"]);
+    assert_eq!(violated_fields(&status), ["resource.organization_id"]);
     let status = system
         .registry()
-        .create_resource(registry_pb::CreateResourceRequest {
-            municipality_code: "212024".into(),
-            organization_id: fixture.organization_id.clone(),
-            name: "配食".into(),
-            category: String::new(),
-            coverage_area_ids: vec![],
-            capacity: 0,
-        })
+        .create_resource(new_resource(&fixture.organization_id, "配食", "", &[], 0))
         .await
         .unwrap_err();
     assert_eq!(
         violated_fields(&status),
-        ["category", "coverage_area_ids", "capacity"]
+        ["resource.category", "resource.coverage_area_ids"]
     );
 
     // A daily-life area under a prefecture instead of a municipality.

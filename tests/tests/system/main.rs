@@ -11,6 +11,8 @@ mod organizations;
 mod outbox_survives_broker_outage;
 mod redelivery;
 mod registry_outage;
+mod resource_exchange;
 mod resource_freshness;
+mod resources;
 mod support;
 mod unroutable_events;

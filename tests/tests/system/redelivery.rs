@@ -29,7 +29,8 @@ async fn a_redelivered_message_makes_no_second_proposal_or_notification() {
             need_id,
             municipality_code: MUNICIPALITY.into(),
             area_id: fixture.daily_life_area_id.parse().unwrap(),
-            category: "ゴミ出し".into(),
+            // Raw events carry taxonomy codes (intake resolves ゴミ出し to this one).
+            category: "life.garbage".into(),
             urgency: "routine".into(),
         })
         .unwrap(),

@@ -3,7 +3,7 @@
 
 use tonic::Code;
 use tsunagu_proto::registry::v1 as pb;
-use tsunagu_tests::{Fixture, MUNICIPALITY, TestSystem};
+use tsunagu_tests::{Fixture, MUNICIPALITY, TestSystem, new_resource};
 
 fn at(time: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -18,14 +18,13 @@ async fn coordinators_find_what_was_not_verified_and_verifying_changes_nothing_e
     let fixture = Fixture::create(&system, 1).await; // one resource: ゴミ出し支え隊
     let mut registry = system.registry();
     let second = registry
-        .create_resource(pb::CreateResourceRequest {
-            municipality_code: MUNICIPALITY.into(),
-            organization_id: fixture.organization_id.clone(),
-            name: "ふれあいサロン".into(),
-            category: "交流サロン".into(),
-            coverage_area_ids: vec![fixture.municipality_id.clone()],
-            capacity: 20,
-        })
+        .create_resource(new_resource(
+            &fixture.organization_id,
+            "ふれあいサロン",
+            "交流サロン",
+            &[&fixture.municipality_id],
+            20,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -61,6 +60,7 @@ async fn coordinators_find_what_was_not_verified_and_verifying_changes_nothing_e
 
     let original = registry
         .get_resource(pb::GetResourceRequest {
+            view: 0,
             id: fixture.resource_id.clone(),
         })
         .await

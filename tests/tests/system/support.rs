@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use tonic::Code;
+use tonic_types::StatusExt;
+
 use tsunagu_proto::intake::v1 as intake_pb;
 use tsunagu_proto::matching::v1 as matching_pb;
 use tsunagu_proto::notifications::v1 as notifications_pb;
@@ -79,4 +82,16 @@ pub async fn wait_for_notification(
         (!about.is_empty()).then_some(about)
     })
     .await
+}
+
+/// The fields an INVALID_ARGUMENT status names in its `google.rpc.BadRequest` details.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    let bad_request = details.bad_request().expect("google.rpc.BadRequest details");
+    bad_request
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect()
 }

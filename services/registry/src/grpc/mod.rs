@@ -1,4 +1,9 @@
-//! The registry's gRPC edge: converts proto ↔ domain and nothing else.
+//! The registry's gRPC edge: converts proto ↔ domain and nothing else. Areas and
+//! organisations are handled here; resources and the taxonomy in their own modules.
+
+mod categories;
+mod exchange;
+mod resources;
 
 use std::sync::Arc;
 
@@ -15,12 +20,11 @@ use tsunagu_runtime::tenant::parse_official_csv;
 use tsunagu_runtime::{MunicipalityCode, ServiceError};
 
 use crate::contact::ContactKind;
-use crate::domain::{
-    AreaInput, AreaKind, NewArea, NewOrganization, NewResource, OrganizationInput, ResourceInput,
-};
+use crate::domain::{AreaInput, AreaKind, NewArea, NewOrganization, OrganizationInput};
 use crate::geo::AreaPlace;
 use crate::official_import;
-use crate::store::{self, AreaRow, OrganizationRow, ResourceRow};
+use crate::resource::store as resource_store;
+use crate::store::{self, AreaRow, OrganizationRow};
 
 pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
     Routes::new(RegistryServiceServer::new(RegistryApi { pool, outbox_wake }))
@@ -135,68 +139,6 @@ impl RegistryService for RegistryApi {
         }))
     }
 
-    async fn verify_resource(
-        &self,
-        request: Request<pb::VerifyResourceRequest>,
-    ) -> Result<Response<pb::VerifyResourceResponse>, Status> {
-        let request = request.into_inner();
-        let mut violations = Violations::new();
-        let id = violations.absorb(parse_id("resource_id", &request.resource_id));
-        let verified_by = tsunagu_runtime::text::normalised_non_empty(&request.verified_by);
-        if verified_by.is_none() {
-            violations.add(
-                "verified_by",
-                "確認した人を入力してください / who verified it is required",
-            );
-        }
-        violations.into_result()?;
-        let resource =
-            store::verify_resource(&self.pool, id.expect("checked"), &verified_by.expect("checked")).await?;
-        self.outbox_wake.notify_one();
-        Ok(Response::new(pb::VerifyResourceResponse {
-            resource: Some(resource_to_proto(resource)),
-        }))
-    }
-
-    async fn list_stale_resources(
-        &self,
-        request: Request<pb::ListStaleResourcesRequest>,
-    ) -> Result<Response<pb::ListStaleResourcesResponse>, Status> {
-        let request = request.into_inner();
-        let mut violations = Violations::new();
-        let municipality_code = violations.check(
-            "municipality_code",
-            MunicipalityCode::parse_known(&request.municipality_code),
-        );
-        let cutoff = match request.not_verified_since {
-            None => {
-                violations.add(
-                    "not_verified_since",
-                    "基準日時を指定してください / the cutoff time is required",
-                );
-                None
-            }
-            Some(at) => violations.check(
-                "not_verified_since",
-                chrono::DateTime::from_timestamp(at.seconds, at.nanos.max(0) as u32)
-                    .ok_or("日時が範囲外です / time out of range"),
-            ),
-        };
-        let page = violations.absorb(Page::from_request(request.page));
-        violations.into_result()?;
-        let (municipality_code, cutoff, page) = (
-            municipality_code.expect("checked"),
-            cutoff.expect("checked"),
-            page.expect("checked"),
-        );
-        let rows = store::list_stale_resources(&self.pool, municipality_code.as_str(), cutoff, page).await?;
-        let next_page_token = page.next_token_after(&rows, |row| row.id);
-        Ok(Response::new(pb::ListStaleResourcesResponse {
-            resources: rows.into_iter().map(resource_to_proto).collect(),
-            next_page_token,
-        }))
-    }
-
     async fn list_ancestors(
         &self,
         request: Request<pb::ListAncestorsRequest>,
@@ -286,22 +228,6 @@ impl RegistryService for RegistryApi {
         }))
     }
 
-    async fn list_resources(
-        &self,
-        request: Request<pb::ListResourcesRequest>,
-    ) -> Result<Response<pb::ListResourcesResponse>, Status> {
-        let request = request.into_inner();
-        let code = MunicipalityCode::parse_known(&request.municipality_code)
-            .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))?;
-        let page = Page::from_request(request.page)?;
-        let rows = store::list_resources(&self.pool, code.as_str(), page).await?;
-        let next_page_token = page.next_token_after(&rows, |row| row.id);
-        Ok(Response::new(pb::ListResourcesResponse {
-            resources: rows.into_iter().map(resource_to_proto).collect(),
-            next_page_token,
-        }))
-    }
-
     async fn create_organization(
         &self,
         request: Request<pb::CreateOrganizationRequest>,
@@ -355,20 +281,10 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::CreateResourceRequest>,
     ) -> Result<Response<pb::CreateResourceResponse>, Status> {
-        let request = request.into_inner();
-        let new = NewResource::parse(ResourceInput {
-            municipality_code: &request.municipality_code,
-            organization_id: &request.organization_id,
-            name: &request.name,
-            category: &request.category,
-            coverage_area_ids: &request.coverage_area_ids,
-            capacity: request.capacity,
-        })?;
-        let resource = store::create_resource(&self.pool, new).await?;
+        let resource = resources::create(&self.pool, request.into_inner()).await?;
         self.outbox_wake.notify_one();
-        tracing::info!(resource_id = %resource.id, category = resource.category, municipality_code = resource.municipality_code, "resource created");
         Ok(Response::new(pb::CreateResourceResponse {
-            resource: Some(resource_to_proto(resource)),
+            resource: Some(resource),
         }))
     }
 
@@ -376,10 +292,165 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::GetResourceRequest>,
     ) -> Result<Response<pb::GetResourceResponse>, Status> {
-        let id = parse_id("id", &request.get_ref().id)?;
-        let resource = store::get_resource(&self.pool, id).await?;
+        let resource = resources::get(&self.pool, request.into_inner()).await?;
         Ok(Response::new(pb::GetResourceResponse {
-            resource: Some(resource_to_proto(resource)),
+            resource: Some(resource),
+        }))
+    }
+
+    async fn list_resources(
+        &self,
+        request: Request<pb::ListResourcesRequest>,
+    ) -> Result<Response<pb::ListResourcesResponse>, Status> {
+        Ok(Response::new(
+            resources::list(&self.pool, request.into_inner()).await?,
+        ))
+    }
+
+    async fn update_resource(
+        &self,
+        request: Request<pb::UpdateResourceRequest>,
+    ) -> Result<Response<pb::UpdateResourceResponse>, Status> {
+        let resource = resources::update(&self.pool, request.into_inner()).await?;
+        self.outbox_wake.notify_one();
+        Ok(Response::new(pb::UpdateResourceResponse {
+            resource: Some(resource),
+        }))
+    }
+
+    async fn delete_resource(
+        &self,
+        request: Request<pb::DeleteResourceRequest>,
+    ) -> Result<Response<pb::DeleteResourceResponse>, Status> {
+        let resource = resources::delete(&self.pool, request.into_inner()).await?;
+        self.outbox_wake.notify_one();
+        Ok(Response::new(pb::DeleteResourceResponse {
+            resource: Some(resource),
+        }))
+    }
+
+    async fn batch_get_resources(
+        &self,
+        request: Request<pb::BatchGetResourcesRequest>,
+    ) -> Result<Response<pb::BatchGetResourcesResponse>, Status> {
+        let resources = resources::batch_get(&self.pool, request.into_inner()).await?;
+        Ok(Response::new(pb::BatchGetResourcesResponse { resources }))
+    }
+
+    async fn list_resource_history(
+        &self,
+        request: Request<pb::ListResourceHistoryRequest>,
+    ) -> Result<Response<pb::ListResourceHistoryResponse>, Status> {
+        Ok(Response::new(
+            resources::history(&self.pool, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_categories(
+        &self,
+        request: Request<pb::ListCategoriesRequest>,
+    ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
+        let categories = categories::list(&self.pool, request.into_inner()).await?;
+        Ok(Response::new(pb::ListCategoriesResponse { categories }))
+    }
+
+    async fn create_category(
+        &self,
+        request: Request<pb::CreateCategoryRequest>,
+    ) -> Result<Response<pb::CreateCategoryResponse>, Status> {
+        let category = categories::create(&self.pool, request.into_inner()).await?;
+        Ok(Response::new(pb::CreateCategoryResponse {
+            category: Some(category),
+        }))
+    }
+
+    async fn import_resources(
+        &self,
+        request: Request<pb::ImportResourcesRequest>,
+    ) -> Result<Response<pb::ImportResourcesResponse>, Status> {
+        let response = exchange::import_resources(&self.pool, request.into_inner()).await?;
+        self.outbox_wake.notify_one();
+        Ok(Response::new(response))
+    }
+
+    async fn export_resources(
+        &self,
+        request: Request<pb::ExportResourcesRequest>,
+    ) -> Result<Response<pb::ExportResourcesResponse>, Status> {
+        Ok(Response::new(
+            exchange::export_resources(&self.pool, request.into_inner()).await?,
+        ))
+    }
+
+    async fn export_resources_hsds(
+        &self,
+        request: Request<pb::ExportResourcesHsdsRequest>,
+    ) -> Result<Response<pb::ExportResourcesHsdsResponse>, Status> {
+        Ok(Response::new(
+            exchange::export_hsds(&self.pool, request.into_inner()).await?,
+        ))
+    }
+
+    async fn verify_resource(
+        &self,
+        request: Request<pb::VerifyResourceRequest>,
+    ) -> Result<Response<pb::VerifyResourceResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let id = violations.absorb(parse_id("resource_id", &request.resource_id));
+        let verified_by = tsunagu_runtime::text::normalised_non_empty(&request.verified_by);
+        if verified_by.is_none() {
+            violations.add(
+                "verified_by",
+                "確認した人を入力してください / who verified it is required",
+            );
+        }
+        violations.into_result()?;
+        let resource =
+            resources::verify(&self.pool, id.expect("checked"), &verified_by.expect("checked")).await?;
+        self.outbox_wake.notify_one();
+        Ok(Response::new(pb::VerifyResourceResponse {
+            resource: Some(resource),
+        }))
+    }
+
+    async fn list_stale_resources(
+        &self,
+        request: Request<pb::ListStaleResourcesRequest>,
+    ) -> Result<Response<pb::ListStaleResourcesResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let municipality_code = violations.check(
+            "municipality_code",
+            MunicipalityCode::parse_known(&request.municipality_code),
+        );
+        let cutoff = match request.not_verified_since {
+            None => {
+                violations.add(
+                    "not_verified_since",
+                    "基準日時を指定してください / the cutoff time is required",
+                );
+                None
+            }
+            Some(at) => violations.check(
+                "not_verified_since",
+                chrono::DateTime::from_timestamp(at.seconds, at.nanos.max(0) as u32)
+                    .ok_or("日時が範囲外です / time out of range"),
+            ),
+        };
+        let page = violations.absorb(Page::from_request(request.page));
+        violations.into_result()?;
+        let (municipality_code, cutoff, page) = (
+            municipality_code.expect("checked"),
+            cutoff.expect("checked"),
+            page.expect("checked"),
+        );
+        let records =
+            resource_store::list_stale(&self.pool, municipality_code.as_str(), cutoff, page).await?;
+        let next_page_token = page.next_token_after(&records, |record| record.id);
+        Ok(Response::new(pb::ListStaleResourcesResponse {
+            resources: resources::to_proto_many(&self.pool, records, resources::View::Public).await?,
+            next_page_token,
         }))
     }
 }
@@ -494,22 +565,7 @@ fn contact_kind_to_proto(kind: ContactKind) -> pb::ContactKind {
     }
 }
 
-fn resource_to_proto(resource: ResourceRow) -> pb::Resource {
-    pb::Resource {
-        id: resource.id.to_string(),
-        municipality_code: resource.municipality_code,
-        organization_id: resource.organization_id.to_string(),
-        name: resource.name,
-        category: resource.category,
-        coverage_area_ids: resource
-            .coverage_area_ids
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-        capacity: resource.capacity.max(0) as u32,
-        created_at: Some(timestamp(resource.created_at)),
-        updated_at: Some(timestamp(resource.updated_at)),
-        verified_at: resource.verified_at.map(timestamp),
-        verified_by: resource.verified_by.unwrap_or_default(),
-    }
+/// NFKC-trimmed text, or `default` when blank (e.g. an unnamed editor in the history).
+pub(crate) fn text_or(raw: &str, default: &str) -> String {
+    tsunagu_runtime::text::normalised_non_empty(raw).unwrap_or_else(|| default.to_string())
 }

@@ -1,0 +1,139 @@
+//! Import and export RPCs: sheets in and out, HSDS out.
+
+use sqlx::PgPool;
+use tonic::Status;
+use tsunagu_proto::registry::v1 as pb;
+use tsunagu_runtime::ServiceError;
+use tsunagu_runtime::tenant::MunicipalityCode;
+use tsunagu_tabular::Format;
+
+use super::text_or;
+use crate::exchange::{ImportReport, hsds, resource_export, resource_import};
+use crate::history::ChangeAuthor;
+
+fn municipality(code: &str) -> Result<MunicipalityCode, ServiceError> {
+    MunicipalityCode::parse_known(code)
+        .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))
+}
+
+/// Reads the uploaded sheet; a file that is not a readable sheet is INVALID_ARGUMENT on
+/// `content`, with the row where reading failed.
+pub fn read_sheet(
+    content: &[u8],
+    format: i32,
+    sheet_name: &str,
+) -> Result<tsunagu_tabular::Sheet, ServiceError> {
+    if content.is_empty() {
+        return Err(ServiceError::invalid(
+            "content",
+            "ファイルが空です / the file is empty",
+        ));
+    }
+    let format = match pb::SheetFormat::try_from(format) {
+        Ok(pb::SheetFormat::Csv) => Format::Csv,
+        Ok(pb::SheetFormat::Xlsx) => Format::Xlsx,
+        _ => Format::detect(content),
+    };
+    let read = match (format, sheet_name.trim()) {
+        (Format::Xlsx, name) if !name.is_empty() => tsunagu_tabular::read_sheet(content, name),
+        _ => tsunagu_tabular::read(content, format),
+    };
+    read.map_err(|error| ServiceError::invalid("content", error.to_string()))
+}
+
+pub async fn import_resources(
+    pool: &PgPool,
+    request: pb::ImportResourcesRequest,
+) -> Result<pb::ImportResourcesResponse, Status> {
+    let municipality = municipality(&request.municipality_code)?;
+    let sheet = read_sheet(&request.content, request.format, &request.sheet_name)?;
+    let imported_by = text_or(&request.imported_by, "(一括取り込み)");
+    let author = ChangeAuthor {
+        changed_by: &imported_by,
+        reason: "一括取り込み / import",
+    };
+    let report = resource_import::import(
+        pool,
+        &municipality,
+        &sheet,
+        request.row_offset as usize,
+        request.dry_run,
+        author,
+        &|_, _| {},
+    )
+    .await?;
+    tracing::info!(
+        municipality_code = municipality.as_str(),
+        rows = sheet.rows.len(),
+        created = report.created,
+        updated = report.updated,
+        unchanged = report.unchanged,
+        rejected_rows = report.rejected.len(),
+        dry_run = request.dry_run,
+        "resources imported"
+    );
+    Ok(report_to_proto(report, request.dry_run))
+}
+
+fn report_to_proto(report: ImportReport, dry_run: bool) -> pb::ImportResourcesResponse {
+    pb::ImportResourcesResponse {
+        created: report.created,
+        updated: report.updated,
+        unchanged: report.unchanged,
+        rejected: report
+            .rejected
+            .into_iter()
+            .map(|problem| pb::RowProblem {
+                row: u32::try_from(problem.row).unwrap_or(u32::MAX),
+                column: problem.column,
+                reason: problem.reason,
+            })
+            .collect(),
+        ignored_headers: report.ignored_headers,
+        dry_run,
+    }
+}
+
+pub async fn export_resources(
+    pool: &PgPool,
+    request: pb::ExportResourcesRequest,
+) -> Result<pb::ExportResourcesResponse, Status> {
+    let municipality = municipality(&request.municipality_code)?;
+    let sheet = resource_export::export(pool, municipality.as_str(), request.include_confidential).await?;
+    let date = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
+        .format("%Y%m%d");
+    let base_name = format!("地域資源_{}_{date}", municipality.as_str());
+    let (content, file_name, content_type) = match pb::SheetFormat::try_from(request.format) {
+        Ok(pb::SheetFormat::Csv) => (
+            tsunagu_tabular::write_csv(&sheet.headers, &sheet.rows),
+            format!("{base_name}.csv"),
+            "text/csv; charset=utf-8",
+        ),
+        _ => (
+            tsunagu_tabular::write_xlsx("地域資源", &sheet.headers, &sheet.rows).map_err(|error| {
+                ServiceError::Internal(anyhow::anyhow!("writing the export failed: {error}"))
+            })?,
+            format!("{base_name}.xlsx"),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    };
+    Ok(pb::ExportResourcesResponse {
+        content,
+        file_name,
+        content_type: content_type.into(),
+        row_count: u32::try_from(sheet.rows.len()).unwrap_or(u32::MAX),
+    })
+}
+
+pub async fn export_hsds(
+    pool: &PgPool,
+    request: pb::ExportResourcesHsdsRequest,
+) -> Result<pb::ExportResourcesHsdsResponse, Status> {
+    let municipality = municipality(&request.municipality_code)?;
+    let (json, service_count) = hsds::export(pool, municipality.as_str()).await?;
+    Ok(pb::ExportResourcesHsdsResponse {
+        json: serde_json::to_string_pretty(&json).map_err(|error| ServiceError::Internal(error.into()))?,
+        service_count: u32::try_from(service_count).unwrap_or(u32::MAX),
+    })
+}
