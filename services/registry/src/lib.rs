@@ -12,6 +12,7 @@ mod contact;
 mod domain;
 mod exchange;
 mod field_mask;
+mod freshness;
 mod geo;
 mod grpc;
 mod history;

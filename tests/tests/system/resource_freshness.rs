@@ -119,19 +119,67 @@ async fn coordinators_find_what_was_not_verified_and_verifying_changes_nothing_e
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
-    let status = registry
-        .list_stale_resources(pb::ListStaleResourcesRequest {
+    // Without a cutoff, the municipality's freshness period decides. The verification is
+    // made ten days old; fresh under the default half year, stale under a week.
+    let registry_db = system.database(tsunagu_runtime::ServiceName::Registry).await;
+    sqlx::query("UPDATE resource SET verified_at = now() - interval '10 days' WHERE id = $1::uuid")
+        .bind(&fixture.resource_id)
+        .execute(&registry_db)
+        .await
+        .unwrap();
+    let by_period = |mut registry: pb::registry_service_client::RegistryServiceClient<
+        tonic::transport::Channel,
+    >| async move {
+        registry
+            .list_stale_resources(pb::ListStaleResourcesRequest {
+                municipality_code: MUNICIPALITY.into(),
+                not_verified_since: None,
+                page: None,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let period = registry
+        .get_freshness_period(pb::GetFreshnessPeriodRequest {
             municipality_code: MUNICIPALITY.into(),
-            not_verified_since: None,
-            page: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .period
+        .unwrap();
+    assert_eq!((period.days, period.is_default), (180, true));
+    assert_eq!(ids(&by_period(registry.clone()).await), [second.id.as_str()]);
+    let period = registry
+        .set_freshness_period(pb::SetFreshnessPeriodRequest {
+            municipality_code: MUNICIPALITY.into(),
+            days: 7,
+            changed_by: "山田".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .period
+        .unwrap();
+    assert_eq!((period.days, period.is_default), (7, false));
+    let weekly = by_period(registry.clone()).await;
+    assert_eq!(ids(&weekly), [second.id.as_str(), fixture.resource_id.as_str()]);
+    let cutoff = weekly.not_verified_since.unwrap().seconds;
+    let expected = (chrono::Utc::now() - chrono::Duration::days(7)).timestamp();
+    assert!(
+        (cutoff - expected).abs() < 60,
+        "cutoff {cutoff}, expected about {expected}"
+    );
+    let status = registry
+        .set_freshness_period(pb::SetFreshnessPeriodRequest {
+            municipality_code: MUNICIPALITY.into(),
+            days: 0,
+            changed_by: String::new(),
         })
         .await
         .unwrap_err();
-    assert!(
-        status.message().contains("not_verified_since"),
-        "{}",
-        status.message()
-    );
+    assert_eq!(crate::support::violated_fields(&status), ["days"]);
 
     system.shutdown().await;
 }

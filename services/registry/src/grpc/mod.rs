@@ -22,9 +22,9 @@ use tsunagu_runtime::{MunicipalityCode, ServiceError};
 use crate::contact::ContactKind;
 use crate::domain::{AreaInput, AreaKind, NewArea, NewOrganization, OrganizationInput};
 use crate::geo::AreaPlace;
-use crate::official_import;
 use crate::resource::store as resource_store;
 use crate::store::{self, AreaRow, OrganizationRow};
+use crate::{freshness, official_import};
 
 pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
     Routes::new(RegistryServiceServer::new(RegistryApi { pool, outbox_wake }))
@@ -424,38 +424,73 @@ impl RegistryService for RegistryApi {
             "municipality_code",
             MunicipalityCode::parse_known(&request.municipality_code),
         );
-        let cutoff = match request.not_verified_since {
-            None => {
-                violations.add(
-                    "not_verified_since",
-                    "基準日時を指定してください / the cutoff time is required",
-                );
-                None
-            }
-            Some(at) => violations.check(
+        let given_cutoff = request.not_verified_since.and_then(|at| {
+            violations.check(
                 "not_verified_since",
                 chrono::DateTime::from_timestamp(at.seconds, at.nanos.max(0) as u32)
                     .ok_or("日時が範囲外です / time out of range"),
-            ),
-        };
+            )
+        });
         let page = violations.absorb(Page::from_request(request.page));
         violations.into_result()?;
-        let (municipality_code, cutoff, page) = (
-            municipality_code.expect("checked"),
-            cutoff.expect("checked"),
-            page.expect("checked"),
-        );
+        let (municipality_code, page) = (municipality_code.expect("checked"), page.expect("checked"));
+        let cutoff = match given_cutoff {
+            Some(cutoff) => cutoff,
+            None => freshness::get(&self.pool, municipality_code.as_str())
+                .await?
+                .cutoff(chrono::Utc::now()),
+        };
         let records =
             resource_store::list_stale(&self.pool, municipality_code.as_str(), cutoff, page).await?;
         let next_page_token = page.next_token_after(&records, |record| record.id);
         Ok(Response::new(pb::ListStaleResourcesResponse {
             resources: resources::to_proto_many(&self.pool, records, resources::View::Public).await?,
             next_page_token,
+            not_verified_since: Some(timestamp(cutoff)),
+        }))
+    }
+
+    async fn get_freshness_period(
+        &self,
+        request: Request<pb::GetFreshnessPeriodRequest>,
+    ) -> Result<Response<pb::GetFreshnessPeriodResponse>, Status> {
+        let code = MunicipalityCode::parse_known(&request.get_ref().municipality_code)
+            .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))?;
+        let period = freshness::get(&self.pool, code.as_str()).await?;
+        Ok(Response::new(pb::GetFreshnessPeriodResponse {
+            period: Some(freshness_to_proto(code.as_str(), period)),
+        }))
+    }
+
+    async fn set_freshness_period(
+        &self,
+        request: Request<pb::SetFreshnessPeriodRequest>,
+    ) -> Result<Response<pb::SetFreshnessPeriodResponse>, Status> {
+        let request = request.into_inner();
+        let code = MunicipalityCode::parse_known(&request.municipality_code)
+            .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))?;
+        let changed_by = text_or(&request.changed_by, "(不明)");
+        let period = freshness::set(&self.pool, code.as_str(), request.days, &changed_by).await?;
+        tracing::info!(
+            municipality_code = code.as_str(),
+            days = period.days,
+            "freshness period set"
+        );
+        Ok(Response::new(pb::SetFreshnessPeriodResponse {
+            period: Some(freshness_to_proto(code.as_str(), period)),
         }))
     }
 }
 
 const MAX_SEARCH_CHARS: usize = 100;
+
+fn freshness_to_proto(municipality_code: &str, period: freshness::FreshnessPeriod) -> pb::FreshnessPeriod {
+    pb::FreshnessPeriod {
+        municipality_code: municipality_code.to_string(),
+        days: period.days,
+        is_default: period.is_default,
+    }
+}
 
 fn area_kind_from_proto(kind: pb::AreaKind) -> Option<AreaKind> {
     match kind {
