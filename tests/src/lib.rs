@@ -197,6 +197,24 @@ impl TestSystem {
         let _ = connection.close(200, "done".into()).await;
     }
 
+    /// Removes one binding of a service's queue, as a broken or half-migrated topology would.
+    pub async fn unbind(&self, service: ServiceName, pattern: &str) {
+        let connection = amqp::connect(RABBITMQ_URL, "tsunagu-test-unbind")
+            .await
+            .expect("connect");
+        let channel = connection.create_channel().await.expect("channel");
+        channel
+            .queue_unbind(
+                self.topology.queue(service).as_str().into(),
+                self.topology.events_exchange().as_str().into(),
+                pattern.into(),
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .expect("unbind");
+        let _ = connection.close(200, "done".into()).await;
+    }
+
     /// Stops every service (draining), then removes the test's queues, exchanges and database.
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();

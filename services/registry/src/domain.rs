@@ -7,9 +7,6 @@ use tsunagu_runtime::error::{ServiceResult, Violations};
 use tsunagu_runtime::text;
 use uuid::Uuid;
 
-use crate::contact::{ContactKind, ContactPoint};
-use crate::identifiers::{CareProviderNumber, CorporateNumber};
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AreaKind {
     Prefecture,
@@ -253,113 +250,6 @@ fn or_default(given: String, official: &str) -> String {
     } else {
         given
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct NewOrganization {
-    pub municipality_code: MunicipalityCode,
-    pub name: String,
-    pub name_kana: String,
-    pub kind: String,
-    pub area_ids: Vec<Uuid>,
-    pub parent_organization_id: Option<Uuid>,
-    pub corporate_number: Option<CorporateNumber>,
-    pub care_provider_numbers: Vec<CareProviderNumber>,
-    pub contact_points: Vec<ContactPoint>,
-}
-
-pub struct OrganizationInput<'a> {
-    pub municipality_code: &'a str,
-    pub name: &'a str,
-    pub name_kana: &'a str,
-    pub kind: Option<String>,
-    pub area_ids: &'a [String],
-    pub parent_organization_id: &'a str,
-    pub corporate_number: &'a str,
-    pub care_provider_numbers: &'a [String],
-    /// Each contact point's kind (None when unspecified), value and label.
-    pub contact_points: Vec<(Option<ContactKind>, &'a str, &'a str)>,
-}
-
-impl NewOrganization {
-    pub fn parse(input: OrganizationInput<'_>) -> ServiceResult<NewOrganization> {
-        let mut violations = Violations::new();
-        let municipality_code = violations.check(
-            "municipality_code",
-            MunicipalityCode::parse_known(input.municipality_code),
-        );
-        let name = text::normalised_non_empty(input.name);
-        if name.is_none() {
-            violations.add("name", "団体名を入力してください / name is required");
-        }
-        if input.kind.is_none() {
-            violations.add("kind", "団体の種類を指定してください / kind is required");
-        }
-        let area_ids = parse_ids(&mut violations, "area_ids", input.area_ids);
-        let parent_organization_id = match input.parent_organization_id.trim() {
-            "" => None,
-            raw => violations.check(
-                "parent_organization_id",
-                raw.parse::<Uuid>().map_err(|_| "IDの形式が不正です / not a UUID"),
-            ),
-        };
-        let corporate_number = match input.corporate_number.trim() {
-            "" => None,
-            raw => violations.check("corporate_number", CorporateNumber::parse(raw)),
-        };
-        let mut care_provider_numbers = Vec::new();
-        for (index, raw) in input.care_provider_numbers.iter().enumerate() {
-            if let Some(number) = violations.check(
-                &format!("care_provider_numbers[{index}]"),
-                CareProviderNumber::parse(raw),
-            ) && !care_provider_numbers.contains(&number)
-            {
-                care_provider_numbers.push(number);
-            }
-        }
-        let mut contact_points = Vec::new();
-        for (index, (kind, value, label)) in input.contact_points.into_iter().enumerate() {
-            let Some(kind) = kind else {
-                violations.add(
-                    format!("contact_points[{index}].kind"),
-                    "連絡先の種類を指定してください / kind is required",
-                );
-                continue;
-            };
-            match ContactPoint::parse(kind, value, label) {
-                Ok(contact) => contact_points.push(contact),
-                Err((part, reason)) => violations.add(format!("contact_points[{index}].{part}"), reason),
-            }
-        }
-        violations.into_result()?;
-        Ok(NewOrganization {
-            municipality_code: municipality_code.expect("checked"),
-            name: name.expect("checked"),
-            name_kana: text::nfkc(input.name_kana).trim().to_string(),
-            kind: input.kind.expect("checked"),
-            area_ids,
-            parent_organization_id,
-            corporate_number,
-            care_provider_numbers,
-            contact_points,
-        })
-    }
-}
-
-/// Parses ids, naming each bad one by its index; duplicates are dropped.
-fn parse_ids(violations: &mut Violations, field: &str, raw: &[String]) -> Vec<Uuid> {
-    let mut ids = Vec::with_capacity(raw.len());
-    for (index, value) in raw.iter().enumerate() {
-        match value.trim().parse::<Uuid>() {
-            Ok(id) if !ids.contains(&id) => ids.push(id),
-            Ok(_) => {}
-            Err(_) => violations.add(
-                format!("{field}[{index}]"),
-                format!("IDの形式が不正です（入力: {value:?}） / not a UUID"),
-            ),
-        }
-    }
-    ids
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod grpc;
 mod history;
 mod identifiers;
 mod official_import;
+mod organization;
 mod resource;
 mod store;
 

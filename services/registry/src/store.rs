@@ -3,13 +3,12 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use tsunagu_runtime::error::{ServiceError, ServiceResult, Violations};
-use tsunagu_runtime::events::{self, AreaCreated, OrganizationCreated};
+use tsunagu_runtime::events::{self, AreaCreated};
 use tsunagu_runtime::grpc::Page;
 use tsunagu_runtime::outbox;
 use uuid::Uuid;
 
-use crate::contact::ContactPoint;
-use crate::domain::{AreaKind, NewArea, NewOrganization};
+use crate::domain::{AreaKind, NewArea};
 use crate::geo::AreaPlace;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -25,21 +24,6 @@ pub struct AreaRow {
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     pub boundary: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct OrganizationRow {
-    pub id: Uuid,
-    pub municipality_code: String,
-    pub name: String,
-    pub name_kana: String,
-    pub kind: String,
-    pub area_ids: Vec<Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub parent_organization_id: Option<Uuid>,
-    pub corporate_number: Option<String>,
-    pub care_provider_numbers: Vec<String>,
-    pub contact_points: sqlx::types::Json<Vec<ContactPoint>>,
 }
 
 pub(crate) const SELECT_AREA: &str =
@@ -301,99 +285,6 @@ pub(crate) async fn check_areas_exist(tx: &mut PgConnection, field: &str, ids: &
         }
     }
     violations.into_result()
-}
-
-pub async fn create_organization(pool: &PgPool, new: NewOrganization) -> ServiceResult<OrganizationRow> {
-    let mut tx = pool.begin().await?;
-    check_areas_exist(&mut tx, "area_ids", &new.area_ids).await?;
-    if let Some(parent_id) = new.parent_organization_id {
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organization WHERE id = $1)")
-            .bind(parent_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        if !exists {
-            return Err(ServiceError::invalid(
-                "parent_organization_id",
-                format!("親団体 {parent_id} は登録されていません / parent organization not found"),
-            ));
-        }
-    }
-    let id = Uuid::now_v7();
-    let corporate_number = new
-        .corporate_number
-        .as_ref()
-        .map(|number| number.as_str().to_string());
-    let care_provider_numbers: Vec<String> = new
-        .care_provider_numbers
-        .iter()
-        .map(|number| number.as_str().to_string())
-        .collect();
-    let contact_points = sqlx::types::Json(new.contact_points);
-    let created_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO organization (id, municipality_code, name, name_kana, kind, parent_organization_id,
-                                   corporate_number, care_provider_numbers, contact_points)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING created_at",
-    )
-    .bind(id)
-    .bind(new.municipality_code.as_str())
-    .bind(&new.name)
-    .bind(&new.name_kana)
-    .bind(&new.kind)
-    .bind(new.parent_organization_id)
-    .bind(&corporate_number)
-    .bind(&care_provider_numbers)
-    .bind(&contact_points)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query("INSERT INTO organization_area (organization_id, area_id) SELECT $1, unnest($2::uuid[])")
-        .bind(id)
-        .bind(&new.area_ids)
-        .execute(&mut *tx)
-        .await?;
-    let organization = OrganizationRow {
-        id,
-        municipality_code: new.municipality_code.as_str().to_string(),
-        name: new.name,
-        name_kana: new.name_kana,
-        kind: new.kind,
-        area_ids: new.area_ids,
-        created_at,
-        parent_organization_id: new.parent_organization_id,
-        corporate_number,
-        care_provider_numbers,
-        contact_points,
-    };
-    let event = OrganizationCreated {
-        organization_id: id,
-        municipality_code: organization.municipality_code.clone(),
-        name: organization.name.clone(),
-        kind: organization.kind.clone(),
-        area_ids: organization.area_ids.clone(),
-        parent_organization_id: organization.parent_organization_id,
-    };
-    outbox::enqueue(
-        &mut tx,
-        events::ORGANIZATION_CREATED,
-        &organization.municipality_code,
-        &event,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(organization)
-}
-
-pub async fn get_organization(pool: &PgPool, id: Uuid) -> ServiceResult<OrganizationRow> {
-    sqlx::query_as::<_, OrganizationRow>(
-        "SELECT o.id, o.municipality_code, o.name, o.name_kana, o.kind, o.created_at, o.parent_organization_id,
-                o.corporate_number, o.care_provider_numbers, o.contact_points,
-                COALESCE(array_agg(oa.area_id ORDER BY oa.area_id) FILTER (WHERE oa.area_id IS NOT NULL), '{}') AS area_ids
-         FROM organization o LEFT JOIN organization_area oa ON oa.organization_id = o.id
-         WHERE o.id = $1 GROUP BY o.id",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(|| ServiceError::NotFound(format!("事業主体 {id}")))
 }
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {

@@ -36,6 +36,27 @@ pub const SUBSCRIPTIONS: &[(ServiceName, &[&str])] = &[
     (ServiceName::Notifications, &["match.*", "need.unmatched"]),
 ];
 
+/// Whether some service's queue is bound for `event_type` (topic patterns: `*` is one word).
+/// Events nobody subscribes to yet (e.g. `helper.created`) are still published, for listeners
+/// added later, but an unrouted return for them is expected rather than a fault.
+pub fn is_subscribed(event_type: &str) -> bool {
+    SUBSCRIPTIONS
+        .iter()
+        .flat_map(|(_, patterns)| patterns.iter())
+        .any(|pattern| {
+            let mut words = event_type.split('.');
+            let mut pattern_words = pattern.split('.');
+            loop {
+                match (pattern_words.next(), words.next()) {
+                    (None, None) => return true,
+                    (Some("*"), Some(_)) => {}
+                    (Some(expected), Some(word)) if expected == word => {}
+                    _ => return false,
+                }
+            }
+        })
+}
+
 #[derive(Debug, Clone)]
 pub struct Topology {
     pub namespace: String,
@@ -368,6 +389,15 @@ pub fn new_message_id() -> Uuid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subscriptions_match_topic_patterns_word_by_word() {
+        assert!(is_subscribed("resource.updated"));
+        assert!(is_subscribed("need.submitted"));
+        assert!(!is_subscribed("need.submitted.late"));
+        assert!(!is_subscribed("helper.created"));
+        assert!(!is_subscribed("resource"));
+    }
 
     #[test]
     fn an_envelope_survives_the_trip_through_amqp_properties() {

@@ -169,6 +169,12 @@ async fn publish_batch(
     for (row, outcome) in rows.iter().zip(outcomes) {
         match outcome {
             Ok(()) => published.push(row.id),
+            // No service consumes this type yet: the broker returning it is expected, and it
+            // must not wait in the outbox (retried and logged forever) for a consumer.
+            Err(PublishError::Unroutable(_)) if !crate::amqp::is_subscribed(&row.event_type) => {
+                tracing::debug!(service, event_id = %row.id, event_type = row.event_type, "event has no subscriber yet");
+                published.push(row.id);
+            }
             Err(PublishError::Unroutable(_)) => {
                 tracing::error!(service, event_id = %row.id, event_type = row.event_type, "event is not routed to any queue; kept in the outbox");
                 unroutable.push(row.id);

@@ -137,3 +137,214 @@ async fn organisations_nest_and_carry_checked_identifiers_and_contacts() {
 
     system.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organisations_update_with_masks_keep_history_list_and_delete_safely() {
+    let system = TestSystem::start().await;
+    let fixture = Fixture::create(&system, 1).await; // NPO法人 ささえあい with a ゴミ出し resource
+    let mut registry = system.registry();
+    let shakyo = registry
+        .create_organization(pb::CreateOrganizationRequest {
+            municipality_code: MUNICIPALITY.into(),
+            name: "大垣市社会福祉協議会".into(),
+            name_kana: "おおがきししゃかいふくしきょうぎかい".into(),
+            kind: pb::OrganizationKind::Shakyo.into(),
+            area_ids: vec![fixture.municipality_id.clone()],
+            created_by: "山田".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
+    let district = registry
+        .create_organization(pb::CreateOrganizationRequest {
+            municipality_code: MUNICIPALITY.into(),
+            name: "西地区社協".into(),
+            kind: pb::OrganizationKind::DistrictShakyo.into(),
+            area_ids: vec![fixture.daily_life_area_id.clone()],
+            parent_organization_id: shakyo.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
+
+    // A masked update: the phone is added, the name is left alone.
+    let update = |organization: pb::Organization, paths: &[&str], expected_version: i64| {
+        pb::UpdateOrganizationRequest {
+            organization: Some(organization),
+            update_mask: Some(prost_types::FieldMask {
+                paths: paths.iter().map(|p| p.to_string()).collect(),
+            }),
+            expected_version,
+            changed_by: "山田".into(),
+            reason: String::new(),
+        }
+    };
+    let updated = registry
+        .update_organization(update(
+            pb::Organization {
+                id: shakyo.id.clone(),
+                name: "無視される".into(),
+                contact_points: vec![contact(pb::ContactKind::Phone, "0584-78-1111", "事務局")],
+                ..Default::default()
+            },
+            &["contact_points"],
+            1,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
+    assert_eq!(
+        (updated.version, updated.name.as_str()),
+        (2, "大垣市社会福祉協議会")
+    );
+    assert_eq!(updated.contact_points.len(), 1);
+    let status = registry
+        .update_organization(update(
+            pb::Organization {
+                id: shakyo.id.clone(),
+                ..Default::default()
+            },
+            &["name"],
+            1,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Aborted);
+    // A parent cannot be moved below its own child.
+    let status = registry
+        .update_organization(update(
+            pb::Organization {
+                id: shakyo.id.clone(),
+                parent_organization_id: district.id.clone(),
+                ..Default::default()
+            },
+            &["parent_organization_id"],
+            0,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        crate::support::violated_fields(&status),
+        ["organization.parent_organization_id"]
+    );
+    let history = registry
+        .list_organization_history(pb::ListOrganizationHistoryRequest {
+            organization_id: shakyo.id.clone(),
+            page: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .changes;
+    assert_eq!(
+        history.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(),
+        ["*", "contact_points"]
+    );
+    assert_eq!(history[1].old_value_json, "[]");
+
+    // Lists: by area (the daily-life area is inside the 社協's municipality), kind, reading.
+    let lister = registry.clone();
+    let list = |request: pb::ListOrganizationsRequest| {
+        let mut registry = lister.clone();
+        async move {
+            let mut names: Vec<String> = registry
+                .list_organizations(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .organizations
+                .into_iter()
+                .map(|o| o.name)
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    let in_area = list(pb::ListOrganizationsRequest {
+        area_id: fixture.daily_life_area_id.clone(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        in_area,
+        ["NPO法人 ささえあい", "大垣市社会福祉協議会", "西地区社協"]
+    );
+    let by_kind = list(pb::ListOrganizationsRequest {
+        municipality_code: MUNICIPALITY.into(),
+        kind: pb::OrganizationKind::DistrictShakyo.into(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(by_kind, ["西地区社協"]);
+    let by_reading = list(pb::ListOrganizationsRequest {
+        municipality_code: MUNICIPALITY.into(),
+        text: "シャカイフクシ".into(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(by_reading, ["大垣市社会福祉協議会"]);
+    let children = list(pb::ListOrganizationsRequest {
+        municipality_code: MUNICIPALITY.into(),
+        parent_organization_id: shakyo.id.clone(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(children, ["西地区社協"]);
+    let batch = registry
+        .batch_get_organizations(pb::BatchGetOrganizationsRequest {
+            ids: vec![district.id.clone(), shakyo.id.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organizations;
+    assert_eq!(
+        batch.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+        [district.id.as_str(), shakyo.id.as_str()]
+    );
+
+    // Deleting is refused while something depends on it.
+    let delete = |id: &str| pb::DeleteOrganizationRequest {
+        id: id.into(),
+        reason: "解散のため".into(),
+        ..Default::default()
+    };
+    let status = registry
+        .delete_organization(delete(&shakyo.id))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(status.message().contains("下部団体が1件"), "{}", status.message());
+    let status = registry
+        .delete_organization(delete(&fixture.organization_id))
+        .await
+        .unwrap_err();
+    assert!(status.message().contains("地域資源が1件"), "{}", status.message());
+    let deleted = registry
+        .delete_organization(delete(&district.id))
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
+    assert_eq!(deleted.deletion.unwrap().reason, "解散のため");
+    let children = list(pb::ListOrganizationsRequest {
+        municipality_code: MUNICIPALITY.into(),
+        parent_organization_id: shakyo.id.clone(),
+        ..Default::default()
+    })
+    .await;
+    assert!(children.is_empty());
+    registry
+        .delete_organization(delete(&shakyo.id))
+        .await
+        .expect("no child left");
+}

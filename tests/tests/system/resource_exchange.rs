@@ -204,3 +204,103 @@ async fn hsds_export_carries_schedules_costs_areas_and_no_confidential_address()
     assert!(!hsds.json.contains("大垣市東2-2"));
     assert_eq!(shelter["status"], "temporarily closed");
 }
+
+/// Two rows of the standard dataset as a municipality publishes it (Shift_JIS, half-width
+/// kana), and one with a broken 事業所番号.
+const CARE_PROVIDERS: &str = "\
+都道府県コード又は市区町村コード,NO,名称,名称_カナ,実施サービス,住所,方書,緯度,経度,電話番号,FAX番号,法人番号,事業所番号,利用可能曜日,定員,URL,備考
+212024,1,デイサービスひまわり,ﾃﾞｲｻｰﾋﾞｽﾋﾏﾜﾘ,地域密着型通所介護,岐阜県大垣市丸の内1-1,,35.36,136.61,0584-11-2222,,,2170400123,月火水木金,18,https://example.jp/himawari,送迎あり
+212024,2,ヘルパーステーションあおい,ﾍﾙﾊﾟｰｽﾃｰｼｮﾝｱｵｲ,訪問介護,岐阜県大垣市東1-2,,,,0584-33-4444,,,2170400456,毎日,,,
+212024,3,番号まちがい,ﾊﾞﾝｺﾞｳﾏﾁｶﾞｲ,訪問介護,,,,,,,,21704,,,,
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standard_care_provider_list_becomes_organisations_and_resources() {
+    let system = TestSystem::start().await;
+    let fixture = Fixture::create(&system, 1).await;
+    let (content, _, unmappable) = encoding_rs::SHIFT_JIS.encode(CARE_PROVIDERS);
+    assert!(!unmappable);
+    let request = |dry_run| pb::ImportCareProvidersRequest {
+        municipality_code: MUNICIPALITY.into(),
+        content: content.to_vec(),
+        dry_run,
+        imported_by: "テスト".into(),
+        coverage_area_ids: vec![],
+    };
+    let report = system
+        .registry()
+        .import_care_providers(request(false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (report.organizations_created, report.resources_created),
+        (2, 2),
+        "{report:#?}"
+    );
+    assert_eq!(
+        report
+            .rejected
+            .iter()
+            .map(|p| (p.row, p.column.as_str()))
+            .collect::<Vec<_>>(),
+        [(4, "事業所番号")]
+    );
+
+    let day_service = system
+        .registry()
+        .list_resources(pb::ListResourcesRequest {
+            municipality_code: MUNICIPALITY.into(),
+            text: "ﾋﾏﾜﾘ".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .resources;
+    let day_service = &day_service[0];
+    assert_eq!(
+        (day_service.category.as_str(), day_service.name_kana.as_str()),
+        ("care.day", "デイサービスヒマワリ")
+    );
+    assert_eq!(day_service.capacity.as_ref().unwrap().maximum, 18);
+    assert_eq!(
+        day_service.coverage_area_ids,
+        std::slice::from_ref(&fixture.municipality_id)
+    );
+    assert!(
+        day_service.description.contains("利用可能曜日: 月火水木金"),
+        "{}",
+        day_service.description
+    );
+    let provider = system
+        .registry()
+        .list_organizations(pb::ListOrganizationsRequest {
+            municipality_code: MUNICIPALITY.into(),
+            care_provider_number: "2170400123".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organizations;
+    assert_eq!(provider.len(), 1);
+    assert_eq!(provider[0].kind(), pb::OrganizationKind::CareProvider);
+    assert_eq!(day_service.organization_id, provider[0].id);
+
+    // Re-importing the same list changes nothing.
+    let again = system
+        .registry()
+        .import_care_providers(request(false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            again.organizations_created,
+            again.resources_created,
+            again.unchanged
+        ),
+        (0, 0, 2)
+    );
+}

@@ -1,6 +1,7 @@
-//! The relay checks that the broker routed each event: an event no queue is bound for is not
-//! marked published (RabbitMQ confirms such a message too), stays in the outbox with the
-//! reason, and waits before it is tried again.
+//! The relay checks that the broker routed each event: an event that a service subscribes to
+//! but that no queue took (a broken topology) is not marked published (RabbitMQ confirms such
+//! a message too), stays in the outbox with the reason, and waits before it is tried again.
+//! An event type nobody subscribes to yet is published and done with.
 
 use tsunagu_runtime::ServiceName;
 use tsunagu_tests::{TestSystem, eventually};
@@ -9,14 +10,19 @@ use uuid::Uuid;
 use crate::support::WAIT;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unroutable_event_stays_in_the_outbox_with_the_reason() {
+async fn an_unrouted_subscribed_event_stays_in_the_outbox_and_an_unsubscribed_one_does_not() {
     let system = TestSystem::start().await;
     let intake_db = system.database(ServiceName::Intake).await;
+    // Matching subscribes to need.submitted, but its binding is gone.
+    system.unbind(ServiceName::Matching, "need.submitted").await;
     let id = Uuid::now_v7();
+    let unheard = Uuid::now_v7();
     sqlx::query(
-        "INSERT INTO outbox (id, event_type, municipality_code, payload) VALUES ($1, 'nobody.listens', '212024', '{}')",
+        "INSERT INTO outbox (id, event_type, municipality_code, payload)
+         VALUES ($1, 'need.submitted', '212024', '{}'), ($2, 'nobody.listens', '212024', '{}')",
     )
     .bind(id)
+    .bind(unheard)
     .execute(&intake_db)
     .await
     .unwrap();
@@ -37,6 +43,16 @@ async fn an_unroutable_event_stays_in_the_outbox_with_the_reason() {
     assert_eq!(attempts, 1);
     assert!(error.unwrap_or_default().starts_with("unroutable"));
     assert!(backing_off, "the row waits before the next attempt");
+    let (unheard_published, unheard_error): (bool, Option<String>) =
+        sqlx::query_as("SELECT published_at IS NOT NULL, last_error FROM outbox WHERE id = $1")
+            .bind(unheard)
+            .fetch_one(&intake_db)
+            .await
+            .unwrap();
+    assert!(
+        unheard_published && unheard_error.is_none(),
+        "an event without subscribers is done with"
+    );
 
     intake_db.close().await;
     system.shutdown().await;

@@ -5,6 +5,7 @@
 //! (row, column, reason) and left out, the valid rows are applied, and a row is never half
 //! written (each runs inside its own savepoint). A dry run does everything, then rolls back.
 
+pub mod care_providers;
 pub mod hsds;
 pub mod resource_export;
 pub mod resource_import;

@@ -8,7 +8,8 @@ use tsunagu_runtime::tenant::MunicipalityCode;
 use tsunagu_tabular::Format;
 
 use super::text_or;
-use crate::exchange::{ImportReport, hsds, resource_export, resource_import};
+use crate::exchange::care_providers::{self, CareProviderImport};
+use crate::exchange::{ImportReport, RowProblem, hsds, resource_export, resource_import};
 use crate::history::ChangeAuthor;
 
 fn municipality(code: &str) -> Result<MunicipalityCode, ServiceError> {
@@ -80,15 +81,7 @@ fn report_to_proto(report: ImportReport, dry_run: bool) -> pb::ImportResourcesRe
         created: report.created,
         updated: report.updated,
         unchanged: report.unchanged,
-        rejected: report
-            .rejected
-            .into_iter()
-            .map(|problem| pb::RowProblem {
-                row: u32::try_from(problem.row).unwrap_or(u32::MAX),
-                column: problem.column,
-                reason: problem.reason,
-            })
-            .collect(),
+        rejected: report.rejected.into_iter().map(problem_to_proto).collect(),
         ignored_headers: report.ignored_headers,
         dry_run,
     }
@@ -135,5 +128,63 @@ pub async fn export_hsds(
     Ok(pb::ExportResourcesHsdsResponse {
         json: serde_json::to_string_pretty(&json).map_err(|error| ServiceError::Internal(error.into()))?,
         service_count: u32::try_from(service_count).unwrap_or(u32::MAX),
+    })
+}
+
+fn problem_to_proto(problem: RowProblem) -> pb::RowProblem {
+    pb::RowProblem {
+        row: u32::try_from(problem.row).unwrap_or(u32::MAX),
+        column: problem.column,
+        reason: problem.reason,
+    }
+}
+
+pub async fn import_care_providers(
+    pool: &PgPool,
+    request: pb::ImportCareProvidersRequest,
+) -> Result<pb::ImportCareProvidersResponse, Status> {
+    let municipality = municipality(&request.municipality_code)?;
+    let mut violations = tsunagu_runtime::error::Violations::new();
+    let coverage: Vec<uuid::Uuid> = request
+        .coverage_area_ids
+        .iter()
+        .enumerate()
+        .filter_map(|(index, id)| {
+            violations.absorb(tsunagu_runtime::grpc::parse_id(
+                &format!("coverage_area_ids[{index}]"),
+                id,
+            ))
+        })
+        .collect();
+    violations.into_result()?;
+    let sheet = read_sheet(&request.content, pb::SheetFormat::Csv.into(), "")?;
+    let imported_by = text_or(&request.imported_by, "(介護サービス事業所一覧)");
+    let options = CareProviderImport {
+        municipality: &municipality,
+        coverage_area_ids: &coverage,
+        dry_run: request.dry_run,
+        author: ChangeAuthor {
+            changed_by: &imported_by,
+            reason: "介護サービス事業所一覧の取り込み / care provider list import",
+        },
+    };
+    let report = care_providers::import(pool, &sheet, options).await?;
+    tracing::info!(
+        municipality_code = municipality.as_str(),
+        rows = sheet.rows.len(),
+        organizations_created = report.organizations_created,
+        resources_created = report.resources_created,
+        rejected_rows = report.rejected.len(),
+        dry_run = request.dry_run,
+        "care providers imported"
+    );
+    Ok(pb::ImportCareProvidersResponse {
+        organizations_created: report.organizations_created,
+        organizations_updated: report.organizations_updated,
+        resources_created: report.resources_created,
+        resources_updated: report.resources_updated,
+        unchanged: report.unchanged,
+        rejected: report.rejected.into_iter().map(problem_to_proto).collect(),
+        dry_run: request.dry_run,
     })
 }

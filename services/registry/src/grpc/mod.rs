@@ -3,6 +3,7 @@
 
 mod categories;
 mod exchange;
+mod organizations;
 mod resources;
 
 use std::sync::Arc;
@@ -19,11 +20,11 @@ use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::tenant::parse_official_csv;
 use tsunagu_runtime::{MunicipalityCode, ServiceError};
 
-use crate::contact::ContactKind;
-use crate::domain::{AreaInput, AreaKind, NewArea, NewOrganization, OrganizationInput};
+use crate::domain::{AreaInput, AreaKind, NewArea};
 use crate::geo::AreaPlace;
+use crate::organization::store as organization_store;
 use crate::resource::store as resource_store;
-use crate::store::{self, AreaRow, OrganizationRow};
+use crate::store::{self, AreaRow};
 use crate::{freshness, official_import};
 
 pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
@@ -232,37 +233,10 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::CreateOrganizationRequest>,
     ) -> Result<Response<pb::CreateOrganizationResponse>, Status> {
-        let request = request.into_inner();
-        let kind = pb::OrganizationKind::try_from(request.kind)
-            .ok()
-            .filter(|kind| *kind != pb::OrganizationKind::Unspecified)
-            .map(organization_kind_code);
-        let new = NewOrganization::parse(OrganizationInput {
-            municipality_code: &request.municipality_code,
-            name: &request.name,
-            name_kana: &request.name_kana,
-            kind,
-            area_ids: &request.area_ids,
-            parent_organization_id: &request.parent_organization_id,
-            corporate_number: &request.corporate_number,
-            care_provider_numbers: &request.care_provider_numbers,
-            contact_points: request
-                .contact_points
-                .iter()
-                .map(|contact| {
-                    (
-                        contact_kind_from_proto(contact.kind),
-                        contact.value.as_str(),
-                        contact.label.as_str(),
-                    )
-                })
-                .collect(),
-        })?;
-        let organization = store::create_organization(&self.pool, new).await?;
+        let organization = organizations::create(&self.pool, request.into_inner()).await?;
         self.outbox_wake.notify_one();
-        tracing::info!(organization_id = %organization.id, municipality_code = organization.municipality_code, "organization created");
         Ok(Response::new(pb::CreateOrganizationResponse {
-            organization: Some(organization_to_proto(organization)),
+            organization: Some(organization),
         }))
     }
 
@@ -271,10 +245,58 @@ impl RegistryService for RegistryApi {
         request: Request<pb::GetOrganizationRequest>,
     ) -> Result<Response<pb::GetOrganizationResponse>, Status> {
         let id = parse_id("id", &request.get_ref().id)?;
-        let organization = store::get_organization(&self.pool, id).await?;
+        let organization = organization_store::get(&self.pool, id).await?;
         Ok(Response::new(pb::GetOrganizationResponse {
-            organization: Some(organization_to_proto(organization)),
+            organization: Some(organizations::to_proto(organization)),
         }))
+    }
+
+    async fn update_organization(
+        &self,
+        request: Request<pb::UpdateOrganizationRequest>,
+    ) -> Result<Response<pb::UpdateOrganizationResponse>, Status> {
+        let organization = organizations::update(&self.pool, request.into_inner()).await?;
+        self.outbox_wake.notify_one();
+        Ok(Response::new(pb::UpdateOrganizationResponse {
+            organization: Some(organization),
+        }))
+    }
+
+    async fn delete_organization(
+        &self,
+        request: Request<pb::DeleteOrganizationRequest>,
+    ) -> Result<Response<pb::DeleteOrganizationResponse>, Status> {
+        let organization = organizations::delete(&self.pool, request.into_inner()).await?;
+        self.outbox_wake.notify_one();
+        Ok(Response::new(pb::DeleteOrganizationResponse {
+            organization: Some(organization),
+        }))
+    }
+
+    async fn list_organizations(
+        &self,
+        request: Request<pb::ListOrganizationsRequest>,
+    ) -> Result<Response<pb::ListOrganizationsResponse>, Status> {
+        Ok(Response::new(
+            organizations::list(&self.pool, request.into_inner()).await?,
+        ))
+    }
+
+    async fn batch_get_organizations(
+        &self,
+        request: Request<pb::BatchGetOrganizationsRequest>,
+    ) -> Result<Response<pb::BatchGetOrganizationsResponse>, Status> {
+        let organizations = organizations::batch_get(&self.pool, request.into_inner()).await?;
+        Ok(Response::new(pb::BatchGetOrganizationsResponse { organizations }))
+    }
+
+    async fn list_organization_history(
+        &self,
+        request: Request<pb::ListOrganizationHistoryRequest>,
+    ) -> Result<Response<pb::ListOrganizationHistoryResponse>, Status> {
+        Ok(Response::new(
+            organizations::history(&self.pool, request.into_inner()).await?,
+        ))
     }
 
     async fn create_resource(
@@ -380,6 +402,15 @@ impl RegistryService for RegistryApi {
         Ok(Response::new(
             exchange::export_resources(&self.pool, request.into_inner()).await?,
         ))
+    }
+
+    async fn import_care_providers(
+        &self,
+        request: Request<pb::ImportCareProvidersRequest>,
+    ) -> Result<Response<pb::ImportCareProvidersResponse>, Status> {
+        let response = exchange::import_care_providers(&self.pool, request.into_inner()).await?;
+        self.outbox_wake.notify_one();
+        Ok(Response::new(response))
     }
 
     async fn export_resources_hsds(
@@ -505,19 +536,6 @@ fn area_kind_from_proto(kind: pb::AreaKind) -> Option<AreaKind> {
     }
 }
 
-/// `ORGANIZATION_KIND_SOCIAL_WELFARE_CORP` is stored as `social_welfare_corp`.
-fn organization_kind_code(kind: pb::OrganizationKind) -> String {
-    let name = kind.as_str_name();
-    name.strip_prefix("ORGANIZATION_KIND_")
-        .unwrap_or(name)
-        .to_ascii_lowercase()
-}
-
-fn organization_kind_from_code(code: &str) -> pb::OrganizationKind {
-    pb::OrganizationKind::from_str_name(&format!("ORGANIZATION_KIND_{}", code.to_ascii_uppercase()))
-        .unwrap_or(pb::OrganizationKind::Unspecified)
-}
-
 fn area_to_proto(area: AreaRow) -> pb::Area {
     let kind = match AreaKind::parse(&area.kind) {
         Some(AreaKind::Prefecture) => pb::AreaKind::Prefecture,
@@ -548,55 +566,6 @@ fn area_to_proto(area: AreaRow) -> pb::Area {
             .boundary
             .map(|boundary| boundary.to_string())
             .unwrap_or_default(),
-    }
-}
-
-fn organization_to_proto(organization: OrganizationRow) -> pb::Organization {
-    pb::Organization {
-        id: organization.id.to_string(),
-        municipality_code: organization.municipality_code,
-        name: organization.name,
-        name_kana: organization.name_kana,
-        kind: organization_kind_from_code(&organization.kind).into(),
-        area_ids: organization.area_ids.iter().map(ToString::to_string).collect(),
-        created_at: Some(timestamp(organization.created_at)),
-        parent_organization_id: organization
-            .parent_organization_id
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
-        corporate_number: organization.corporate_number.unwrap_or_default(),
-        care_provider_numbers: organization.care_provider_numbers,
-        contact_points: organization
-            .contact_points
-            .0
-            .into_iter()
-            .map(|contact| pb::ContactPoint {
-                kind: contact_kind_to_proto(contact.kind).into(),
-                value: contact.value,
-                label: contact.label,
-            })
-            .collect(),
-    }
-}
-
-fn contact_kind_from_proto(kind: i32) -> Option<ContactKind> {
-    match pb::ContactKind::try_from(kind).ok()? {
-        pb::ContactKind::Phone => Some(ContactKind::Phone),
-        pb::ContactKind::Fax => Some(ContactKind::Fax),
-        pb::ContactKind::Email => Some(ContactKind::Email),
-        pb::ContactKind::Url => Some(ContactKind::Url),
-        pb::ContactKind::Address => Some(ContactKind::Address),
-        pb::ContactKind::Unspecified => None,
-    }
-}
-
-fn contact_kind_to_proto(kind: ContactKind) -> pb::ContactKind {
-    match kind {
-        ContactKind::Phone => pb::ContactKind::Phone,
-        ContactKind::Fax => pb::ContactKind::Fax,
-        ContactKind::Email => pb::ContactKind::Email,
-        ContactKind::Url => pb::ContactKind::Url,
-        ContactKind::Address => pb::ContactKind::Address,
     }
 }
 
