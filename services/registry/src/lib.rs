@@ -9,8 +9,10 @@
 
 mod contact;
 mod domain;
+mod field_mask;
 mod geo;
 mod grpc;
+mod history;
 mod identifiers;
 mod official_import;
 mod store;

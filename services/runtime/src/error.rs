@@ -34,6 +34,9 @@ pub enum ServiceError {
     AlreadyExists(String),
     #[error("failed precondition: {0}")]
     FailedPrecondition(String),
+    /// Optimistic concurrency: the caller edited a version that is no longer current.
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("unavailable: {0}")]
     Unavailable(String),
     #[error("internal error")]
@@ -53,6 +56,20 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 impl ServiceError {
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> ServiceError {
         ServiceError::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+
+    /// Names the fields of a nested message by their path in the request, e.g. `capacity`
+    /// of `CreateResourceRequest.resource` becomes `resource.capacity`.
+    pub fn prefixed(self, prefix: &str) -> ServiceError {
+        match self {
+            ServiceError::InvalidArgument(violations) => ServiceError::InvalidArgument(
+                violations
+                    .into_iter()
+                    .map(|v| FieldViolation::new(format!("{prefix}{}", v.field), v.description))
+                    .collect(),
+            ),
+            other => other,
+        }
     }
 }
 
@@ -94,6 +111,7 @@ impl From<ServiceError> for tonic::Status {
             }
             ServiceError::AlreadyExists(what) => tonic::Status::already_exists(what),
             ServiceError::FailedPrecondition(what) => tonic::Status::failed_precondition(what),
+            ServiceError::Conflict(what) => tonic::Status::aborted(what),
             ServiceError::Unavailable(what) => tonic::Status::unavailable(what),
             ServiceError::Internal(cause) => {
                 // The cause chain goes to the log (and the trace), never to the caller.
@@ -119,6 +137,15 @@ impl Violations {
     }
 
     /// Keeps the value when `result` is Ok, records the violation and returns None otherwise.
+    /// How many violations were collected so far (to tell whether a sub-part added any).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
         match result {
             Ok(value) => Some(value),

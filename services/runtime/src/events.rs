@@ -11,6 +11,21 @@ pub const AREA_UPDATED: &str = "area.updated";
 pub const ORGANIZATION_CREATED: &str = "organization.created";
 pub const RESOURCE_CREATED: &str = "resource.created";
 pub const RESOURCE_VERIFIED: &str = "resource.verified";
+/// Payload: [`ResourceChanged`] for created, updated and deleted.
+pub const RESOURCE_UPDATED: &str = "resource.updated";
+pub const RESOURCE_DELETED: &str = "resource.deleted";
+/// Payload: [`RegistryChange`].
+pub const ORGANIZATION_UPDATED: &str = "organization.updated";
+pub const ORGANIZATION_DELETED: &str = "organization.deleted";
+pub const HELPER_CREATED: &str = "helper.created";
+pub const HELPER_UPDATED: &str = "helper.updated";
+pub const HELPER_DELETED: &str = "helper.deleted";
+pub const COORDINATOR_CREATED: &str = "coordinator.created";
+pub const COORDINATOR_UPDATED: &str = "coordinator.updated";
+pub const COORDINATOR_DELETED: &str = "coordinator.deleted";
+pub const COUNCIL_CREATED: &str = "council.created";
+pub const COUNCIL_UPDATED: &str = "council.updated";
+pub const COUNCIL_DELETED: &str = "council.deleted";
 pub const NEED_SUBMITTED: &str = "need.submitted";
 pub const MATCH_PROPOSED: &str = "match.proposed";
 pub const NEED_UNMATCHED: &str = "need.unmatched";
@@ -82,4 +97,32 @@ pub struct NeedUnmatched {
 pub struct ResourceVerified {
     pub resource_id: Uuid,
     pub municipality_code: String,
+}
+
+/// A registry entity changed: ids, version and the municipality only. Consumers that need
+/// the detail fetch it over gRPC; the version lets them drop an event older than what they
+/// already hold (events of one entity may arrive out of order after a redelivery).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistryChange {
+    pub entity_id: Uuid,
+    pub municipality_code: String,
+    pub version: i64,
+}
+
+/// A resource's state as matching needs it, after a create, update or delete. Carries the
+/// version so matching applies only the newest state it has seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChanged {
+    pub resource_id: Uuid,
+    pub municipality_code: String,
+    pub version: i64,
+    pub organization_id: Uuid,
+    /// Taxonomy code, e.g. `life.garbage`.
+    pub category: String,
+    pub coverage_area_ids: Vec<Uuid>,
+    /// The most needs it takes on at once (the capacity's maximum).
+    pub capacity: u32,
+    /// False when the resource is deleted, inactive, temporarily closed or defunct: matching
+    /// proposes it to no new need.
+    pub accepting: bool,
 }

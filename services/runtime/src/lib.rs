@@ -7,7 +7,8 @@
 //! - [`outbox`] and [`consumer`]: the transactional outbox relay and the inbox consumer;
 //! - [`grpc`], [`health`], [`service`]: gRPC scaffolding, health, the service host;
 //! - [`error`]: one error type mapped onto gRPC status codes;
-//! - [`tenant`], [`text`]: municipality codes, Japanese text normalisation;
+//! - [`tenant`], [`text`], [`taxonomy`]: municipality codes, Japanese text normalisation, the
+//!   bundled life-support taxonomy;
 //! - [`events`]: the event contract between services.
 
 pub mod amqp;
@@ -23,6 +24,7 @@ pub mod outbox;
 pub mod service;
 pub mod shutdown;
 pub mod supervisor;
+pub mod taxonomy;
 pub mod telemetry;
 pub mod tenant;
 pub mod text;

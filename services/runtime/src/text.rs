@@ -14,9 +14,31 @@ pub fn normalised_non_empty(input: &str) -> Option<String> {
     (!normalised.is_empty()).then_some(normalised)
 }
 
+/// The key two strings are compared by when a coordinator searches or names something:
+/// NFKC, lower case, katakana as hiragana. The registry's SQL function `search_fold` computes
+/// the same key, so Rust and SQL agree on what matches.
+pub fn search_fold(input: &str) -> String {
+    nfkc(input)
+        .chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            // ァ (U+30A1) … ヶ (U+30F6) sit 0x60 above their hiragana.
+            '\u{30A1}'..='\u{30F6}' => char::from_u32(c as u32 - 0x60).unwrap_or(c),
+            other => other,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_fold_ignores_script_width_and_case() {
+        assert_eq!(search_fold("ごみだし"), search_fold("ｺﾞﾐﾀﾞｼ"));
+        assert_eq!(search_fold("ヴ"), "ゔ");
+        assert_eq!(search_fold("ＳＡＬＯＮ"), "salon");
+    }
 
     #[test]
     fn half_width_kana_become_full_width() {

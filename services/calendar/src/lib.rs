@@ -1,0 +1,1 @@
+//! Schedules of community resources (placeholder; see the crate description).

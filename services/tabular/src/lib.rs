@@ -1,0 +1,1 @@
+//! Sheets as coordinators keep them (placeholder; see the crate description).
