@@ -7,6 +7,7 @@
 //! - `official_import`: the official list of 全国地方公共団体コード into the area tree;
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
+mod community;
 mod contact;
 mod domain;
 mod field_mask;
@@ -36,5 +37,6 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
         host.outbox_wake.notify_one();
     }
     let routes = grpc::routes(host.pool.clone(), host.outbox_wake.clone());
+    let routes = community::add_routes(routes, host.pool.clone(), host.outbox_wake.clone());
     host.serve(routes, GRPC_SERVICE_NAME).await
 }
