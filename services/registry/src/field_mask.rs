@@ -43,6 +43,10 @@ impl FieldMask {
         Ok(FieldMask(fields))
     }
 
+    pub fn contains(&self, field: &str) -> bool {
+        self.0.contains(field)
+    }
+
     pub fn fields(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.0.iter().copied()
     }

@@ -13,9 +13,6 @@ use tsunagu_runtime::grpc::Page;
 use uuid::Uuid;
 
 /// Which table an entity id refers to.
-// Helpers, coordinators and councils are recorded by the community module; organisations
-// once their update lands.
-#[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntityKind {
     Organization,

@@ -8,6 +8,7 @@
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
 mod categories;
+mod community;
 mod contact;
 mod domain;
 mod exchange;
@@ -41,5 +42,6 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
         host.outbox_wake.notify_one();
     }
     let routes = grpc::routes(host.pool.clone(), host.outbox_wake.clone());
+    let routes = community::add_routes(routes, host.pool.clone(), host.outbox_wake.clone());
     host.serve(routes, GRPC_SERVICE_NAME).await
 }

@@ -1,6 +1,7 @@
 //! Whole-system tests against the real PostgreSQL and RabbitMQ on this machine.
 
 mod area_queries;
+mod community;
 mod dead_letters;
 mod end_to_end;
 mod events_out_of_order;
