@@ -1,8 +1,10 @@
 //! `tsunagu up` runs the whole system on one machine with a demo data set;
-//! `tsunagu serve <service>` runs one service, as a deployment does.
+//! `tsunagu serve <service>` runs one service, as a deployment does;
+//! `tsunagu import|export …` moves resource sheets in and out of a running registry.
 
 mod demo;
 mod preflight;
+mod sheet_cli;
 
 use std::sync::Arc;
 
@@ -13,6 +15,12 @@ const USAGE: &str = "\
 使い方 / usage:
   tsunagu up                 run all four services with demo data (ports 50051–50054)
   tsunagu serve <service>    run one service: registry | intake | matching | notifications
+  tsunagu import resources <file.xlsx|file.csv> --municipality <code> [--dry-run]
+                             [--registry http://127.0.0.1:50051] [--batch 500] [--by <name>]
+                             upsert resources from a sheet (progress bar; rejected rows listed)
+  tsunagu import care-providers <介護サービス事業所一覧.csv> --municipality <code> [--dry-run]
+  tsunagu export resources --municipality <code> [--format xlsx|csv|hsds] [-o <file>|-]
+                             [--include-confidential]
   tsunagu help               this text
 
 Configuration comes from the environment; see README.md (TSUNAGU_DATABASE_URL, TSUNAGU_AMQP_URL, …).";
@@ -20,6 +28,7 @@ Configuration comes from the environment; see README.md (TSUNAGU_DATABASE_URL, T
 enum Command {
     Up,
     Serve(ServiceName),
+    Sheet(sheet_cli::SheetCommand),
 }
 
 fn parse_args() -> Result<Command, String> {
@@ -29,6 +38,10 @@ fn parse_args() -> Result<Command, String> {
         ["serve", name] => ServiceName::parse(name).map(Command::Serve).ok_or_else(|| {
             format!("unknown service {name:?}: expected registry, intake, matching or notifications")
         }),
+        ["import", ..] | ["export", ..] => {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            sheet_cli::parse(&args).map(Command::Sheet)
+        }
         ["help"] | ["--help"] | ["-h"] => {
             println!("{USAGE}");
             std::process::exit(0);
@@ -45,6 +58,9 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if let Command::Sheet(sheet_command) = command {
+        return run_sheet_command(sheet_command);
+    }
     let config = match Config::from_env() {
         Ok(config) => Arc::new(config),
         Err(error) => {
@@ -61,13 +77,14 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async move {
         let service_name = match &command {
-            Command::Up => "tsunagu".to_string(),
             Command::Serve(service) => format!("tsunagu-{service}"),
+            _ => "tsunagu".to_string(),
         };
         let telemetry = telemetry::init(&service_name, &config)?;
         let result = match command {
             Command::Up => up(config).await,
             Command::Serve(service) => serve(config, service).await,
+            Command::Sheet(_) => unreachable!("handled before the configuration is read"),
         };
         telemetry.shutdown();
         result
@@ -127,4 +144,24 @@ async fn up(config: Arc<Config>) -> anyhow::Result<()> {
         service.wait().await?;
     }
     Ok(())
+}
+
+/// Import and export talk to a running registry and need none of the services' configuration.
+fn run_sheet_command(command: sheet_cli::SheetCommand) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(sheet_cli::run(command)) {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        // Some rows were rejected: the report is printed, and scripts see a distinct code.
+        Ok(false) => std::process::ExitCode::from(3),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -15,14 +15,12 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 use serde_json::Value;
 use support::grpcurl::{Call, Grpcurl};
+use support::{POSTGRES_URL, RABBITMQ_URL, clean_up};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tsunagu_runtime::amqp::{self, Topology};
 
-const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432";
-const RABBITMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// Migrations, demo data and four services, on a busy 2-core machine.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 /// From one printed call until the effect shows in another service.
@@ -282,23 +280,4 @@ fn capture(
         }
     });
     (receiver, captured, done)
-}
-
-/// Removes the test's queues, exchanges and database, whatever state the run left them in.
-async fn clean_up(database_name: &str, namespace: &str) {
-    if let Ok(connection) = amqp::connect(RABBITMQ_URL, "tsunagu-up-test-cleanup").await {
-        if let Ok(channel) = connection.create_channel().await {
-            let topology = Topology {
-                namespace: namespace.to_string(),
-                delivery_limit: 5,
-            };
-            let _ = topology.delete(&channel).await;
-        }
-        let _ = connection.close(200, "cleanup".into()).await;
-    }
-    if let Ok(pool) = sqlx::PgPool::connect(&format!("{POSTGRES_URL}/postgres")).await {
-        let statement = format!("DROP DATABASE IF EXISTS \"{database_name}\" WITH (FORCE)");
-        let _ = sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&pool).await;
-        pool.close().await;
-    }
 }

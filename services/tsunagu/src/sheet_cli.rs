@@ -1,0 +1,414 @@
+//! `tsunagu import …` and `tsunagu export …`: what a coordinator or the IT team runs against a
+//! running registry. A long sheet goes in parts, with a progress bar on the terminal; every
+//! rejected row is reported with its row number in the original file.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use tonic::transport::Channel;
+use tsunagu_proto::registry::v1 as pb;
+use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+
+pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:50051";
+const DEFAULT_BATCH_ROWS: usize = 500;
+/// gRPC messages are capped at 4 MiB by default; exports of large municipalities exceed that.
+const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SheetCommand {
+    ImportResources(ImportOptions),
+    ImportCareProviders(ImportOptions),
+    ExportResources(ExportOptions),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportOptions {
+    pub file: PathBuf,
+    pub municipality_code: String,
+    pub registry: String,
+    pub dry_run: bool,
+    pub batch_rows: usize,
+    pub imported_by: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Xlsx,
+    Csv,
+    Hsds,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportOptions {
+    pub municipality_code: String,
+    pub registry: String,
+    pub format: ExportFormat,
+    pub output: Option<PathBuf>,
+    pub include_confidential: bool,
+}
+
+/// Parses `import …` / `export …` arguments (after the command word).
+pub fn parse(args: &[&str]) -> Result<SheetCommand, String> {
+    let (what, rest) = match args {
+        ["import", what, rest @ ..] => (format!("import {what}"), rest),
+        ["export", what, rest @ ..] => (format!("export {what}"), rest),
+        _ => return Err("expected `import resources|care-providers <file>` or `export resources`".into()),
+    };
+    let mut positional = Vec::new();
+    let mut municipality_code = None;
+    let mut registry = DEFAULT_REGISTRY.to_string();
+    let mut dry_run = false;
+    let mut batch_rows = DEFAULT_BATCH_ROWS;
+    let mut imported_by = std::env::var("USER").unwrap_or_else(|_| "tsunagu import".into());
+    let mut format = ExportFormat::Xlsx;
+    let mut output = None;
+    let mut include_confidential = false;
+    let mut iter = rest.iter();
+    while let Some(arg) = iter.next() {
+        let mut value = |name: &str| {
+            iter.next()
+                .map(|v| v.to_string())
+                .ok_or(format!("{name} needs a value"))
+        };
+        match *arg {
+            "--municipality" => municipality_code = Some(value("--municipality")?),
+            "--registry" => registry = value("--registry")?,
+            "--dry-run" => dry_run = true,
+            "--batch" => {
+                batch_rows = value("--batch")?
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or("--batch needs a positive number of rows")?
+            }
+            "--by" => imported_by = value("--by")?,
+            "--format" => {
+                format = match value("--format")?.as_str() {
+                    "xlsx" => ExportFormat::Xlsx,
+                    "csv" => ExportFormat::Csv,
+                    "hsds" => ExportFormat::Hsds,
+                    other => return Err(format!("unknown format {other:?}: xlsx, csv or hsds")),
+                }
+            }
+            "--output" | "-o" => output = Some(PathBuf::from(value("--output")?)),
+            "--include-confidential" => include_confidential = true,
+            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
+            other => positional.push(other.to_string()),
+        }
+    }
+    let municipality_code = municipality_code.ok_or("--municipality <全国地方公共団体コード> is required")?;
+    let import = |positional: Vec<String>| -> Result<ImportOptions, String> {
+        let [file] =
+            <[String; 1]>::try_from(positional).map_err(|_| "give exactly one file to import".to_string())?;
+        Ok(ImportOptions {
+            file: PathBuf::from(file),
+            municipality_code: municipality_code.clone(),
+            registry: registry.clone(),
+            dry_run,
+            batch_rows,
+            imported_by: imported_by.clone(),
+        })
+    };
+    match what.as_str() {
+        "import resources" => Ok(SheetCommand::ImportResources(import(positional)?)),
+        "import care-providers" => Ok(SheetCommand::ImportCareProviders(import(positional)?)),
+        "export resources" if positional.is_empty() => Ok(SheetCommand::ExportResources(ExportOptions {
+            municipality_code,
+            registry,
+            format,
+            output,
+            include_confidential,
+        })),
+        other => Err(format!("unknown command {other:?}")),
+    }
+}
+
+async fn connect(registry: &str) -> anyhow::Result<RegistryServiceClient<Channel>> {
+    let channel = Channel::from_shared(registry.to_string())
+        .with_context(|| format!("not a URL: {registry}"))?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the registry at {registry}"))?;
+    Ok(RegistryServiceClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// Runs the command; `Ok(false)` when rows were rejected (the exit code says so to scripts).
+pub async fn run(command: SheetCommand) -> anyhow::Result<bool> {
+    match command {
+        SheetCommand::ImportResources(options) => import_resources(options).await,
+        SheetCommand::ImportCareProviders(options) => import_care_providers(options).await,
+        SheetCommand::ExportResources(options) => export_resources(options).await.map(|()| true),
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    created: u32,
+    updated: u32,
+    unchanged: u32,
+    rejected_rows: std::collections::BTreeSet<u32>,
+    problems: Vec<pb::RowProblem>,
+}
+
+/// A one-line progress bar on a terminal; one line per part otherwise (logs, CI).
+struct Progress {
+    total: usize,
+    terminal: bool,
+    started: Instant,
+}
+
+impl Progress {
+    fn show(&self, done: usize, totals: &Totals) {
+        let ratio = if self.total == 0 {
+            1.0
+        } else {
+            done as f64 / self.total as f64
+        };
+        let filled = (ratio * 30.0).round() as usize;
+        let bar: String = "█".repeat(filled) + &"░".repeat(30 - filled);
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        let line = format!(
+            "[{bar}] {:>3}% {done}/{} 行  作成 {} / 更新 {} / 変更なし {} / エラー {}  ({rate:.0} 行/秒)",
+            (ratio * 100.0).round(),
+            self.total,
+            totals.created,
+            totals.updated,
+            totals.unchanged,
+            totals.rejected_rows.len(),
+        );
+        let mut stderr = std::io::stderr();
+        if self.terminal {
+            let _ = write!(stderr, "\r{line}");
+            if done == self.total {
+                let _ = writeln!(stderr);
+            }
+        } else {
+            let _ = writeln!(stderr, "{line}");
+        }
+        let _ = stderr.flush();
+    }
+}
+
+async fn import_resources(options: ImportOptions) -> anyhow::Result<bool> {
+    let bytes =
+        std::fs::read(&options.file).with_context(|| format!("cannot read {}", options.file.display()))?;
+    let sheet = tsunagu_tabular::read(&bytes, tsunagu_tabular::Format::detect(&bytes))
+        .map_err(|error| anyhow::anyhow!("{}: {error}", options.file.display()))?;
+    let mut registry = connect(&options.registry).await?;
+    let headers: Vec<&str> = sheet.headers.iter().map(String::as_str).collect();
+    let progress = Progress {
+        total: sheet.rows.len(),
+        terminal: std::io::stderr().is_terminal(),
+        started: Instant::now(),
+    };
+    let mut totals = Totals::default();
+    let mut done = 0;
+    for part in sheet.rows.chunks(options.batch_rows) {
+        // Each part travels as a CSV of its own; the registry numbers its rows from 2, so a
+        // reported row is mapped back to the row number of the original file.
+        let cells: Vec<Vec<String>> = part.iter().map(|row| row.cells.clone()).collect();
+        let response = registry
+            .import_resources(pb::ImportResourcesRequest {
+                municipality_code: options.municipality_code.clone(),
+                content: tsunagu_tabular::write_csv(&headers, &cells),
+                format: pb::SheetFormat::Csv.into(),
+                dry_run: options.dry_run,
+                imported_by: options.imported_by.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|status| anyhow::anyhow!("the registry refused the import: {}", status.message()))?
+            .into_inner();
+        totals.created += response.created;
+        totals.updated += response.updated;
+        totals.unchanged += response.unchanged;
+        for mut problem in response.rejected {
+            let index = (problem.row as usize).saturating_sub(2);
+            problem.row = part.get(index).map_or(problem.row, |row| row.number as u32);
+            totals.rejected_rows.insert(problem.row);
+            totals.problems.push(problem);
+        }
+        done += part.len();
+        progress.show(done, &totals);
+        if done == part.len() && !response.ignored_headers.is_empty() {
+            eprintln!(
+                "読み込まなかった列 / ignored columns: {}",
+                response.ignored_headers.join(", ")
+            );
+        }
+    }
+    if sheet.rows.is_empty() {
+        progress.show(0, &totals);
+    }
+    print_summary(&options, &totals);
+    Ok(totals.problems.is_empty())
+}
+
+async fn import_care_providers(options: ImportOptions) -> anyhow::Result<bool> {
+    let bytes =
+        std::fs::read(&options.file).with_context(|| format!("cannot read {}", options.file.display()))?;
+    let mut registry = connect(&options.registry).await?;
+    let started = Instant::now();
+    let response = registry
+        .import_care_providers(pb::ImportCareProvidersRequest {
+            municipality_code: options.municipality_code.clone(),
+            content: bytes,
+            dry_run: options.dry_run,
+            imported_by: options.imported_by.clone(),
+            coverage_area_ids: vec![],
+        })
+        .await
+        .map_err(|status| anyhow::anyhow!("the registry refused the import: {}", status.message()))?
+        .into_inner();
+    println!(
+        "{}事業主体 作成 {} / 更新 {}、地域資源 作成 {} / 更新 {}、変更なし {}、エラー {} 件（{:.1} 秒）",
+        if options.dry_run {
+            "【確認のみ・書き込みなし】"
+        } else {
+            ""
+        },
+        response.organizations_created,
+        response.organizations_updated,
+        response.resources_created,
+        response.resources_updated,
+        response.unchanged,
+        response.rejected.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for problem in &response.rejected {
+        println!("  {}行目 「{}」: {}", problem.row, problem.column, problem.reason);
+    }
+    Ok(response.rejected.is_empty())
+}
+
+fn print_summary(options: &ImportOptions, totals: &Totals) {
+    println!(
+        "{}{}: 作成 {} / 更新 {} / 変更なし {} / エラー {} 行",
+        if options.dry_run {
+            "【確認のみ・書き込みなし】"
+        } else {
+            ""
+        },
+        options.file.display(),
+        totals.created,
+        totals.updated,
+        totals.unchanged,
+        totals.rejected_rows.len(),
+    );
+    for problem in &totals.problems {
+        println!("  {}行目 「{}」: {}", problem.row, problem.column, problem.reason);
+    }
+}
+
+async fn export_resources(options: ExportOptions) -> anyhow::Result<()> {
+    let mut registry = connect(&options.registry).await?;
+    let (content, default_name) = match options.format {
+        ExportFormat::Hsds => {
+            let response = registry
+                .export_resources_hsds(pb::ExportResourcesHsdsRequest {
+                    municipality_code: options.municipality_code.clone(),
+                })
+                .await
+                .map_err(|status| anyhow::anyhow!("{}", status.message()))?
+                .into_inner();
+            (
+                response.json.into_bytes(),
+                format!("hsds_{}.json", options.municipality_code),
+            )
+        }
+        format => {
+            let response = registry
+                .export_resources(pb::ExportResourcesRequest {
+                    municipality_code: options.municipality_code.clone(),
+                    format: if format == ExportFormat::Csv {
+                        pb::SheetFormat::Csv
+                    } else {
+                        pb::SheetFormat::Xlsx
+                    }
+                    .into(),
+                    include_confidential: options.include_confidential,
+                })
+                .await
+                .map_err(|status| anyhow::anyhow!("{}", status.message()))?
+                .into_inner();
+            eprintln!(
+                "{} 件を書き出しました / exported {} resources",
+                response.row_count, response.row_count
+            );
+            (response.content, response.file_name)
+        }
+    };
+    let path = options.output.unwrap_or_else(|| PathBuf::from(default_name));
+    if path.as_os_str() == "-" {
+        std::io::stdout().write_all(&content)?;
+        return Ok(());
+    }
+    if path.exists() && path.is_dir() {
+        bail!("{} is a directory", path.display());
+    }
+    std::fs::write(&path, content).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{}", path.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_arguments() {
+        let command = parse(&[
+            "import",
+            "resources",
+            "a.xlsx",
+            "--municipality",
+            "212024",
+            "--dry-run",
+            "--batch",
+            "100",
+        ]);
+        let SheetCommand::ImportResources(options) = command.unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (options.file, options.dry_run, options.batch_rows),
+            (PathBuf::from("a.xlsx"), true, 100)
+        );
+        assert_eq!(options.registry, DEFAULT_REGISTRY);
+    }
+
+    #[test]
+    fn bad_arguments_say_what_is_wrong() {
+        assert!(
+            parse(&["import", "resources", "a.csv"])
+                .unwrap_err()
+                .contains("--municipality")
+        );
+        assert!(
+            parse(&["import", "resources", "--municipality", "212024"])
+                .unwrap_err()
+                .contains("one file")
+        );
+        assert!(
+            parse(&["export", "resources", "--municipality", "1", "--format", "pdf"])
+                .unwrap_err()
+                .contains("pdf")
+        );
+        assert!(
+            parse(&[
+                "import",
+                "resources",
+                "a.csv",
+                "--municipality",
+                "1",
+                "--batch",
+                "0"
+            ])
+            .is_err()
+        );
+    }
+}

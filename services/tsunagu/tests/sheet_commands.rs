@@ -1,0 +1,208 @@
+//! `tsunagu import resources` and `tsunagu export resources` against a registry started with
+//! `tsunagu serve registry`: a 1,201-row sheet goes in three parts, the one bad row is reported
+//! with its row number in the original file (a blank line before it included), the exit code
+//! tells a script that rows were rejected, and an export imports back with nothing changed.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use support::{POSTGRES_URL, RABBITMQ_URL, clean_up};
+use tokio::process::Command;
+use tokio::time::Instant;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tsunagu_proto::registry::v1 as pb;
+use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_sheet_imports_in_parts_reports_its_bad_row_and_round_trips() {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let database_name = format!("tsunagu_cli_{suffix}");
+    let namespace = format!("tsunagu-cli-{suffix}");
+    let port = free_port();
+    // `serve` expects its database to exist, as in a deployment (`up` creates its own).
+    let admin = sqlx::PgPool::connect(&format!("{POSTGRES_URL}/postgres"))
+        .await
+        .expect("postgres");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE \"{database_name}\""
+    )))
+    .execute(&admin)
+    .await
+    .expect("create database");
+    admin.close().await;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tsunagu"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TSUNAGU_") || key.starts_with("OTEL_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .args(["serve", "registry"])
+        .env("TSUNAGU_DATABASE_URL", format!("{POSTGRES_URL}/{database_name}"))
+        .env("TSUNAGU_AMQP_URL", RABBITMQ_URL)
+        .env("TSUNAGU_AMQP_NAMESPACE", &namespace)
+        .env("TSUNAGU_REGISTRY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TSUNAGU_DATABASE_MAX_CONNECTIONS", "4")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let mut registry_process = command.spawn().expect("spawn tsunagu serve registry");
+    let directory = std::env::temp_dir().join(format!("tsunagu-cli-{suffix}"));
+    std::fs::create_dir_all(&directory).unwrap();
+
+    let result = exercise(port, &directory).await;
+
+    let _ = registry_process.start_kill();
+    let _ = tokio::time::timeout(Duration::from_secs(30), registry_process.wait()).await;
+    clean_up(&database_name, &namespace).await;
+    let _ = std::fs::remove_dir_all(&directory);
+    if let Err(error) = result {
+        panic!("{error:#}");
+    }
+}
+
+async fn run_cli(args: &[&str]) -> anyhow::Result<(i32, String, String)> {
+    let output = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("run tsunagu")?;
+    Ok((
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
+}
+
+async fn exercise(port: u16, directory: &std::path::Path) -> anyhow::Result<()> {
+    let url = format!("http://127.0.0.1:{port}");
+    // Wait for SERVING: migrations and the official list load first.
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    let channel = loop {
+        if let Ok(channel) = tonic::transport::Channel::from_shared(url.clone())?
+            .connect()
+            .await
+        {
+            let status = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().status());
+            if status.ok() == Some(ServingStatus::Serving) {
+                break channel;
+            }
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the registry did not become SERVING in {STARTUP_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    RegistryServiceClient::new(channel)
+        .create_organization(pb::CreateOrganizationRequest {
+            municipality_code: "212024".into(),
+            name: "NPO法人 ささえあい".into(),
+            kind: pb::OrganizationKind::Npo.into(),
+            ..Default::default()
+        })
+        .await?;
+
+    // 700 rows, a blank line, the bad row (no name), 500 rows: the bad row is line 703.
+    let mut csv = String::from("外部ID,資源名,事業主体名,カテゴリ,対象区域,定員,日程\n");
+    let row = |i: usize| {
+        format!("r-{i},見守り隊{i},NPO法人 ささえあい,安否確認・見守り,212024,3,毎週 月曜 10:00〜11:00\n")
+    };
+    (0..700).for_each(|i| csv.push_str(&row(i)));
+    csv.push('\n');
+    csv.push_str("bad,,NPO法人 ささえあい,安否確認・見守り,212024,3,\n");
+    (700..1200).for_each(|i| csv.push_str(&row(i)));
+    let sheet = directory.join("resources.csv");
+    std::fs::write(&sheet, csv)?;
+    let sheet_path = sheet.to_str().unwrap();
+
+    let (code, stdout, stderr) = run_cli(&[
+        "import",
+        "resources",
+        sheet_path,
+        "--municipality",
+        "212024",
+        "--registry",
+        &url,
+        "--batch",
+        "500",
+    ])
+    .await?;
+    ensure!(
+        code == 3,
+        "exit code {code} (3 = some rows rejected)\n{stdout}\n{stderr}"
+    );
+    ensure!(
+        stdout.contains("作成 1200 / 更新 0 / 変更なし 0 / エラー 1 行"),
+        "{stdout}"
+    );
+    ensure!(stdout.contains("703行目 「資源名」"), "{stdout}");
+    ensure!(
+        stderr.matches("行/秒").count() == 3,
+        "one progress line per part: {stderr}"
+    );
+
+    let exported = directory.join("export.csv");
+    let exported = exported.to_str().unwrap();
+    let (code, stdout, stderr) = run_cli(&[
+        "export",
+        "resources",
+        "--municipality",
+        "212024",
+        "--registry",
+        &url,
+        "--format",
+        "csv",
+        "-o",
+        exported,
+    ])
+    .await?;
+    ensure!(code == 0, "export exit code {code}\n{stdout}\n{stderr}");
+    let bytes = std::fs::read(exported)?;
+    let sheet = tsunagu_tabular::read(&bytes, tsunagu_tabular::Format::Csv)?;
+    ensure!(sheet.rows.len() == 1200, "{} rows exported", sheet.rows.len());
+
+    let (code, stdout, stderr) = run_cli(&[
+        "import",
+        "resources",
+        exported,
+        "--municipality",
+        "212024",
+        "--registry",
+        &url,
+    ])
+    .await?;
+    ensure!(code == 0, "re-import exit code {code}\n{stdout}\n{stderr}");
+    ensure!(
+        stdout.contains("作成 0 / 更新 0 / 変更なし 1200 / エラー 0 行"),
+        "{stdout}"
+    );
+
+    // Bad arguments are usage errors, not panics.
+    let (code, _, stderr) = run_cli(&["import", "resources", sheet_path]).await?;
+    ensure!(code == 2 && stderr.contains("--municipality"), "{code} {stderr}");
+    Ok(())
+}
