@@ -3,13 +3,14 @@
 //! with its row number in the original file (a blank line before it included), the exit code
 //! tells a script that rows were rejected, and an export imports back with nothing changed.
 
-mod support;
+#[path = "support/cleanup.rs"]
+mod cleanup;
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use support::{POSTGRES_URL, RABBITMQ_URL, clean_up};
+use cleanup::{POSTGRES_URL, RABBITMQ_URL, clean_up};
 use tokio::process::Command;
 use tokio::time::Instant;
 use tonic_health::pb::HealthCheckRequest;

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use serde_json::Value;
+use support::cleanup::{POSTGRES_URL, RABBITMQ_URL, clean_up};
 use support::grpcurl::{Call, Grpcurl};
-use support::{POSTGRES_URL, RABBITMQ_URL, clean_up};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
