@@ -15,6 +15,7 @@ use uuid::Uuid;
 /// Which table an entity id refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntityKind {
+    Area,
     Organization,
     Resource,
     Helper,
@@ -25,6 +26,7 @@ pub enum EntityKind {
 impl EntityKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            EntityKind::Area => "area",
             EntityKind::Organization => "organization",
             EntityKind::Resource => "resource",
             EntityKind::Helper => "helper",

@@ -7,6 +7,7 @@
 //! - `official_import`: the official list of 全国地方公共団体コード into the area tree;
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
+mod area_edit;
 mod categories;
 mod community;
 mod contact;

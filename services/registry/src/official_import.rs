@@ -174,7 +174,8 @@ async fn upsert(tx: &mut PgConnection, area: &Upsert<'_>) -> sqlx::Result<Outcom
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (code) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name,
              name_kana = EXCLUDED.name_kana, parent_id = EXCLUDED.parent_id,
-             municipality_code = EXCLUDED.municipality_code
+             municipality_code = EXCLUDED.municipality_code,
+             version = area.version + 1, updated_at = now()
          WHERE (area.kind, area.name, area.name_kana, area.parent_id, area.municipality_code)
                IS DISTINCT FROM
                (EXCLUDED.kind, EXCLUDED.name, EXCLUDED.name_kana, EXCLUDED.parent_id, EXCLUDED.municipality_code)

@@ -24,10 +24,20 @@ pub struct AreaRow {
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     pub boundary: Option<serde_json::Value>,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub deleted_reason: Option<String>,
+    pub deleted_by: Option<String>,
 }
 
+pub(crate) const AREA_COLUMNS: &str =
+    "id, kind, code, name, name_kana, parent_id, municipality_code, created_at,
+     latitude, longitude, boundary, version, updated_at, deleted_at, deleted_reason, deleted_by";
+
 pub(crate) const SELECT_AREA: &str =
-    "SELECT id, kind, code, name, name_kana, parent_id, municipality_code, created_at, latitude, longitude, boundary
+    "SELECT id, kind, code, name, name_kana, parent_id, municipality_code, created_at,
+            latitude, longitude, boundary, version, updated_at, deleted_at, deleted_reason, deleted_by
      FROM area";
 
 pub async fn create_area(pool: &PgPool, new: NewArea, place: AreaPlace) -> ServiceResult<AreaRow> {
@@ -82,11 +92,11 @@ pub async fn create_area(pool: &PgPool, new: NewArea, place: AreaPlace) -> Servi
             (None, name, name_kana, Some(*parent_id), parent.municipality_code)
         }
     };
-    let inserted = sqlx::query_as::<_, AreaRow>(
+    let inserted = sqlx::query_as::<_, AreaRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO area (id, kind, code, name, name_kana, parent_id, municipality_code, latitude, longitude, boundary)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         RETURNING id, kind, code, name, name_kana, parent_id, municipality_code, created_at, latitude, longitude, boundary",
-    )
+         RETURNING {AREA_COLUMNS}"
+    )))
     .bind(id)
     .bind(new.kind().as_str())
     .bind(&code)
@@ -124,21 +134,23 @@ pub async fn create_area(pool: &PgPool, new: NewArea, place: AreaPlace) -> Servi
 }
 
 /// The parent area, which must exist and be of one of the `allowed` kinds.
-async fn expect_parent(
+pub(crate) async fn expect_parent(
     tx: &mut PgConnection,
     parent_id: Uuid,
     allowed: &[AreaKind],
 ) -> ServiceResult<AreaRow> {
-    let parent = sqlx::query_as::<_, AreaRow>(sqlx::AssertSqlSafe(format!("{SELECT_AREA} WHERE id = $1")))
-        .bind(parent_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| {
-            ServiceError::invalid(
-                "parent_id",
-                format!("親区域 {parent_id} は登録されていません / parent area not found"),
-            )
-        })?;
+    let parent = sqlx::query_as::<_, AreaRow>(sqlx::AssertSqlSafe(format!(
+        "{SELECT_AREA} WHERE id = $1 AND deleted_at IS NULL"
+    )))
+    .bind(parent_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| {
+        ServiceError::invalid(
+            "parent_id",
+            format!("親区域 {parent_id} は登録されていません / parent area not found"),
+        )
+    })?;
     if !AreaKind::parse(&parent.kind).is_some_and(|kind| allowed.contains(&kind)) {
         let expected: Vec<&str> = allowed.iter().map(|kind| kind.label()).collect();
         return Err(ServiceError::invalid(
@@ -167,7 +179,8 @@ pub async fn get_area_by_code(pool: &PgPool, code: &str) -> ServiceResult<AreaRo
 
 pub async fn list_child_areas(pool: &PgPool, parent_id: Uuid, page: Page) -> ServiceResult<Vec<AreaRow>> {
     Ok(sqlx::query_as::<_, AreaRow>(sqlx::AssertSqlSafe(format!(
-        "{SELECT_AREA} WHERE parent_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        "{SELECT_AREA} WHERE parent_id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR id > $2)
+         ORDER BY id LIMIT $3"
     )))
     .bind(parent_id)
     .bind(page.after)
@@ -202,7 +215,7 @@ pub async fn list_descendants(pool: &PgPool, id: Uuid, page: Page) -> ServiceRes
              UNION ALL
              SELECT a.id FROM area a JOIN down ON a.parent_id = down.id
          )
-         {SELECT_AREA} WHERE id IN (SELECT id FROM down) AND ($2::uuid IS NULL OR id > $2)
+         {SELECT_AREA} WHERE id IN (SELECT id FROM down) AND deleted_at IS NULL AND ($2::uuid IS NULL OR id > $2)
          ORDER BY id LIMIT $3"
     )))
     .bind(id)
@@ -255,6 +268,7 @@ pub async fn search_areas(pool: &PgPool, search: AreaSearch<'_>, page: Page) -> 
          WHERE search_key LIKE
                '%' || replace(replace(replace(search_fold($1), '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'
                ESCAPE '\\'
+           AND deleted_at IS NULL
            AND ($2::text IS NULL OR municipality_code = $2)
            AND ($3::text IS NULL OR kind = $3)
            AND ($4::uuid IS NULL OR id > $4)

@@ -8,6 +8,8 @@ use uuid::Uuid;
 pub const AREA_CREATED: &str = "area.created";
 /// Payload: [`AreaCreated`], with the area's current state (e.g. after an official-list import).
 pub const AREA_UPDATED: &str = "area.updated";
+/// Payload: [`RegistryChange`]. Matching keeps the area: proposals may refer to it.
+pub const AREA_DELETED: &str = "area.deleted";
 pub const ORGANIZATION_CREATED: &str = "organization.created";
 /// Payload: [`ResourceChanged`].
 pub const RESOURCE_CREATED: &str = "resource.created";

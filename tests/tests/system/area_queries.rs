@@ -312,3 +312,208 @@ async fn smaller_areas_nest_below_the_daily_life_area() {
 
     system.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_areas_are_renamed_moved_and_deleted_official_ones_only_placed() {
+    let system = TestSystem::start().await;
+    let fixture = Fixture::create(&system, 1).await; // 岐阜県 → 大垣市 → 西部圏域; the resource covers 大垣市
+    let mut registry = system.registry();
+    let area = |kind: pb::AreaKind, name: &str, parent: &str| pb::CreateAreaRequest {
+        kind: kind.into(),
+        name: name.into(),
+        parent_id: parent.into(),
+        ..Default::default()
+    };
+    let east = registry
+        .create_area(area(
+            pb::AreaKind::DailyLifeArea,
+            "東部圏域",
+            &fixture.municipality_id,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .area
+        .unwrap();
+    let school = registry
+        .create_area(area(
+            pb::AreaKind::SchoolDistrict,
+            "興文小学校区",
+            &fixture.daily_life_area_id,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .area
+        .unwrap();
+    let update = |area: pb::Area, paths: &[&str], expected_version: i64| pb::UpdateAreaRequest {
+        area: Some(area),
+        update_mask: Some(prost_types::FieldMask {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        }),
+        expected_version,
+        changed_by: "高齢介護課".into(),
+        reason: "圏域の見直し".into(),
+    };
+
+    // The school district moves to 東部圏域 and is renamed.
+    let moved = registry
+        .update_area(update(
+            pb::Area {
+                id: school.id.clone(),
+                name: "興文小学校区（東）".into(),
+                parent_id: east.id.clone(),
+                ..Default::default()
+            },
+            &["name", "parent_id"],
+            1,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .area
+        .unwrap();
+    assert_eq!(
+        (moved.version, moved.parent_id.as_str(), moved.name.as_str()),
+        (2, east.id.as_str(), "興文小学校区(東)")
+    );
+    // Matching hears of the move: its copy of the tree follows.
+    let matching_db = system.database(tsunagu_runtime::ServiceName::Matching).await;
+    tsunagu_tests::eventually(
+        "matching to move the school district",
+        crate::support::WAIT,
+        || async {
+            let parent: Option<uuid::Uuid> =
+                sqlx::query_scalar("SELECT parent_id FROM area WHERE id = $1::uuid")
+                    .bind(&school.id)
+                    .fetch_optional(&matching_db)
+                    .await
+                    .unwrap()
+                    .flatten();
+            (parent.map(|p| p.to_string()) == Some(east.id.clone())).then_some(())
+        },
+    )
+    .await;
+
+    // An area cannot go below its own descendant, nor a kind it may not sit under.
+    let status = registry
+        .update_area(update(
+            pb::Area {
+                id: east.id.clone(),
+                parent_id: school.id.clone(),
+                ..Default::default()
+            },
+            &["parent_id"],
+            0,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(crate::support::violated_fields(&status), ["area.parent_id"]);
+    // Official areas: their name comes from the official list, their point may be set.
+    let status = registry
+        .update_area(update(
+            pb::Area {
+                id: fixture.municipality_id.clone(),
+                name: "大垣".into(),
+                ..Default::default()
+            },
+            &["name"],
+            0,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(crate::support::violated_fields(&status), ["area.name"]);
+    let placed = registry
+        .update_area(update(
+            pb::Area {
+                id: fixture.municipality_id.clone(),
+                location: Some(tsunagu_proto::common::v1::GeoPoint {
+                    latitude: 35.3594,
+                    longitude: 136.6129,
+                }),
+                ..Default::default()
+            },
+            &["location"],
+            0,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .area
+        .unwrap();
+    assert!(placed.location.is_some());
+    let status = registry
+        .update_area(update(
+            pb::Area {
+                id: school.id.clone(),
+                name: "古い版".into(),
+                ..Default::default()
+            },
+            &["name"],
+            1,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Aborted);
+
+    // Deleting: refused while something refers to the area, then allowed.
+    let delete = |id: &str| pb::DeleteAreaRequest {
+        id: id.into(),
+        reason: "統合のため".into(),
+        ..Default::default()
+    };
+    let status = registry.delete_area(delete(&east.id)).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(status.message().contains("下位の区域1件"), "{}", status.message());
+    let status = registry
+        .delete_area(delete(&fixture.municipality_id))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "official areas stay");
+    let deleted = registry
+        .delete_area(delete(&school.id))
+        .await
+        .unwrap()
+        .into_inner()
+        .area
+        .unwrap();
+    assert_eq!(deleted.deletion.unwrap().reason, "統合のため");
+    let children = registry
+        .list_areas(pb::ListAreasRequest {
+            parent_id: east.id.clone(),
+            page: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .areas;
+    assert!(children.is_empty(), "a deleted area leaves lists");
+    registry
+        .delete_area(delete(&east.id))
+        .await
+        .expect("nothing refers to it any more");
+    let batch = registry
+        .batch_get_areas(pb::BatchGetAreasRequest {
+            ids: vec![school.id.clone(), east.id.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .areas;
+    assert!(
+        batch.iter().all(|area| area.deletion.is_some()),
+        "still readable by id"
+    );
+    let history = registry
+        .list_area_history(pb::ListAreaHistoryRequest {
+            area_id: school.id.clone(),
+            page: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .changes;
+    let fields: Vec<&str> = history.iter().map(|change| change.field.as_str()).collect();
+    assert_eq!(fields, ["name", "parent_id", "*"]);
+    assert_eq!(history[0].old_value_json, r#""興文小学校区""#);
+}

@@ -20,8 +20,11 @@ use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::tenant::parse_official_csv;
 use tsunagu_runtime::{MunicipalityCode, ServiceError};
 
+use crate::area_edit::{self, AreaEdit};
 use crate::domain::{AreaInput, AreaKind, NewArea};
+use crate::field_mask::FieldMask;
 use crate::geo::AreaPlace;
+use crate::history::{self, ChangeAuthor, EntityKind};
 use crate::organization::store as organization_store;
 use crate::resource::store as resource_store;
 use crate::store::{self, AreaRow};
@@ -86,6 +89,117 @@ impl RegistryService for RegistryApi {
         };
         Ok(Response::new(pb::GetAreaResponse {
             area: Some(area_to_proto(area)),
+        }))
+    }
+
+    async fn update_area(
+        &self,
+        request: Request<pb::UpdateAreaRequest>,
+    ) -> Result<Response<pb::UpdateAreaResponse>, Status> {
+        let request = request.into_inner();
+        let Some(given) = request.area else {
+            return Err(ServiceError::invalid("area", "area を指定してください / area is required").into());
+        };
+        let paths = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
+        let mut violations = Violations::new();
+        let id = violations.absorb(parse_id("area.id", &given.id));
+        let mask = violations.absorb(FieldMask::parse(&paths, area_edit::UPDATABLE));
+        violations.into_result()?;
+        let edit = AreaEdit {
+            name: given.name,
+            name_kana: given.name_kana,
+            location: given.location.map(|point| (point.latitude, point.longitude)),
+            boundary_geojson: given.boundary_geojson,
+            parent_id: given.parent_id,
+        };
+        let changed_by = text_or(&request.changed_by, "(不明)");
+        let reason = tsunagu_runtime::text::nfkc(&request.reason).trim().to_string();
+        let author = ChangeAuthor {
+            changed_by: &changed_by,
+            reason: &reason,
+        };
+        let area = area_edit::update(
+            &self.pool,
+            id.expect("checked"),
+            edit,
+            &mask.expect("checked"),
+            request.expected_version,
+            author,
+        )
+        .await
+        .map_err(|error| error.prefixed("area."))?;
+        self.outbox_wake.notify_one();
+        tracing::info!(area_id = %area.id, version = area.version, "area updated");
+        Ok(Response::new(pb::UpdateAreaResponse {
+            area: Some(area_to_proto(area)),
+        }))
+    }
+
+    async fn delete_area(
+        &self,
+        request: Request<pb::DeleteAreaRequest>,
+    ) -> Result<Response<pb::DeleteAreaResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let id = violations.absorb(parse_id("id", &request.id));
+        let reason = tsunagu_runtime::text::normalised_non_empty(&request.reason);
+        if reason.is_none() {
+            violations.add("reason", "削除の理由を入力してください / reason is required");
+        }
+        violations.into_result()?;
+        let deleted_by = text_or(&request.deleted_by, "(不明)");
+        let reason = reason.expect("checked");
+        let author = ChangeAuthor {
+            changed_by: &deleted_by,
+            reason: &reason,
+        };
+        let area =
+            area_edit::delete(&self.pool, id.expect("checked"), request.expected_version, author).await?;
+        self.outbox_wake.notify_one();
+        tracing::info!(area_id = %area.id, "area deleted");
+        Ok(Response::new(pb::DeleteAreaResponse {
+            area: Some(area_to_proto(area)),
+        }))
+    }
+
+    async fn batch_get_areas(
+        &self,
+        request: Request<pb::BatchGetAreasRequest>,
+    ) -> Result<Response<pb::BatchGetAreasResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        if request.ids.is_empty() || request.ids.len() > 100 {
+            violations.add("ids", "IDを1〜100件指定してください / give 1 to 100 ids");
+        }
+        let ids: Vec<uuid::Uuid> = request
+            .ids
+            .iter()
+            .enumerate()
+            .filter_map(|(index, id)| violations.absorb(parse_id(&format!("ids[{index}]"), id)))
+            .collect();
+        violations.into_result()?;
+        let areas = area_edit::batch_get(&self.pool, &ids).await?;
+        Ok(Response::new(pb::BatchGetAreasResponse {
+            areas: areas.into_iter().map(area_to_proto).collect(),
+        }))
+    }
+
+    async fn list_area_history(
+        &self,
+        request: Request<pb::ListAreaHistoryRequest>,
+    ) -> Result<Response<pb::ListAreaHistoryResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let id = violations.absorb(parse_id("area_id", &request.area_id));
+        let page = violations.absorb(Page::from_request(request.page));
+        violations.into_result()?;
+        let (id, page) = (id.expect("checked"), page.expect("checked"));
+        store::get_area(&self.pool, id).await?;
+        let rows = history::list(&self.pool, EntityKind::Area, id, page).await?;
+        let next_page_token = page.next_token_after(&rows, |row| row.id);
+        Ok(Response::new(pb::ListAreaHistoryResponse {
+            changes: rows.into_iter().map(resources::change_to_proto).collect(),
+            next_page_token,
         }))
     }
 
@@ -566,6 +680,13 @@ fn area_to_proto(area: AreaRow) -> pb::Area {
             .boundary
             .map(|boundary| boundary.to_string())
             .unwrap_or_default(),
+        version: area.version,
+        updated_at: Some(timestamp(area.updated_at)),
+        deletion: area.deleted_at.map(|deleted_at| pb::Deletion {
+            deleted_at: Some(timestamp(deleted_at)),
+            reason: area.deleted_reason.unwrap_or_default(),
+            deleted_by: area.deleted_by.unwrap_or_default(),
+        }),
     }
 }
 
