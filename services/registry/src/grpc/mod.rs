@@ -30,8 +30,17 @@ use crate::resource::store as resource_store;
 use crate::store::{self, AreaRow};
 use crate::{freshness, official_import};
 
+/// Sheets travel inside gRPC messages: a municipality's 20,000-row CSV is about 5 MiB, over
+/// tonic's default 4 MiB, and its CSV export larger still.
+const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+
 pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
-    Routes::new(RegistryServiceServer::new(RegistryApi { pool, outbox_wake }))
+    Routes::new(
+        RegistryServiceServer::new(RegistryApi { pool, outbox_wake })
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES),
+    )
 }
 
 struct RegistryApi {

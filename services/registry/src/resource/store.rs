@@ -132,22 +132,48 @@ pub async fn insert(
     author: ChangeAuthor<'_>,
 ) -> ServiceResult<ResourceRecord> {
     check_references(tx, fields).await?;
+    // One INSERT with every column, returning the row: a resource is written once, not
+    // inserted and then updated (the import benchmark showed the double write).
     let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO resource (id, municipality_code, organization_id, name, category, capacity, details, updated_by)
-         VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
+    let eligibility: Vec<&str> = fields.eligibility.iter().map(|e| e.as_str()).collect();
+    let capacity = i32::try_from(fields.capacity.maximum).unwrap_or(i32::MAX);
+    let inserted = sqlx::query_as::<_, ResourceRecord>(
+        "INSERT INTO resource (id, municipality_code, organization_id, name, name_kana, category, capacity, kind,
+                               status, eligibility, external_id, details, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         RETURNING id, municipality_code, version, created_at, updated_at, capacity_updated_at, verified_at,
+                   verified_by, deleted_at, deleted_reason, deleted_by, details",
     )
     .bind(id)
     .bind(municipality_code)
     .bind(fields.organization_id)
     .bind(&fields.name)
+    .bind(&fields.name_kana)
     .bind(&fields.category)
+    .bind(capacity)
+    .bind(fields.kind.as_str())
+    .bind(fields.status.as_str())
+    .bind(&eligibility)
+    .bind(&fields.external_id)
     .bind(Json(fields))
     .bind(author.changed_by)
-    .execute(&mut *tx)
-    .await?;
-    write_columns(tx, id, fields).await?;
-    let record = fetch(tx, id).await?;
+    .fetch_one(&mut *tx)
+    .await;
+    let record = match inserted {
+        Ok(record) => record,
+        Err(error) if is_unique_violation(&error) => {
+            return Err(ServiceError::AlreadyExists(format!(
+                "外部ID {:?} の地域資源は既に登録されています / a resource with this external_id exists",
+                fields.external_id.as_deref().unwrap_or_default()
+            )));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    sqlx::query("INSERT INTO resource_coverage (resource_id, area_id) SELECT $1, unnest($2::uuid[])")
+        .bind(id)
+        .bind(&fields.coverage_area_ids)
+        .execute(&mut *tx)
+        .await?;
     let creation = FieldChange {
         field: WHOLE_ENTITY.into(),
         old_value: None,
