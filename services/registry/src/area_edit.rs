@@ -259,16 +259,5 @@ pub async fn batch_get(pool: &PgPool, ids: &[Uuid]) -> ServiceResult<Vec<AreaRow
             .bind(ids)
             .fetch_all(pool)
             .await?;
-    let missing: Vec<String> = ids
-        .iter()
-        .filter(|id| !found.iter().any(|area| area.id == **id))
-        .map(Uuid::to_string)
-        .collect();
-    if !missing.is_empty() {
-        return Err(ServiceError::NotFound(format!("区域 {}", missing.join(", "))));
-    }
-    Ok(ids
-        .iter()
-        .filter_map(|id| found.iter().find(|area| area.id == *id).cloned())
-        .collect())
+    crate::batch::in_request_order("区域", ids, found, |area| area.id)
 }

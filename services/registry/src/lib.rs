@@ -8,6 +8,7 @@
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
 mod area_edit;
+mod batch;
 mod categories;
 mod community;
 mod contact;

@@ -14,8 +14,6 @@ use crate::domain::AreaKind;
 
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_NOTE_CHARS: usize = 4000;
-/// `BatchGet*` takes at most this many ids.
-pub const MAX_BATCH: usize = 100;
 /// At most this many characters in a list's text filter.
 pub const MAX_QUERY_CHARS: usize = 100;
 

@@ -176,17 +176,7 @@ impl RegistryService for RegistryApi {
         request: Request<pb::BatchGetAreasRequest>,
     ) -> Result<Response<pb::BatchGetAreasResponse>, Status> {
         let request = request.into_inner();
-        let mut violations = Violations::new();
-        if request.ids.is_empty() || request.ids.len() > 100 {
-            violations.add("ids", "IDを1〜100件指定してください / give 1 to 100 ids");
-        }
-        let ids: Vec<uuid::Uuid> = request
-            .ids
-            .iter()
-            .enumerate()
-            .filter_map(|(index, id)| violations.absorb(parse_id(&format!("ids[{index}]"), id)))
-            .collect();
-        violations.into_result()?;
+        let ids = crate::batch::parse_ids(&request.ids)?;
         let areas = area_edit::batch_get(&self.pool, &ids).await?;
         Ok(Response::new(pb::BatchGetAreasResponse {
             areas: areas.into_iter().map(area_to_proto).collect(),

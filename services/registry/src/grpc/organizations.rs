@@ -6,7 +6,6 @@ use tsunagu_proto::registry::v1 as pb;
 use tsunagu_runtime::error::{ServiceError, Violations};
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::tenant::MunicipalityCode;
-use uuid::Uuid;
 
 use super::resources::change_to_proto;
 use super::text_or;
@@ -16,8 +15,6 @@ use crate::history::{self, ChangeAuthor, EntityKind};
 use crate::organization::input::RawOrganization;
 use crate::organization::store::{self as organization_store, OrganizationFilter, OrganizationRow};
 use crate::organization::{self, UPDATABLE};
-
-const MAX_BATCH: usize = 100;
 
 pub async fn create(
     pool: &PgPool,
@@ -177,20 +174,7 @@ pub async fn batch_get(
     pool: &PgPool,
     request: pb::BatchGetOrganizationsRequest,
 ) -> Result<Vec<pb::Organization>, Status> {
-    let mut violations = Violations::new();
-    if request.ids.is_empty() || request.ids.len() > MAX_BATCH {
-        violations.add(
-            "ids",
-            format!("IDを1〜{MAX_BATCH}件指定してください / give 1 to {MAX_BATCH} ids"),
-        );
-    }
-    let ids: Vec<Uuid> = request
-        .ids
-        .iter()
-        .enumerate()
-        .filter_map(|(index, id)| violations.absorb(parse_id(&format!("ids[{index}]"), id)))
-        .collect();
-    violations.into_result()?;
+    let ids = crate::batch::parse_ids(&request.ids)?;
     Ok(organization_store::batch_get(pool, &ids)
         .await?
         .into_iter()

@@ -21,8 +21,6 @@ use crate::resource::model::{Eligibility, Fee, Gender, ResourceFields, ResourceK
 use crate::resource::store::{self as resource_store, ResourceFilter, ResourceRecord};
 use crate::resource::{self, UPDATABLE};
 
-const MAX_BATCH: usize = 100;
-
 pub async fn create(pool: &PgPool, request: pb::CreateResourceRequest) -> Result<pb::Resource, Status> {
     let Some(given) = request.resource else {
         return Err(
@@ -106,20 +104,7 @@ pub async fn batch_get(
     pool: &PgPool,
     request: pb::BatchGetResourcesRequest,
 ) -> Result<Vec<pb::Resource>, Status> {
-    let mut violations = Violations::new();
-    if request.ids.is_empty() || request.ids.len() > MAX_BATCH {
-        violations.add(
-            "ids",
-            format!("IDを1〜{MAX_BATCH}件指定してください / give 1 to {MAX_BATCH} ids"),
-        );
-    }
-    let ids: Vec<Uuid> = request
-        .ids
-        .iter()
-        .enumerate()
-        .filter_map(|(index, id)| violations.absorb(parse_id(&format!("ids[{index}]"), id)))
-        .collect();
-    violations.into_result()?;
+    let ids = crate::batch::parse_ids(&request.ids)?;
     let records = resource_store::batch_get(pool, &ids).await?;
     Ok(to_proto_many(pool, records, View::from_proto(request.view)).await?)
 }

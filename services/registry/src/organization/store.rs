@@ -346,18 +346,7 @@ pub async fn batch_get(pool: &PgPool, ids: &[Uuid]) -> ServiceResult<Vec<Organiz
     .bind(ids)
     .fetch_all(pool)
     .await?;
-    let missing: Vec<String> = ids
-        .iter()
-        .filter(|id| !found.iter().any(|row| row.id == **id))
-        .map(Uuid::to_string)
-        .collect();
-    if !missing.is_empty() {
-        return Err(ServiceError::NotFound(format!("事業主体 {}", missing.join(", "))));
-    }
-    Ok(ids
-        .iter()
-        .filter_map(|id| found.iter().find(|row| row.id == *id).cloned())
-        .collect())
+    crate::batch::in_request_order("事業主体", ids, found, |row| row.id)
 }
 
 #[derive(Debug, Clone, Default)]

@@ -332,18 +332,7 @@ pub async fn batch_get(pool: &PgPool, ids: &[Uuid]) -> ServiceResult<Vec<Resourc
     .bind(ids)
     .fetch_all(pool)
     .await?;
-    let missing: Vec<String> = ids
-        .iter()
-        .filter(|id| !found.iter().any(|record| record.id == **id))
-        .map(Uuid::to_string)
-        .collect();
-    if !missing.is_empty() {
-        return Err(ServiceError::NotFound(format!("地域資源 {}", missing.join(", "))));
-    }
-    Ok(ids
-        .iter()
-        .filter_map(|id| found.iter().find(|record| record.id == *id).cloned())
-        .collect())
+    crate::batch::in_request_order("地域資源", ids, found, |record| record.id)
 }
 
 /// The resource a municipality's list knows by `external_id`, locked for an upsert.

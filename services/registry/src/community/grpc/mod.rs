@@ -21,7 +21,7 @@ use tsunagu_runtime::error::{ServiceResult, Violations};
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use uuid::Uuid;
 
-use super::common::{self, ContactInput, Layer, MAX_BATCH, MAX_QUERY_CHARS, Weekday, WindowInput};
+use super::common::{self, ContactInput, Layer, MAX_QUERY_CHARS, Weekday, WindowInput};
 use super::store::{Entity, ListFilter, Meta};
 use crate::contact::{ContactKind, ContactPoint};
 use crate::field_mask::FieldMask;
@@ -203,22 +203,9 @@ fn to_datetime(at: prost_types::Timestamp) -> Result<DateTime<Utc>, &'static str
         .ok_or("日時が範囲外です / time out of range")
 }
 
-/// Up to [`MAX_BATCH`] ids, each checked.
+/// Up to [`crate::batch::MAX_BATCH`] ids, each checked.
 fn batch_ids(ids: &[String]) -> ServiceResult<Vec<Uuid>> {
-    let mut violations = Violations::new();
-    if ids.len() > MAX_BATCH {
-        violations.add(
-            "ids",
-            format!("一度に取得できるのは{MAX_BATCH}件までです / at most {MAX_BATCH} ids"),
-        );
-    }
-    let parsed: Vec<Uuid> = ids
-        .iter()
-        .enumerate()
-        .filter_map(|(index, id)| violations.absorb(parse_id(&format!("ids[{index}]"), id)))
-        .collect();
-    violations.into_result()?;
-    Ok(parsed)
+    crate::batch::parse_ids(ids)
 }
 
 /// A history request: the entity's id and the page.

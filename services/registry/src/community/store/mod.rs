@@ -291,20 +291,7 @@ impl Entity {
         found: Vec<T>,
         id_of: impl Fn(&T) -> Uuid,
     ) -> ServiceResult<Vec<T>> {
-        let by_id: HashMap<Uuid, T> = found.into_iter().map(|item| (id_of(&item), item)).collect();
-        let missing: Vec<String> = ids
-            .iter()
-            .filter(|id| !by_id.contains_key(id))
-            .map(ToString::to_string)
-            .collect();
-        if !missing.is_empty() {
-            return Err(ServiceError::NotFound(format!(
-                "{} {}",
-                self.label,
-                missing.join(", ")
-            )));
-        }
-        Ok(ids.iter().map(|id| by_id[id].clone()).collect())
+        crate::batch::in_request_order(self.label, ids, found, id_of)
     }
 }
 
