@@ -111,6 +111,10 @@ pub async fn load(services: &[RunningService]) -> anyhow::Result<Demo> {
         "ゴミ出し",
         &[&west.id],
         DEMO_GOMI_DASHI_CAPACITY,
+        Offer {
+            schedule: "毎週 火・金曜 7:00〜8:30（祝日を除く）",
+            fee: None,
+        },
     )
     .await?;
     create_resource(
@@ -120,6 +124,10 @@ pub async fn load(services: &[RunningService]) -> anyhow::Result<Demo> {
         "買い物支援",
         &[&west.id, &east.id],
         2,
+        Offer {
+            schedule: "毎週 水曜 10:00〜12:00",
+            fee: Some((300, "1回")),
+        },
     )
     .await?;
     create_resource(
@@ -129,6 +137,10 @@ pub async fn load(services: &[RunningService]) -> anyhow::Result<Demo> {
         "交流サロン",
         &[&municipality.id],
         20,
+        Offer {
+            schedule: "毎月 第2・第4水曜 10:00〜12:00（祝日を除く） ※雨天決行",
+            fee: Some((100, "1回（お茶代）")),
+        },
     )
     .await?;
 
@@ -253,6 +265,13 @@ async fn create_organization(
         .unwrap_or_default())
 }
 
+/// When a demo resource is offered (a schedule as coordinators write it) and what it costs
+/// (`None`: free).
+struct Offer {
+    schedule: &'static str,
+    fee: Option<(u32, &'static str)>,
+}
+
 async fn create_resource(
     registry: &mut RegistryServiceClient<tonic::transport::Channel>,
     organization_id: &str,
@@ -260,6 +279,7 @@ async fn create_resource(
     category: &str,
     coverage: &[&str],
     capacity: u32,
+    offer: Offer,
 ) -> anyhow::Result<pb::Resource> {
     let request = pb::CreateResourceRequest {
         resource: Some(pb::Resource {
@@ -274,6 +294,27 @@ async fn create_resource(
                 unit: "人".into(),
                 ..Default::default()
             }),
+            schedules: vec![pb::Schedule {
+                text: offer.schedule.into(),
+                ..Default::default()
+            }],
+            fee: Some(match offer.fee {
+                None => pb::Fee {
+                    free: true,
+                    ..Default::default()
+                },
+                Some((amount_yen, unit)) => pb::Fee {
+                    amount_yen,
+                    unit: unit.into(),
+                    ..Default::default()
+                },
+            }),
+            eligibility: vec![
+                pb::Eligibility::GeneralElderly.into(),
+                pb::Eligibility::ProjectTarget.into(),
+                pb::Eligibility::Support1.into(),
+                pb::Eligibility::Support2.into(),
+            ],
             ..Default::default()
         }),
         created_by: "デモデータ".into(),
