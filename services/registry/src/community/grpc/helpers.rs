@@ -216,6 +216,7 @@ fn input(helper: &pb::Helper) -> HelperInput<'_> {
             .collect(),
         contact_points: contact_inputs(&helper.contact_points),
         status: status_from_proto(helper.status),
+        external_id: &helper.external_id,
     }
 }
 
@@ -293,5 +294,6 @@ fn to_proto(stored: Stored<Helper>) -> pb::Helper {
         created_at: Some(timestamp(meta.created_at)),
         updated_at: Some(timestamp(meta.updated_at)),
         deletion,
+        external_id: state.external_id.unwrap_or_default(),
     }
 }
