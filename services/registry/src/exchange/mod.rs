@@ -1,5 +1,5 @@
-//! Import and export of resources and organisations as coordinators keep them (CSV and
-//! Excel), of resources as Open Referral HSDS JSON, and from the 自治体標準オープンデータセット
+//! Import and export of resources, organisations and helpers as coordinators keep them (CSV
+//! and Excel), of resources as Open Referral HSDS JSON, and from the 自治体標準オープンデータセット
 //! 「介護サービス事業所一覧」.
 //!
 //! An import is all-or-nothing per row, never per file: a row with any problem is reported
@@ -8,6 +8,9 @@
 
 pub mod care_providers;
 pub mod common;
+pub mod helper_export;
+pub mod helper_import;
+pub mod helper_sheet;
 pub mod hsds;
 pub mod organization_export;
 pub mod organization_import;

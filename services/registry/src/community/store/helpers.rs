@@ -229,6 +229,28 @@ pub async fn insert(
     fetch(tx, id, false).await?.ok_or_else(|| HELPER.not_found(id))
 }
 
+/// Locks the helper, deleted or not, for an import that decides what to do with it.
+pub async fn lock(tx: &mut PgConnection, id: Uuid) -> ServiceResult<Option<Stored<Helper>>> {
+    fetch(tx, id, true).await
+}
+
+/// The helper of the municipality with this external id (deleted ones included: the id stays
+/// taken), locked for an upsert.
+pub async fn lock_by_external_id(
+    tx: &mut PgConnection,
+    municipality_code: &str,
+    external_id: &str,
+) -> ServiceResult<Option<Stored<Helper>>> {
+    let row: Option<HelperRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_HELPER} WHERE h.municipality_code = $1 AND h.external_id = $2 FOR UPDATE"
+    )))
+    .bind(municipality_code)
+    .bind(external_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    row.map(HelperRow::into_stored).transpose()
+}
+
 pub async fn get(pool: &PgPool, id: Uuid) -> ServiceResult<Stored<Helper>> {
     let mut connection = pool.acquire().await?;
     fetch(&mut connection, id, false)
