@@ -1,6 +1,7 @@
 //! `tsunagu up` runs the whole system on one machine with a demo data set;
 //! `tsunagu serve <service>` runs one service, as a deployment does;
-//! `tsunagu import|export …` moves resource sheets in and out of a running registry.
+//! `tsunagu import|export …` moves sheets of resources, organisations and helpers in and out of
+//! a running registry.
 
 mod demo;
 mod preflight;
@@ -15,12 +16,14 @@ const USAGE: &str = "\
 使い方 / usage:
   tsunagu up                 run all four services with demo data (ports 50051–50054)
   tsunagu serve <service>    run one service: registry | intake | matching | notifications
-  tsunagu import resources <file.xlsx|file.csv> --municipality <code> [--dry-run]
-                             [--registry http://127.0.0.1:50051] [--batch 500] [--by <name>]
-                             upsert resources from a sheet (progress bar; rejected rows listed)
+  tsunagu import resources|organizations|helpers <file.xlsx|file.csv> --municipality <code>
+                             [--dry-run] [--registry http://127.0.0.1:50051] [--batch 500] [--by <name>]
+                             upsert from a sheet (progress bar; rejected rows listed, exit code 3)
   tsunagu import care-providers <介護サービス事業所一覧.csv> --municipality <code> [--dry-run]
-  tsunagu export resources --municipality <code> [--format xlsx|csv|hsds] [-o <file>|-]
-                             [--include-confidential]
+  tsunagu export resources|organizations|helpers --municipality <code> [--format xlsx|csv|hsds]
+                             [-o <file>|-] [--include-confidential]
+                             (hsds: resources only; --include-confidential: the confidential
+                             addresses of resources, the phones and e-mails of helpers)
   tsunagu help               this text
 
 Configuration comes from the environment; see README.md (TSUNAGU_DATABASE_URL, TSUNAGU_AMQP_URL, …).";

@@ -1,6 +1,7 @@
 //! `tsunagu import …` and `tsunagu export …`: what a coordinator or the IT team runs against a
-//! running registry. A long sheet goes in parts, with a progress bar on the terminal; every
-//! rejected row is reported with its row number in the original file.
+//! running registry, for resources, organisations and helpers (担い手). A long sheet goes in
+//! parts, with a progress bar on the terminal; every rejected row is reported with its row
+//! number in the original file.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use tonic::transport::Channel;
 use tsunagu_proto::registry::v1 as pb;
+use tsunagu_proto::registry::v1::community_service_client::CommunityServiceClient;
 use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 
 pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:50051";
@@ -16,11 +18,38 @@ const DEFAULT_BATCH_ROWS: usize = 500;
 /// gRPC messages are capped at 4 MiB by default; exports of large municipalities exceed that.
 const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 
+/// What a sheet lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SheetKind {
+    Resources,
+    Organizations,
+    Helpers,
+}
+
+impl SheetKind {
+    fn parse(word: &str) -> Option<SheetKind> {
+        match word {
+            "resources" => Some(SheetKind::Resources),
+            "organizations" | "organisations" => Some(SheetKind::Organizations),
+            "helpers" => Some(SheetKind::Helpers),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            SheetKind::Resources => "地域資源 / resources",
+            SheetKind::Organizations => "団体 / organisations",
+            SheetKind::Helpers => "担い手 / helpers",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SheetCommand {
-    ImportResources(ImportOptions),
+    Import(SheetKind, ImportOptions),
     ImportCareProviders(ImportOptions),
-    ExportResources(ExportOptions),
+    Export(SheetKind, ExportOptions),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +83,13 @@ pub fn parse(args: &[&str]) -> Result<SheetCommand, String> {
     let (what, rest) = match args {
         ["import", what, rest @ ..] => (format!("import {what}"), rest),
         ["export", what, rest @ ..] => (format!("export {what}"), rest),
-        _ => return Err("expected `import resources|care-providers <file>` or `export resources`".into()),
+        _ => {
+            return Err(
+                "expected `import resources|organizations|helpers|care-providers <file>` or \
+                 `export resources|organizations|helpers`"
+                    .into(),
+            );
+        }
     };
     let mut positional = Vec::new();
     let mut municipality_code = None;
@@ -111,37 +146,64 @@ pub fn parse(args: &[&str]) -> Result<SheetCommand, String> {
             imported_by: imported_by.clone(),
         })
     };
-    match what.as_str() {
-        "import resources" => Ok(SheetCommand::ImportResources(import(positional)?)),
-        "import care-providers" => Ok(SheetCommand::ImportCareProviders(import(positional)?)),
-        "export resources" if positional.is_empty() => Ok(SheetCommand::ExportResources(ExportOptions {
-            municipality_code,
-            registry,
-            format,
-            output,
-            include_confidential,
-        })),
-        other => Err(format!("unknown command {other:?}")),
+    let (verb, noun) = what.split_once(' ').unwrap_or((what.as_str(), ""));
+    match (verb, noun, SheetKind::parse(noun)) {
+        ("import", "care-providers", _) => Ok(SheetCommand::ImportCareProviders(import(positional)?)),
+        ("import", _, Some(kind)) => Ok(SheetCommand::Import(kind, import(positional)?)),
+        ("export", _, Some(kind)) if positional.is_empty() => {
+            if format == ExportFormat::Hsds && kind != SheetKind::Resources {
+                return Err("--format hsds is for resources only".into());
+            }
+            Ok(SheetCommand::Export(
+                kind,
+                ExportOptions {
+                    municipality_code,
+                    registry,
+                    format,
+                    output,
+                    include_confidential,
+                },
+            ))
+        }
+        ("export", _, Some(_)) => Err(format!("unexpected arguments {positional:?}")),
+        _ => Err(format!("unknown command {what:?}")),
     }
 }
 
-async fn connect(registry: &str) -> anyhow::Result<RegistryServiceClient<Channel>> {
-    let channel = Channel::from_shared(registry.to_string())
-        .with_context(|| format!("not a URL: {registry}"))?
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach the registry at {registry}"))?;
-    Ok(RegistryServiceClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+/// The registry's services share one connection: `RegistryService` for resources and
+/// organisations, `CommunityService` for helpers.
+#[derive(Clone)]
+struct Registry(Channel);
+
+impl Registry {
+    async fn connect(registry: &str) -> anyhow::Result<Registry> {
+        let channel = Channel::from_shared(registry.to_string())
+            .with_context(|| format!("not a URL: {registry}"))?
+            .connect()
+            .await
+            .with_context(|| format!("cannot reach the registry at {registry}"))?;
+        Ok(Registry(channel))
+    }
+
+    fn registry(&self) -> RegistryServiceClient<Channel> {
+        RegistryServiceClient::new(self.0.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    fn community(&self) -> CommunityServiceClient<Channel> {
+        CommunityServiceClient::new(self.0.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
 }
 
 /// Runs the command; `Ok(false)` when rows were rejected (the exit code says so to scripts).
 pub async fn run(command: SheetCommand) -> anyhow::Result<bool> {
     match command {
-        SheetCommand::ImportResources(options) => import_resources(options).await,
+        SheetCommand::Import(kind, options) => import_sheet(kind, options).await,
         SheetCommand::ImportCareProviders(options) => import_care_providers(options).await,
-        SheetCommand::ExportResources(options) => export_resources(options).await.map(|()| true),
+        SheetCommand::Export(kind, options) => export(kind, options).await.map(|()| true),
     }
 }
 
@@ -193,12 +255,106 @@ impl Progress {
     }
 }
 
-async fn import_resources(options: ImportOptions) -> anyhow::Result<bool> {
+/// What the registry answered for one part of a sheet.
+struct PartReport {
+    created: u32,
+    updated: u32,
+    unchanged: u32,
+    rejected: Vec<pb::RowProblem>,
+    ignored_headers: Vec<String>,
+}
+
+/// Sends one part (a CSV of its own) to the import of `kind`.
+async fn import_part(
+    kind: SheetKind,
+    registry: &Registry,
+    options: &ImportOptions,
+    content: Vec<u8>,
+) -> anyhow::Result<PartReport> {
+    let refused =
+        |status: tonic::Status| anyhow::anyhow!("the registry refused the import: {}", status.message());
+    let (municipality_code, format, dry_run, imported_by) = (
+        options.municipality_code.clone(),
+        pb::SheetFormat::Csv.into(),
+        options.dry_run,
+        options.imported_by.clone(),
+    );
+    Ok(match kind {
+        SheetKind::Resources => {
+            let response = registry
+                .registry()
+                .import_resources(pb::ImportResourcesRequest {
+                    municipality_code,
+                    content,
+                    format,
+                    dry_run,
+                    imported_by,
+                    ..Default::default()
+                })
+                .await
+                .map_err(refused)?
+                .into_inner();
+            PartReport {
+                created: response.created,
+                updated: response.updated,
+                unchanged: response.unchanged,
+                rejected: response.rejected,
+                ignored_headers: response.ignored_headers,
+            }
+        }
+        SheetKind::Organizations => {
+            let response = registry
+                .registry()
+                .import_organizations(pb::ImportOrganizationsRequest {
+                    municipality_code,
+                    content,
+                    format,
+                    dry_run,
+                    imported_by,
+                    ..Default::default()
+                })
+                .await
+                .map_err(refused)?
+                .into_inner();
+            PartReport {
+                created: response.created,
+                updated: response.updated,
+                unchanged: response.unchanged,
+                rejected: response.rejected,
+                ignored_headers: response.ignored_headers,
+            }
+        }
+        SheetKind::Helpers => {
+            let response = registry
+                .community()
+                .import_helpers(pb::ImportHelpersRequest {
+                    municipality_code,
+                    content,
+                    format,
+                    dry_run,
+                    imported_by,
+                    ..Default::default()
+                })
+                .await
+                .map_err(refused)?
+                .into_inner();
+            PartReport {
+                created: response.created,
+                updated: response.updated,
+                unchanged: response.unchanged,
+                rejected: response.rejected,
+                ignored_headers: response.ignored_headers,
+            }
+        }
+    })
+}
+
+async fn import_sheet(kind: SheetKind, options: ImportOptions) -> anyhow::Result<bool> {
     let bytes =
         std::fs::read(&options.file).with_context(|| format!("cannot read {}", options.file.display()))?;
     let sheet = tsunagu_tabular::read(&bytes, tsunagu_tabular::Format::detect(&bytes))
         .map_err(|error| anyhow::anyhow!("{}: {error}", options.file.display()))?;
-    let mut registry = connect(&options.registry).await?;
+    let registry = Registry::connect(&options.registry).await?;
     let headers: Vec<&str> = sheet.headers.iter().map(String::as_str).collect();
     let progress = Progress {
         total: sheet.rows.len(),
@@ -211,18 +367,8 @@ async fn import_resources(options: ImportOptions) -> anyhow::Result<bool> {
         // Each part travels as a CSV of its own; the registry numbers its rows from 2, so a
         // reported row is mapped back to the row number of the original file.
         let cells: Vec<Vec<String>> = part.iter().map(|row| row.cells.clone()).collect();
-        let response = registry
-            .import_resources(pb::ImportResourcesRequest {
-                municipality_code: options.municipality_code.clone(),
-                content: tsunagu_tabular::write_csv(&headers, &cells),
-                format: pb::SheetFormat::Csv.into(),
-                dry_run: options.dry_run,
-                imported_by: options.imported_by.clone(),
-                ..Default::default()
-            })
-            .await
-            .map_err(|status| anyhow::anyhow!("the registry refused the import: {}", status.message()))?
-            .into_inner();
+        let content = tsunagu_tabular::write_csv(&headers, &cells);
+        let response = import_part(kind, &registry, &options, content).await?;
         totals.created += response.created;
         totals.updated += response.updated;
         totals.unchanged += response.unchanged;
@@ -251,9 +397,10 @@ async fn import_resources(options: ImportOptions) -> anyhow::Result<bool> {
 async fn import_care_providers(options: ImportOptions) -> anyhow::Result<bool> {
     let bytes =
         std::fs::read(&options.file).with_context(|| format!("cannot read {}", options.file.display()))?;
-    let mut registry = connect(&options.registry).await?;
+    let registry = Registry::connect(&options.registry).await?;
     let started = Instant::now();
     let response = registry
+        .registry()
         .import_care_providers(pb::ImportCareProvidersRequest {
             municipality_code: options.municipality_code.clone(),
             content: bytes,
@@ -304,42 +451,98 @@ fn print_summary(options: &ImportOptions, totals: &Totals) {
     }
 }
 
-async fn export_resources(options: ExportOptions) -> anyhow::Result<()> {
-    let mut registry = connect(&options.registry).await?;
-    let (content, default_name) = match options.format {
-        ExportFormat::Hsds => {
+/// What an export answered: the file and how many rows it holds.
+struct ExportedFile {
+    content: Vec<u8>,
+    file_name: String,
+    row_count: u32,
+}
+
+async fn export(kind: SheetKind, options: ExportOptions) -> anyhow::Result<()> {
+    let registry = Registry::connect(&options.registry).await?;
+    let format = if options.format == ExportFormat::Csv {
+        pb::SheetFormat::Csv
+    } else {
+        pb::SheetFormat::Xlsx
+    }
+    .into();
+    let failed = |status: tonic::Status| anyhow::anyhow!("{}", status.message());
+    let (content, default_name) = match (kind, options.format) {
+        (_, ExportFormat::Hsds) => {
             let response = registry
+                .registry()
                 .export_resources_hsds(pb::ExportResourcesHsdsRequest {
                     municipality_code: options.municipality_code.clone(),
                 })
                 .await
-                .map_err(|status| anyhow::anyhow!("{}", status.message()))?
+                .map_err(failed)?
                 .into_inner();
             (
                 response.json.into_bytes(),
                 format!("hsds_{}.json", options.municipality_code),
             )
         }
-        format => {
-            let response = registry
-                .export_resources(pb::ExportResourcesRequest {
-                    municipality_code: options.municipality_code.clone(),
-                    format: if format == ExportFormat::Csv {
-                        pb::SheetFormat::Csv
-                    } else {
-                        pb::SheetFormat::Xlsx
+        (kind, _) => {
+            let municipality_code = options.municipality_code.clone();
+            let file = match kind {
+                SheetKind::Resources => {
+                    let response = registry
+                        .registry()
+                        .export_resources(pb::ExportResourcesRequest {
+                            municipality_code,
+                            format,
+                            include_confidential: options.include_confidential,
+                        })
+                        .await
+                        .map_err(failed)?
+                        .into_inner();
+                    ExportedFile {
+                        content: response.content,
+                        file_name: response.file_name,
+                        row_count: response.row_count,
                     }
-                    .into(),
-                    include_confidential: options.include_confidential,
-                })
-                .await
-                .map_err(|status| anyhow::anyhow!("{}", status.message()))?
-                .into_inner();
+                }
+                SheetKind::Organizations => {
+                    let response = registry
+                        .registry()
+                        .export_organizations(pb::ExportOrganizationsRequest {
+                            municipality_code,
+                            format,
+                        })
+                        .await
+                        .map_err(failed)?
+                        .into_inner();
+                    ExportedFile {
+                        content: response.content,
+                        file_name: response.file_name,
+                        row_count: response.row_count,
+                    }
+                }
+                SheetKind::Helpers => {
+                    let response = registry
+                        .community()
+                        .export_helpers(pb::ExportHelpersRequest {
+                            municipality_code,
+                            format,
+                            include_contact_points: options.include_confidential,
+                        })
+                        .await
+                        .map_err(failed)?
+                        .into_inner();
+                    ExportedFile {
+                        content: response.content,
+                        file_name: response.file_name,
+                        row_count: response.row_count,
+                    }
+                }
+            };
             eprintln!(
-                "{} 件を書き出しました / exported {} resources",
-                response.row_count, response.row_count
+                "{} 件を書き出しました / exported {} rows ({})",
+                file.row_count,
+                file.row_count,
+                kind.label()
             );
-            (response.content, response.file_name)
+            (file.content, file.file_name)
         }
     };
     let path = options.output.unwrap_or_else(|| PathBuf::from(default_name));
@@ -371,7 +574,7 @@ mod tests {
             "--batch",
             "100",
         ]);
-        let SheetCommand::ImportResources(options) = command.unwrap() else {
+        let SheetCommand::Import(SheetKind::Resources, options) = command.unwrap() else {
             panic!()
         };
         assert_eq!(
@@ -379,6 +582,51 @@ mod tests {
             (PathBuf::from("a.xlsx"), true, 100)
         );
         assert_eq!(options.registry, DEFAULT_REGISTRY);
+    }
+
+    #[test]
+    fn organisations_and_helpers_go_in_and_out_too() {
+        let command = parse(&["import", "helpers", "担い手.xlsx", "--municipality", "212024"]).unwrap();
+        assert!(matches!(command, SheetCommand::Import(SheetKind::Helpers, _)));
+        let command = parse(&["import", "organizations", "団体.csv", "--municipality", "212024"]).unwrap();
+        assert!(matches!(
+            command,
+            SheetCommand::Import(SheetKind::Organizations, _)
+        ));
+        let command = parse(&[
+            "export",
+            "helpers",
+            "--municipality",
+            "212024",
+            "--format",
+            "csv",
+            "--include-confidential",
+        ])
+        .unwrap();
+        let SheetCommand::Export(SheetKind::Helpers, options) = command else {
+            panic!("{command:?}")
+        };
+        assert_eq!(
+            (options.format, options.include_confidential),
+            (ExportFormat::Csv, true)
+        );
+        assert!(
+            parse(&[
+                "export",
+                "organizations",
+                "--municipality",
+                "1",
+                "--format",
+                "hsds"
+            ])
+            .unwrap_err()
+            .contains("resources only")
+        );
+        assert!(
+            parse(&["import", "coordinators", "a.csv", "--municipality", "1"])
+                .unwrap_err()
+                .contains("unknown command")
+        );
     }
 
     #[test]

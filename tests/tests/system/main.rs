@@ -8,6 +8,7 @@ mod events_out_of_order;
 mod health_and_reflection;
 mod invalid_input;
 mod official_import;
+mod organization_helper_exchange;
 mod organizations;
 mod outbox_survives_broker_outage;
 mod redelivery;

@@ -196,6 +196,8 @@ pub struct Helper {
     pub training_records: Vec<TrainingRecord>,
     pub contact_points: Vec<ContactPoint>,
     pub status: HelperStatus,
+    /// The id the municipality's own list uses; unique per municipality.
+    pub external_id: Option<String>,
 }
 
 pub const UPDATABLE: &[&str] = &[
@@ -212,7 +214,11 @@ pub const UPDATABLE: &[&str] = &[
     "training_records",
     "contact_points",
     "status",
+    "external_id",
 ];
+
+/// At most this many characters in an external id.
+const MAX_EXTERNAL_ID_CHARS: usize = 100;
 
 /// A helper as received. Enums are None when unspecified or unknown.
 pub struct HelperInput<'a> {
@@ -230,6 +236,7 @@ pub struct HelperInput<'a> {
     pub training_records: Vec<TrainingInput<'a>>,
     pub contact_points: Vec<ContactInput<'a>>,
     pub status: Option<HelperStatus>,
+    pub external_id: &'a str,
 }
 
 impl Helper {
@@ -251,6 +258,7 @@ impl Helper {
             training_records: vec![],
             contact_points: vec![],
             status: HelperStatus::Prospective,
+            external_id: None,
         };
         let mut violations = Violations::new();
         for field in UPDATABLE {
@@ -347,6 +355,10 @@ impl Helper {
                     "担い手の状態（養成前・養成済・活動中・休止）を指定してください / status is required",
                 ),
             },
+            "external_id" => {
+                let external_id = optional_text(v, field, input.external_id, MAX_EXTERNAL_ID_CHARS);
+                self.external_id = (!external_id.is_empty()).then_some(external_id);
+            }
             other => unreachable!("{other} is not in UPDATABLE"),
         }
     }
@@ -525,6 +537,7 @@ mod tests {
             }],
             contact_points: vec![(Some(ContactKind::Phone), "090-1234-5678", "携帯")],
             status: Some(HelperStatus::Trained),
+            external_id: " Ｈ－００１ ",
         }
     }
 
@@ -549,6 +562,7 @@ mod tests {
         assert_eq!(helper.skills, ["life.garbage", "life.shopping"]);
         assert_eq!(helper.languages, ["ja", "pt-BR"]);
         assert_eq!(helper.status, HelperStatus::Trained);
+        assert_eq!(helper.external_id.as_deref(), Some("H-001"));
         let snapshot = common::snapshot(&helper);
         assert_eq!(snapshot["status"], "trained");
         assert_eq!(snapshot["monthly_load"]["unit"], "hours");

@@ -9,11 +9,11 @@
 //!   field-level history and enqueues its event, in one transaction;
 //! - `grpc`: the only part that touches `tsunagu_proto`.
 
-mod common;
+pub(crate) mod common;
 mod coordinators;
 mod councils;
 mod grpc;
-mod helpers;
-mod store;
+pub(crate) mod helpers;
+pub(crate) mod store;
 
 pub use grpc::add_routes;

@@ -1,12 +1,20 @@
-//! Import and export of resources as coordinators keep them (CSV and Excel), as Open
-//! Referral HSDS JSON, and from the 自治体標準オープンデータセット「介護サービス事業所一覧」.
+//! Import and export of resources, organisations and helpers as coordinators keep them (CSV
+//! and Excel), of resources as Open Referral HSDS JSON, and from the 自治体標準オープンデータセット
+//! 「介護サービス事業所一覧」.
 //!
 //! An import is all-or-nothing per row, never per file: a row with any problem is reported
 //! (row, column, reason) and left out, the valid rows are applied, and a row is never half
 //! written (each runs inside its own savepoint). A dry run does everything, then rolls back.
 
 pub mod care_providers;
+pub mod common;
+pub mod helper_export;
+pub mod helper_import;
+pub mod helper_sheet;
 pub mod hsds;
+pub mod organization_export;
+pub mod organization_import;
+pub mod organization_sheet;
 pub mod resource_export;
 pub mod resource_import;
 pub mod resource_sheet;

@@ -169,7 +169,7 @@ pub const COLUMNS: &[Column] = &[
 ];
 
 /// Separators coordinators use between items in one cell.
-fn items(cell: &str) -> Vec<String> {
+pub(crate) fn items(cell: &str) -> Vec<String> {
     cell.split(['、', ',', '，', ';', '；', '\n'])
         .map(|item| text::nfkc(item).trim().to_string())
         .filter(|item| !item.is_empty())
@@ -417,7 +417,7 @@ impl AreaNames {
         }
     }
 
-    fn resolve(&self, item: &str) -> Result<String, String> {
+    pub(crate) fn resolve(&self, item: &str) -> Result<String, String> {
         if let Ok(id) = item.parse::<Uuid>() {
             return Ok(id.to_string());
         }
@@ -461,7 +461,7 @@ impl OrganizationNames {
         }
     }
 
-    fn resolve(&self, name: &str) -> Result<String, String> {
+    pub(crate) fn resolve(&self, name: &str) -> Result<String, String> {
         match self.by_name.get(&text::search_fold(name)).map(Vec::as_slice) {
             Some([id]) => Ok(id.to_string()),
             Some(_) => Err(format!(
@@ -475,6 +475,16 @@ impl OrganizationNames {
 
     pub fn name_of(&self, id: Uuid) -> &str {
         self.name_of.get(&id).map_or("", String::as_str)
+    }
+
+    /// Records an organisation created or renamed during an import, so later rows may name it.
+    pub fn set(&mut self, id: Uuid, name: &str) {
+        if let Some(old) = self.name_of.insert(id, name.to_string())
+            && let Some(ids) = self.by_name.get_mut(&text::search_fold(&old))
+        {
+            ids.retain(|known| *known != id);
+        }
+        self.by_name.entry(text::search_fold(name)).or_default().push(id);
     }
 }
 

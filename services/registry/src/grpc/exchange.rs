@@ -9,10 +9,14 @@ use tsunagu_tabular::Format;
 
 use super::text_or;
 use crate::exchange::care_providers::{self, CareProviderImport};
-use crate::exchange::{ImportReport, RowProblem, hsds, resource_export, resource_import};
+use crate::exchange::resource_export::ExportedSheet;
+use crate::exchange::{
+    ImportReport, RowProblem, hsds, organization_export, organization_import, resource_export,
+    resource_import,
+};
 use crate::history::ChangeAuthor;
 
-fn municipality(code: &str) -> Result<MunicipalityCode, ServiceError> {
+pub(crate) fn municipality(code: &str) -> Result<MunicipalityCode, ServiceError> {
     MunicipalityCode::parse_known(code)
         .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))
 }
@@ -93,29 +97,111 @@ pub async fn export_resources(
 ) -> Result<pb::ExportResourcesResponse, Status> {
     let municipality = municipality(&request.municipality_code)?;
     let sheet = resource_export::export(pool, municipality.as_str(), request.include_confidential).await?;
-    let date = chrono::Utc::now()
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
-        .format("%Y%m%d");
-    let base_name = format!("地域資源_{}_{date}", municipality.as_str());
-    let (content, file_name, content_type) = match pb::SheetFormat::try_from(request.format) {
-        Ok(pb::SheetFormat::Csv) => (
-            tsunagu_tabular::write_csv(&sheet.headers, &sheet.rows),
-            format!("{base_name}.csv"),
-            "text/csv; charset=utf-8",
-        ),
-        _ => (
-            tsunagu_tabular::write_xlsx("地域資源", &sheet.headers, &sheet.rows).map_err(|error| {
-                ServiceError::Internal(anyhow::anyhow!("writing the export failed: {error}"))
-            })?,
-            format!("{base_name}.xlsx"),
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ),
-    };
+    let file = SheetFile::write(&sheet, "地域資源", municipality.as_str(), request.format)?;
     Ok(pb::ExportResourcesResponse {
-        content,
-        file_name,
-        content_type: content_type.into(),
-        row_count: u32::try_from(sheet.rows.len()).unwrap_or(u32::MAX),
+        content: file.content,
+        file_name: file.file_name,
+        content_type: file.content_type.into(),
+        row_count: file.row_count,
+    })
+}
+
+/// An exported sheet as a file: its bytes, name (「地域資源_212024_20261122.xlsx」) and type.
+pub(crate) struct SheetFile {
+    pub content: Vec<u8>,
+    pub file_name: String,
+    pub content_type: &'static str,
+    pub row_count: u32,
+}
+
+impl SheetFile {
+    /// CSV when `format` says so, else XLSX with one worksheet named `title`.
+    pub fn write(
+        sheet: &ExportedSheet,
+        title: &str,
+        municipality_code: &str,
+        format: i32,
+    ) -> Result<SheetFile, ServiceError> {
+        let date = chrono::Utc::now()
+            .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
+            .format("%Y%m%d");
+        let base_name = format!("{title}_{municipality_code}_{date}");
+        let (content, file_name, content_type) = match pb::SheetFormat::try_from(format) {
+            Ok(pb::SheetFormat::Csv) => (
+                tsunagu_tabular::write_csv(&sheet.headers, &sheet.rows),
+                format!("{base_name}.csv"),
+                "text/csv; charset=utf-8",
+            ),
+            _ => (
+                tsunagu_tabular::write_xlsx(title, &sheet.headers, &sheet.rows).map_err(|error| {
+                    ServiceError::Internal(anyhow::anyhow!("writing the export failed: {error}"))
+                })?,
+                format!("{base_name}.xlsx"),
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+        };
+        Ok(SheetFile {
+            content,
+            file_name,
+            content_type,
+            row_count: u32::try_from(sheet.rows.len()).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+pub async fn import_organizations(
+    pool: &PgPool,
+    request: pb::ImportOrganizationsRequest,
+) -> Result<pb::ImportOrganizationsResponse, Status> {
+    let municipality = municipality(&request.municipality_code)?;
+    let sheet = read_sheet(&request.content, request.format, &request.sheet_name)?;
+    let imported_by = text_or(&request.imported_by, "(一括取り込み)");
+    let author = ChangeAuthor {
+        changed_by: &imported_by,
+        reason: "一括取り込み / import",
+    };
+    let report = organization_import::import(
+        pool,
+        &municipality,
+        &sheet,
+        request.row_offset as usize,
+        request.dry_run,
+        author,
+        &|_, _| {},
+    )
+    .await?;
+    tracing::info!(
+        municipality_code = municipality.as_str(),
+        rows = sheet.rows.len(),
+        created = report.created,
+        updated = report.updated,
+        unchanged = report.unchanged,
+        rejected_rows = report.rejected.len(),
+        dry_run = request.dry_run,
+        "organizations imported"
+    );
+    Ok(pb::ImportOrganizationsResponse {
+        created: report.created,
+        updated: report.updated,
+        unchanged: report.unchanged,
+        rejected: report.rejected.into_iter().map(problem_to_proto).collect(),
+        ignored_headers: report.ignored_headers,
+        dry_run: request.dry_run,
+    })
+}
+
+pub async fn export_organizations(
+    pool: &PgPool,
+    request: pb::ExportOrganizationsRequest,
+) -> Result<pb::ExportOrganizationsResponse, Status> {
+    let municipality = municipality(&request.municipality_code)?;
+    let sheet = organization_export::export(pool, municipality.as_str()).await?;
+    let file = SheetFile::write(&sheet, "団体", municipality.as_str(), request.format)?;
+    Ok(pb::ExportOrganizationsResponse {
+        content: file.content,
+        file_name: file.file_name,
+        content_type: file.content_type.into(),
+        row_count: file.row_count,
     })
 }
 
@@ -131,7 +217,7 @@ pub async fn export_hsds(
     })
 }
 
-fn problem_to_proto(problem: RowProblem) -> pb::RowProblem {
+pub(crate) fn problem_to_proto(problem: RowProblem) -> pb::RowProblem {
     pb::RowProblem {
         row: u32::try_from(problem.row).unwrap_or(u32::MAX),
         column: problem.column,

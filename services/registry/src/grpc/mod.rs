@@ -2,7 +2,7 @@
 //! organisations are handled here; resources and the taxonomy in their own modules.
 
 mod categories;
-mod exchange;
+pub(crate) mod exchange;
 mod organizations;
 mod resources;
 
@@ -524,6 +524,24 @@ impl RegistryService for RegistryApi {
         let response = exchange::import_care_providers(&self.pool, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(response))
+    }
+
+    async fn import_organizations(
+        &self,
+        request: Request<pb::ImportOrganizationsRequest>,
+    ) -> Result<Response<pb::ImportOrganizationsResponse>, Status> {
+        let response = exchange::import_organizations(&self.pool, request.into_inner()).await?;
+        self.outbox_wake.notify_one();
+        Ok(Response::new(response))
+    }
+
+    async fn export_organizations(
+        &self,
+        request: Request<pb::ExportOrganizationsRequest>,
+    ) -> Result<Response<pb::ExportOrganizationsResponse>, Status> {
+        Ok(Response::new(
+            exchange::export_organizations(&self.pool, request.into_inner()).await?,
+        ))
     }
 
     async fn export_resources_hsds(

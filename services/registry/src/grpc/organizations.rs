@@ -287,3 +287,18 @@ pub fn to_proto(row: OrganizationRow) -> pb::Organization {
         external_id: row.external_id.unwrap_or_default(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_proto_kind_has_a_sheet_label_and_back() {
+        let codes: Vec<String> = (1..100).filter_map(kind_code).collect();
+        assert_eq!(codes.len(), organization::KINDS.len());
+        for code in &codes {
+            assert!(organization::kind_label(code).is_some(), "{code} has no label");
+            assert_ne!(kind_from_code(code), pb::OrganizationKind::Unspecified);
+        }
+    }
+}

@@ -26,6 +26,38 @@ pub const UPDATABLE: &[&str] = &[
     "external_id",
 ];
 
+/// The kinds of organisation (domain.md §5): the stored code (the proto enum's name in lower
+/// case) and the label a sheet shows.
+pub const KINDS: &[(&str, &str)] = &[
+    ("npo", "NPO法人"),
+    ("social_welfare_corp", "社会福祉法人"),
+    ("shakyo", "社会福祉協議会"),
+    ("district_shakyo", "地区社協"),
+    ("company", "民間企業"),
+    ("cooperative", "協同組合"),
+    ("volunteer_group", "ボランティア団体"),
+    ("neighborhood_association", "自治会・町内会"),
+    ("care_provider", "介護サービス事業所"),
+    ("silver_hr_center", "シルバー人材センター"),
+    ("senior_club", "老人クラブ"),
+    ("shop", "商店"),
+    ("pharmacy", "薬局"),
+    ("individual", "個人"),
+    ("commerce_association", "商工会"),
+    ("shopping_street", "商店街"),
+    ("housekeeping_agency", "家政婦紹介所"),
+    ("welfare_commissioner", "民生委員"),
+    ("community_care_center", "地域包括支援センター"),
+];
+
+/// The label of a stored kind code, e.g. `shakyo` → 社会福祉協議会.
+pub fn kind_label(code: &str) -> Option<&'static str> {
+    KINDS
+        .iter()
+        .find(|(known, _)| *known == code)
+        .map(|(_, label)| *label)
+}
+
 pub fn overlay(base: &mut RawOrganization, given: RawOrganization, mask: &FieldMask) {
     for field in mask.fields() {
         match field {

@@ -235,6 +235,27 @@ pub async fn lock_for_change(tx: &mut PgConnection, id: Uuid) -> ServiceResult<O
     Ok(row)
 }
 
+/// Locks the organisation, deleted or not, for an import that decides what to do with it.
+pub async fn lock(tx: &mut PgConnection, id: Uuid) -> ServiceResult<Option<OrganizationRow>> {
+    lock_or_fetch(tx, id, "FOR UPDATE OF o").await
+}
+
+/// The organisation of the municipality with this external id (deleted ones included: the id
+/// stays taken), locked for an upsert.
+pub async fn lock_by_external_id(
+    tx: &mut PgConnection,
+    municipality_code: &str,
+    external_id: &str,
+) -> ServiceResult<Option<OrganizationRow>> {
+    Ok(sqlx::query_as::<_, OrganizationRow>(sqlx::AssertSqlSafe(format!(
+        "{SELECT_ORGANIZATION} WHERE o.municipality_code = $1 AND o.external_id = $2 FOR UPDATE OF o"
+    )))
+    .bind(municipality_code)
+    .bind(external_id)
+    .fetch_optional(&mut *tx)
+    .await?)
+}
+
 /// Replaces a locked organisation's fields; `None` when nothing differs.
 pub async fn apply_change(
     tx: &mut PgConnection,

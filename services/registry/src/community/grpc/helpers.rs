@@ -14,6 +14,9 @@ use crate::community::helpers::{
     Gender, Helper, HelperInput, HelperKind, HelperStatus, LoadInput, LoadUnit, TrainingInput, UPDATABLE,
 };
 use crate::community::store::{self, HELPER, Stored};
+use crate::exchange::{helper_export, helper_import};
+use crate::grpc::exchange::{SheetFile, municipality, problem_to_proto, read_sheet};
+use crate::grpc::text_or;
 
 /// Violations of the entity's fields are named by their path in the request.
 const PREFIX: &str = "helper.";
@@ -175,6 +178,62 @@ pub(super) async fn history(
     })
 }
 
+pub(super) async fn import(
+    api: &CommunityApi,
+    request: pb::ImportHelpersRequest,
+) -> ServiceResult<pb::ImportHelpersResponse> {
+    let municipality = municipality(&request.municipality_code)?;
+    let sheet = read_sheet(&request.content, request.format, &request.sheet_name)?;
+    let imported_by = text_or(&request.imported_by, "(一括取り込み)");
+    let report = helper_import::import(
+        &api.pool,
+        &municipality,
+        &sheet,
+        request.row_offset as usize,
+        request.dry_run,
+        &imported_by,
+        &|_, _| {},
+    )
+    .await?;
+    if !request.dry_run {
+        api.changed();
+    }
+    tracing::info!(
+        municipality_code = municipality.as_str(),
+        rows = sheet.rows.len(),
+        created = report.created,
+        updated = report.updated,
+        unchanged = report.unchanged,
+        rejected_rows = report.rejected.len(),
+        dry_run = request.dry_run,
+        "helpers imported"
+    );
+    Ok(pb::ImportHelpersResponse {
+        created: report.created,
+        updated: report.updated,
+        unchanged: report.unchanged,
+        rejected: report.rejected.into_iter().map(problem_to_proto).collect(),
+        ignored_headers: report.ignored_headers,
+        dry_run: request.dry_run,
+    })
+}
+
+pub(super) async fn export(
+    api: &CommunityApi,
+    request: pb::ExportHelpersRequest,
+) -> ServiceResult<pb::ExportHelpersResponse> {
+    let municipality = municipality(&request.municipality_code)?;
+    let sheet =
+        helper_export::export(&api.pool, municipality.as_str(), request.include_contact_points).await?;
+    let file = SheetFile::write(&sheet, "担い手", municipality.as_str(), request.format)?;
+    Ok(pb::ExportHelpersResponse {
+        content: file.content,
+        file_name: file.file_name,
+        content_type: file.content_type.into(),
+        row_count: file.row_count,
+    })
+}
+
 fn input(helper: &pb::Helper) -> HelperInput<'_> {
     HelperInput {
         organization_id: &helper.organization_id,
@@ -216,6 +275,7 @@ fn input(helper: &pb::Helper) -> HelperInput<'_> {
             .collect(),
         contact_points: contact_inputs(&helper.contact_points),
         status: status_from_proto(helper.status),
+        external_id: &helper.external_id,
     }
 }
 
@@ -293,5 +353,6 @@ fn to_proto(stored: Stored<Helper>) -> pb::Helper {
         created_at: Some(timestamp(meta.created_at)),
         updated_at: Some(timestamp(meta.updated_at)),
         deletion,
+        external_id: state.external_id.unwrap_or_default(),
     }
 }

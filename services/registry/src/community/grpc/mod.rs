@@ -70,6 +70,8 @@ community_service! {
     list_helpers(ListHelpersRequest) -> ListHelpersResponse => helpers::list;
     batch_get_helpers(BatchGetHelpersRequest) -> BatchGetHelpersResponse => helpers::batch_get;
     list_helper_history(ListHelperHistoryRequest) -> ListHelperHistoryResponse => helpers::history;
+    import_helpers(ImportHelpersRequest) -> ImportHelpersResponse => helpers::import;
+    export_helpers(ExportHelpersRequest) -> ExportHelpersResponse => helpers::export;
     create_coordinator(CreateCoordinatorRequest) -> CreateCoordinatorResponse => coordinators::create;
     get_coordinator(GetCoordinatorRequest) -> GetCoordinatorResponse => coordinators::get;
     update_coordinator(UpdateCoordinatorRequest) -> UpdateCoordinatorResponse => coordinators::update;

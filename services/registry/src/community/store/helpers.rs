@@ -2,7 +2,7 @@
 
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
-use tsunagu_runtime::error::{ServiceResult, Violations};
+use tsunagu_runtime::error::{ServiceError, ServiceResult, Violations};
 use tsunagu_runtime::grpc::Page;
 use uuid::Uuid;
 
@@ -35,13 +35,14 @@ struct HelperRow {
     training_records: Json<Vec<TrainingRecord>>,
     contact_points: Json<Vec<ContactPoint>>,
     status: String,
+    external_id: Option<String>,
 }
 
 const SELECT_HELPER: &str = "SELECT h.id, h.municipality_code, h.version, h.created_at, h.updated_at,
             h.deleted_at, h.deleted_reason, h.deleted_by,
             h.organization_id, h.name, h.name_kana, h.kind, h.skills, h.availability,
             h.monthly_load_amount, h.monthly_load_unit, h.gender, h.languages, h.training_records,
-            h.contact_points, h.status,
+            h.contact_points, h.status, h.external_id,
             ARRAY(SELECT ha.area_id FROM helper_area ha WHERE ha.helper_id = h.id ORDER BY ha.position) AS area_ids
      FROM helper h";
 
@@ -78,6 +79,7 @@ impl HelperRow {
                 training_records: self.training_records.0,
                 contact_points: self.contact_points.0,
                 status,
+                external_id: self.external_id,
             },
         })
     }
@@ -137,12 +139,14 @@ async fn check_references(
     Ok(municipality_code)
 }
 
-/// Writes the editable columns and the areas (not the version).
-async fn write(tx: &mut PgConnection, id: Uuid, helper: &Helper) -> sqlx::Result<()> {
-    sqlx::query(
+/// Writes the editable columns and the areas (not the version). An external id another
+/// helper of the municipality has is `ALREADY_EXISTS`.
+async fn write(tx: &mut PgConnection, id: Uuid, helper: &Helper) -> ServiceResult<()> {
+    let result = sqlx::query(
         "UPDATE helper SET organization_id = $2, name = $3, name_kana = $4, kind = $5, skills = $6,
              availability = $7, monthly_load_amount = $8, monthly_load_unit = $9, gender = $10,
-             languages = $11, training_records = $12, contact_points = $13, status = $14
+             languages = $11, training_records = $12, contact_points = $13, status = $14,
+             external_id = $15
          WHERE id = $1",
     )
     .bind(id)
@@ -159,8 +163,21 @@ async fn write(tx: &mut PgConnection, id: Uuid, helper: &Helper) -> sqlx::Result
     .bind(Json(&helper.training_records))
     .bind(Json(&helper.contact_points))
     .bind(helper.status.as_str())
+    .bind(&helper.external_id)
     .execute(&mut *tx)
-    .await?;
+    .await;
+    if let Err(error) = &result
+        && error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "23505")
+    {
+        return Err(ServiceError::AlreadyExists(format!(
+            "外部ID {:?} の担い手は既に登録されています / a helper with this external_id exists",
+            helper.external_id.as_deref().unwrap_or_default()
+        )));
+    }
+    result?;
     sqlx::query("DELETE FROM helper_area WHERE helper_id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -178,7 +195,19 @@ async fn write(tx: &mut PgConnection, id: Uuid, helper: &Helper) -> sqlx::Result
 
 pub async fn create(pool: &PgPool, helper: Helper, created_by: &str) -> ServiceResult<Stored<Helper>> {
     let mut tx = pool.begin().await?;
-    let municipality_code = check_references(&mut tx, &helper, None).await?;
+    let id = insert(&mut tx, &helper, created_by).await?.meta.id;
+    tx.commit().await?;
+    get(pool, id).await
+}
+
+/// Creates the helper in the caller's transaction (in the municipality of its organisation),
+/// with its first history entry and its event.
+pub async fn insert(
+    tx: &mut PgConnection,
+    helper: &Helper,
+    created_by: &str,
+) -> ServiceResult<Stored<Helper>> {
+    let municipality_code = check_references(tx, helper, None).await?;
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO helper (id, municipality_code, organization_id, name, kind, status, training_records)
@@ -193,12 +222,33 @@ pub async fn create(pool: &PgPool, helper: Helper, created_by: &str) -> ServiceR
     .bind(Json(&helper.training_records))
     .execute(&mut *tx)
     .await?;
-    write(&mut tx, id, &helper).await?;
+    write(tx, id, helper).await?;
     HELPER
-        .record_created(&mut tx, id, &municipality_code, snapshot(&helper), created_by)
+        .record_created(tx, id, &municipality_code, snapshot(helper), created_by)
         .await?;
-    tx.commit().await?;
-    get(pool, id).await
+    fetch(tx, id, false).await?.ok_or_else(|| HELPER.not_found(id))
+}
+
+/// Locks the helper, deleted or not, for an import that decides what to do with it.
+pub async fn lock(tx: &mut PgConnection, id: Uuid) -> ServiceResult<Option<Stored<Helper>>> {
+    fetch(tx, id, true).await
+}
+
+/// The helper of the municipality with this external id (deleted ones included: the id stays
+/// taken), locked for an upsert.
+pub async fn lock_by_external_id(
+    tx: &mut PgConnection,
+    municipality_code: &str,
+    external_id: &str,
+) -> ServiceResult<Option<Stored<Helper>>> {
+    let row: Option<HelperRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_HELPER} WHERE h.municipality_code = $1 AND h.external_id = $2 FOR UPDATE"
+    )))
+    .bind(municipality_code)
+    .bind(external_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    row.map(HelperRow::into_stored).transpose()
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> ServiceResult<Stored<Helper>> {
@@ -237,22 +287,42 @@ pub async fn update(
         .ok_or_else(|| HELPER.not_found(id))?;
     HELPER.check_editable(&current.meta, expected_version)?;
     let changed = change(&current.state)?;
-    let changes = history::diff(&snapshot(&current.state), &snapshot(&changed));
-    if changes.is_empty() {
+    if apply_change(&mut tx, &current, &changed, changed_by)
+        .await?
+        .is_none()
+    {
         return Ok(current);
     }
+    tx.commit().await?;
+    get(pool, id).await
+}
+
+/// Writes `changed` over a locked, editable helper in the caller's transaction, with its
+/// history and event; `None` when nothing differs (no version, no history, no event).
+pub async fn apply_change(
+    tx: &mut PgConnection,
+    current: &Stored<Helper>,
+    changed: &Helper,
+    changed_by: &str,
+) -> ServiceResult<Option<Stored<Helper>>> {
+    let changes = history::diff(&snapshot(&current.state), &snapshot(changed));
+    if changes.is_empty() {
+        return Ok(None);
+    }
     check_references(
-        &mut tx,
-        &changed,
+        tx,
+        changed,
         Some((&current.state, &current.meta.municipality_code)),
     )
     .await?;
-    write(&mut tx, id, &changed).await?;
+    let id = current.meta.id;
+    write(tx, id, changed).await?;
     HELPER
-        .record_updated(&mut tx, &current.meta, &changes, changed_by)
+        .record_updated(tx, &current.meta, &changes, changed_by)
         .await?;
-    tx.commit().await?;
-    get(pool, id).await
+    Ok(Some(
+        fetch(tx, id, false).await?.ok_or_else(|| HELPER.not_found(id))?,
+    ))
 }
 
 /// What helpers lists filter by, besides [`ListFilter`].
