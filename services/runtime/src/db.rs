@@ -35,8 +35,19 @@ pub const HOW_TO_START_POSTGRES: &str = "PostgreSQL must be running: on Debian, 
 with Docker, `docker compose up -d postgres`.";
 
 fn unreachable(database_url: &str, error: sqlx::Error) -> anyhow::Error {
+    // A missing database is not a stopped server: say what to do about it instead.
+    let missing_database = error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "3D000");
+    let advice = if missing_database {
+        "The database does not exist: create it (`createdb <name>`, or let the operator \
+         provision it); `tsunagu up` creates its own."
+    } else {
+        HOW_TO_START_POSTGRES
+    };
     anyhow::anyhow!(
-        "cannot connect to PostgreSQL at {}: {error}\n{HOW_TO_START_POSTGRES}",
+        "cannot connect to PostgreSQL at {}: {error}\n{advice}",
         redact(database_url)
     )
 }

@@ -19,6 +19,8 @@ pub const RESOURCE_DELETED: &str = "resource.deleted";
 /// Payload: [`RegistryChange`].
 pub const ORGANIZATION_UPDATED: &str = "organization.updated";
 pub const ORGANIZATION_DELETED: &str = "organization.deleted";
+/// Payload: [`CategoryCreated`]: a municipality added a category of its own.
+pub const CATEGORY_CREATED: &str = "category.created";
 pub const HELPER_CREATED: &str = "helper.created";
 pub const HELPER_UPDATED: &str = "helper.updated";
 pub const HELPER_DELETED: &str = "helper.deleted";
@@ -123,4 +125,14 @@ pub struct ResourceChanged {
 
 fn accepting_by_default() -> bool {
     true
+}
+
+/// A municipality's own category: services that resolve categories (intake, matching) learn
+/// the code and the Japanese name people will use for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoryCreated {
+    pub code: String,
+    pub municipality_code: String,
+    pub parent_code: String,
+    pub name: String,
 }

@@ -556,6 +556,19 @@ async fn a_municipality_extends_the_taxonomy_with_its_own_categories() {
         (category.code.as_str(), category.parent_code.as_str()),
         ("212024.kusakari", "life")
     );
+    // Announced like every registry change (nobody consumes it yet, so it is published and done).
+    let registry_db = system.database(tsunagu_runtime::ServiceName::Registry).await;
+    tsunagu_tests::eventually("category.created to be published", WAIT, || async {
+        let published: Option<bool> = sqlx::query_scalar(
+            "SELECT published_at IS NOT NULL FROM outbox WHERE event_type = 'category.created'
+               AND payload->>'code' = '212024.kusakari'",
+        )
+        .fetch_optional(&registry_db)
+        .await
+        .unwrap();
+        (published == Some(true)).then_some(())
+    })
+    .await;
     // A name already taken (bundled) is refused.
     let status = registry
         .create_category(pb::CreateCategoryRequest {

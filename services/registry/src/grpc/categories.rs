@@ -4,6 +4,8 @@ use sqlx::PgPool;
 use tonic::Status;
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_runtime::ServiceError;
+use tsunagu_runtime::events::{self, CategoryCreated};
+use tsunagu_runtime::outbox;
 use tsunagu_runtime::tenant::MunicipalityCode;
 
 use crate::categories::{self, CategoryEntry, CategoryIndex, CategoryInput, NewCategory};
@@ -35,8 +37,23 @@ pub async fn create(pool: &PgPool, request: pb::CreateCategoryRequest) -> Result
         name_kana: &request.name_kana,
         description: &request.description,
     })?;
-    let mut conn = pool.acquire().await.map_err(ServiceError::from)?;
-    let entry = categories::create_category(&mut conn, new).await?;
+    let mut tx = pool.begin().await.map_err(ServiceError::from)?;
+    let entry = categories::create_category(&mut tx, new).await?;
+    let event = CategoryCreated {
+        code: entry.code.clone(),
+        municipality_code: entry.municipality_code.clone().unwrap_or_default(),
+        parent_code: entry.parent_code.clone().unwrap_or_default(),
+        name: entry.name.clone(),
+    };
+    outbox::enqueue(
+        &mut tx,
+        events::CATEGORY_CREATED,
+        &event.municipality_code,
+        &event,
+    )
+    .await
+    .map_err(ServiceError::from)?;
+    tx.commit().await.map_err(ServiceError::from)?;
     tracing::info!(code = entry.code, "category created");
     Ok(category_to_proto(entry))
 }

@@ -494,6 +494,7 @@ impl RegistryService for RegistryApi {
         request: Request<pb::CreateCategoryRequest>,
     ) -> Result<Response<pb::CreateCategoryResponse>, Status> {
         let category = categories::create(&self.pool, request.into_inner()).await?;
+        self.outbox_wake.notify_one();
         Ok(Response::new(pb::CreateCategoryResponse {
             category: Some(category),
         }))
