@@ -8,9 +8,12 @@ use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 use tsunagu_proto::intake::v1 as pb;
 use tsunagu_proto::intake::v1::intake_service_server::{IntakeService, IntakeServiceServer};
-use tsunagu_runtime::grpc::{parse_id, timestamp};
+use tsunagu_runtime::error::Violations;
+use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
+use tsunagu_runtime::{MunicipalityCode, text};
 
 use crate::domain::{NeedInput, NewNeed, Urgency};
+use crate::lifecycle::{NeedStatus, Outcome, Transition};
 use crate::store::{self, NeedRow};
 
 pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
@@ -62,7 +65,159 @@ impl IntakeService for IntakeApi {
             need: Some(need_to_proto(need)),
         }))
     }
+
+    async fn transition_need(
+        &self,
+        request: Request<pb::TransitionNeedRequest>,
+    ) -> Result<Response<pb::TransitionNeedResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let id = violations.absorb(parse_id("need_id", &request.need_id));
+        let to = STATUS_PAIRS
+            .iter()
+            .find(|(_, proto)| *proto as i32 == request.to && *proto != pb::NeedStatus::Unspecified)
+            .map(|(domain, _)| *domain);
+        if to.is_none() {
+            violations.add(
+                "to",
+                "移す先の状態を指定してください / the target status is required",
+            );
+        }
+        let outcome = match request.outcome {
+            0 => None,
+            value => violations.check(
+                "outcome",
+                OUTCOME_PAIRS
+                    .iter()
+                    .find(|(_, proto)| *proto as i32 == value)
+                    .map(|(domain, _)| *domain)
+                    .ok_or("不明な結果です / unknown outcome"),
+            ),
+        };
+        violations.into_result()?;
+        let transition = Transition {
+            to: to.expect("checked"),
+            reason: text::nfkc(&request.reason).trim().to_string(),
+            outcome,
+        };
+        let changed_by = text::normalised_non_empty(&request.changed_by).unwrap_or_else(|| "(不明)".into());
+        let need = store::transition(
+            &self.pool,
+            id.expect("checked"),
+            &transition,
+            request.expected_version,
+            &changed_by,
+        )
+        .await?;
+        self.outbox_wake.notify_one();
+        tracing::info!(need_id = %need.id, status = need.status, version = need.version, "need moved");
+        Ok(Response::new(pb::TransitionNeedResponse {
+            need: Some(need_to_proto(need)),
+        }))
+    }
+
+    async fn list_need_history(
+        &self,
+        request: Request<pb::ListNeedHistoryRequest>,
+    ) -> Result<Response<pb::ListNeedHistoryResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let id = violations.absorb(parse_id("need_id", &request.need_id));
+        let page = violations.absorb(Page::from_request(request.page));
+        violations.into_result()?;
+        let page = page.expect("checked");
+        let rows = store::history(&self.pool, id.expect("checked"), page).await?;
+        let next_page_token = page.next_token_after(&rows, |row| row.id);
+        Ok(Response::new(pb::ListNeedHistoryResponse {
+            changes: rows
+                .into_iter()
+                .map(|row| pb::StatusChange {
+                    version: row.version,
+                    from: row
+                        .from_status
+                        .as_deref()
+                        .map_or(pb::NeedStatus::Unspecified, status_to_proto)
+                        .into(),
+                    to: status_to_proto(&row.status).into(),
+                    reason: row.reason,
+                    outcome: outcome_to_proto(row.outcome.as_deref()).into(),
+                    changed_by: row.changed_by,
+                    changed_at: Some(timestamp(row.changed_at)),
+                })
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn list_needs_for_follow_up(
+        &self,
+        request: Request<pb::ListNeedsForFollowUpRequest>,
+    ) -> Result<Response<pb::ListNeedsForFollowUpResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let code = violations.check(
+            "municipality_code",
+            MunicipalityCode::parse_known(&request.municipality_code),
+        );
+        let page = violations.absorb(Page::from_request(request.page));
+        if request.idle_days > 3650 {
+            violations.add("idle_days", "3650日以内で指定してください / at most 3650 days");
+        }
+        violations.into_result()?;
+        let idle_days = match request.idle_days {
+            0 => DEFAULT_IDLE_DAYS,
+            days => days,
+        };
+        let idle_since = chrono::Utc::now() - chrono::TimeDelta::days(i64::from(idle_days));
+        let page = page.expect("checked");
+        let needs = store::idle_needs(&self.pool, code.expect("checked").as_str(), idle_since, page).await?;
+        let next_page_token = page.next_token_after(&needs, |need| need.id);
+        Ok(Response::new(pb::ListNeedsForFollowUpResponse {
+            needs: needs.into_iter().map(need_to_proto).collect(),
+            next_page_token,
+        }))
+    }
 }
+
+const STATUS_PAIRS: [(NeedStatus, pb::NeedStatus); 11] = [
+    (NeedStatus::Draft, pb::NeedStatus::Draft),
+    (NeedStatus::Submitted, pb::NeedStatus::Submitted),
+    (NeedStatus::Matching, pb::NeedStatus::Matching),
+    (NeedStatus::Proposed, pb::NeedStatus::Proposed),
+    (NeedStatus::Accepted, pb::NeedStatus::Accepted),
+    (NeedStatus::InProgress, pb::NeedStatus::InProgress),
+    (NeedStatus::OnHold, pb::NeedStatus::OnHold),
+    (NeedStatus::Completed, pb::NeedStatus::Completed),
+    (NeedStatus::Cancelled, pb::NeedStatus::Cancelled),
+    (NeedStatus::Failed, pb::NeedStatus::Failed),
+    (NeedStatus::EnteredInError, pb::NeedStatus::EnteredInError),
+];
+
+const OUTCOME_PAIRS: [(Outcome, pb::Outcome); 7] = [
+    (Outcome::GotHelp, pb::Outcome::GotHelp),
+    (Outcome::NoCapacity, pb::Outcome::NoCapacity),
+    (Outcome::NotEligible, pb::Outcome::NotEligible),
+    (Outcome::CouldNotContact, pb::Outcome::CouldNotContact),
+    (Outcome::NoLongerNeeded, pb::Outcome::NoLongerNeeded),
+    (Outcome::ReferredElsewhere, pb::Outcome::ReferredElsewhere),
+    (Outcome::Declined, pb::Outcome::Declined),
+];
+
+fn status_to_proto(stored: &str) -> pb::NeedStatus {
+    NeedStatus::parse(stored)
+        .and_then(|status| STATUS_PAIRS.iter().find(|(domain, _)| *domain == status))
+        .map_or(pb::NeedStatus::Unspecified, |(_, proto)| *proto)
+}
+
+fn outcome_to_proto(stored: Option<&str>) -> pb::Outcome {
+    stored
+        .and_then(Outcome::parse)
+        .and_then(|outcome| OUTCOME_PAIRS.iter().find(|(domain, _)| *domain == outcome))
+        .map_or(pb::Outcome::Unspecified, |(_, proto)| *proto)
+}
+
+/// Default of `ListNeedsForFollowUp`: two weeks without any movement.
+const DEFAULT_IDLE_DAYS: u32 = 14;
 
 fn need_to_proto(need: NeedRow) -> pb::Need {
     let urgency = match Urgency::parse(&need.urgency) {
@@ -75,7 +230,11 @@ fn need_to_proto(need: NeedRow) -> pb::Need {
         area_id: need.area_id.to_string(),
         category: need.category,
         urgency: urgency.into(),
-        status: pb::NeedStatus::Submitted.into(),
+        status: status_to_proto(&need.status).into(),
         submitted_at: Some(timestamp(need.submitted_at)),
+        version: need.version,
+        outcome: outcome_to_proto(need.outcome.as_deref()).into(),
+        status_reason: need.status_reason,
+        status_changed_at: Some(timestamp(need.status_changed_at)),
     }
 }

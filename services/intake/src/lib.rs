@@ -1,11 +1,13 @@
 //! The intake service: needs arrive here, idempotently, and leave as `need.submitted` events.
 //!
 //! - `domain`: the validated need;
-//! - `store`: SQL, the need and its event in one transaction;
+//! - `lifecycle`: which status may follow which, and what each transition must carry;
+//! - `store`: SQL, each change of a need with its history row and its event in one transaction;
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
 mod domain;
 mod grpc;
+mod lifecycle;
 mod store;
 
 use std::sync::Arc;

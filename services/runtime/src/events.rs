@@ -31,6 +31,8 @@ pub const COUNCIL_CREATED: &str = "council.created";
 pub const COUNCIL_UPDATED: &str = "council.updated";
 pub const COUNCIL_DELETED: &str = "council.deleted";
 pub const NEED_SUBMITTED: &str = "need.submitted";
+/// Payload: [`NeedStatusChanged`].
+pub const NEED_STATUS_CHANGED: &str = "need.status_changed";
 pub const MATCH_PROPOSED: &str = "match.proposed";
 pub const NEED_UNMATCHED: &str = "need.unmatched";
 
@@ -135,4 +137,17 @@ pub struct CategoryCreated {
     pub municipality_code: String,
     pub parent_code: String,
     pub name: String,
+}
+
+/// A need moved in its lifecycle (domain.md §8). Ids, statuses and the outcome only: the
+/// reason is free text a coordinator typed and stays in intake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeedStatusChanged {
+    pub need_id: Uuid,
+    pub municipality_code: String,
+    pub version: i64,
+    pub from: String,
+    pub to: String,
+    /// Set when the need was closed (completed, cancelled, failed).
+    pub outcome: Option<String>,
 }

@@ -7,6 +7,7 @@ mod end_to_end;
 mod events_out_of_order;
 mod health_and_reflection;
 mod invalid_input;
+mod need_lifecycle;
 mod official_import;
 mod organization_helper_exchange;
 mod organizations;
