@@ -87,6 +87,11 @@ impl TestSystem {
                     "TSUNAGU_REGISTRY_SEED_OFFICIAL_AREAS",
                     options.seed_official_areas.to_string(),
                 ),
+                // A fixed test key (32 bytes of 0x2a): residents' data is sealed in every test.
+                (
+                    "TSUNAGU_INTAKE_ENCRYPTION_KEYS",
+                    "test-1:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=".to_string(),
+                ),
             ];
             if let Some(url) = registry_url {
                 vars.push(("TSUNAGU_REGISTRY_URL", url));

@@ -14,15 +14,23 @@ use tsunagu_runtime::{MunicipalityCode, text};
 
 use crate::domain::{NeedInput, NewNeed, Urgency};
 use crate::lifecycle::{NeedStatus, Outcome, Transition};
+use crate::residents::{self, PersonalData, PersonalInput, Resident};
+use crate::sealing::Keyring;
 use crate::store::{self, NeedRow};
 
-pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
-    Routes::new(IntakeServiceServer::new(IntakeApi { pool, outbox_wake }))
+pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>, keys: Option<Arc<Keyring>>) -> Routes {
+    Routes::new(IntakeServiceServer::new(IntakeApi {
+        pool,
+        outbox_wake,
+        keys,
+    }))
 }
 
 struct IntakeApi {
     pool: PgPool,
     outbox_wake: Arc<Notify>,
+    /// `None` when no key is configured: needs are accepted, personal data is refused.
+    keys: Option<Arc<Keyring>>,
 }
 
 #[tonic::async_trait]
@@ -63,6 +71,67 @@ impl IntakeService for IntakeApi {
         let need = store::get_need(&self.pool, id).await?;
         Ok(Response::new(pb::GetNeedResponse {
             need: Some(need_to_proto(need)),
+        }))
+    }
+
+    async fn register_resident(
+        &self,
+        request: Request<pb::RegisterResidentRequest>,
+    ) -> Result<Response<pb::RegisterResidentResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let code = violations.check(
+            "municipality_code",
+            MunicipalityCode::parse_known(&request.municipality_code),
+        );
+        let request_id = request.request_id.trim().to_string();
+        if request_id.is_empty() || request_id.chars().count() > 128 {
+            violations.add(
+                "request_id",
+                "リクエストIDは1〜128文字です / request_id must be 1–128 characters",
+            );
+        }
+        let given = request.personal.unwrap_or_default();
+        let personal = PersonalData::parse(
+            PersonalInput {
+                name: &given.name,
+                name_kana: &given.name_kana,
+                address: &given.address,
+                phone: &given.phone,
+                birth_date: &given.birth_date,
+                care_level: &given.care_level,
+                notes: &given.notes,
+            },
+            &mut violations,
+        );
+        violations.into_result()?;
+        let registered_by =
+            text::normalised_non_empty(&request.registered_by).unwrap_or_else(|| "(不明)".into());
+        let (resident, replayed) = residents::register(
+            &self.pool,
+            self.keys.as_deref(),
+            &code.expect("checked"),
+            &request_id,
+            &personal.expect("checked"),
+            &registered_by,
+        )
+        .await?;
+        // Ids only: personal data never reaches a log.
+        tracing::info!(resident_id = %resident.id, replayed, duplicates = resident.possible_duplicates.len(), "resident registered");
+        Ok(Response::new(pb::RegisterResidentResponse {
+            resident: Some(resident_to_proto(resident)),
+            replayed,
+        }))
+    }
+
+    async fn get_resident(
+        &self,
+        request: Request<pb::GetResidentRequest>,
+    ) -> Result<Response<pb::GetResidentResponse>, Status> {
+        let id = parse_id("id", &request.get_ref().id)?;
+        let resident = residents::get(&self.pool, self.keys.as_deref(), id).await?;
+        Ok(Response::new(pb::GetResidentResponse {
+            resident: Some(resident_to_proto(resident)),
         }))
     }
 
@@ -218,6 +287,32 @@ fn outcome_to_proto(stored: Option<&str>) -> pb::Outcome {
 
 /// Default of `ListNeedsForFollowUp`: two weeks without any movement.
 const DEFAULT_IDLE_DAYS: u32 = 14;
+
+fn resident_to_proto(resident: Resident) -> pb::Resident {
+    let personal = resident.personal;
+    pb::Resident {
+        id: resident.id.to_string(),
+        municipality_code: resident.municipality_code,
+        personal: Some(pb::PersonalData {
+            name: personal.name,
+            name_kana: personal.name_kana,
+            address: personal.address,
+            phone: personal.phone,
+            birth_date: personal
+                .birth_date
+                .map(|date| date.to_string())
+                .unwrap_or_default(),
+            care_level: personal.care_level,
+            notes: personal.notes,
+        }),
+        possible_duplicate_ids: resident
+            .possible_duplicates
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        registered_at: Some(timestamp(resident.created_at)),
+    }
+}
 
 fn need_to_proto(need: NeedRow) -> pb::Need {
     let urgency = match Urgency::parse(&need.urgency) {

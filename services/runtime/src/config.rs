@@ -107,6 +107,10 @@ pub struct Config {
     /// Whether the registry loads the bundled official list of 全国地方公共団体コード when its
     /// area tree has no official area yet (first start).
     pub seed_official_areas: bool,
+    /// Keys that seal residents' personal data in intake: `id:base64(32 bytes)`, comma
+    /// separated, the first one current (TSUNAGU_INTAKE_ENCRYPTION_KEYS). Parsed by intake;
+    /// without it, intake accepts needs but refuses to store personal data.
+    pub intake_encryption_keys: Option<String>,
 }
 
 /// Every problem found in the environment, reported together.
@@ -240,6 +244,9 @@ impl Config {
             }
         };
 
+        let intake_encryption_keys =
+            get("TSUNAGU_INTAKE_ENCRYPTION_KEYS").filter(|keys| !keys.trim().is_empty());
+
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -256,6 +263,7 @@ impl Config {
             log_format,
             log_filter,
             seed_official_areas,
+            intake_encryption_keys,
         })
     }
 

@@ -14,6 +14,7 @@ mod organizations;
 mod outbox_survives_broker_outage;
 mod redelivery;
 mod registry_outage;
+mod residents;
 mod resource_exchange;
 mod resource_freshness;
 mod resources;
