@@ -8,10 +8,11 @@ use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 use tsunagu_proto::intake::v1 as pb;
 use tsunagu_proto::intake::v1::intake_service_server::{IntakeService, IntakeServiceServer};
-use tsunagu_runtime::error::Violations;
+use tsunagu_runtime::error::{FieldViolation, ServiceError, Violations};
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::{MunicipalityCode, text};
 
+use crate::area_issues::{self, AreaIssueFilter, AreaIssueInput, AreaIssueRow, NewAreaIssue, Source};
 use crate::domain::{NeedInput, NewNeed, Urgency};
 use crate::lifecycle::{NeedStatus, Outcome, Transition};
 use crate::residents::{self, PersonalData, PersonalInput, Resident};
@@ -132,6 +133,100 @@ impl IntakeService for IntakeApi {
         let resident = residents::get(&self.pool, self.keys.as_deref(), id).await?;
         Ok(Response::new(pb::GetResidentResponse {
             resident: Some(resident_to_proto(resident)),
+        }))
+    }
+
+    async fn record_area_issue(
+        &self,
+        request: Request<pb::RecordAreaIssueRequest>,
+    ) -> Result<Response<pb::RecordAreaIssueResponse>, Status> {
+        let request = request.into_inner();
+        let issue = request.issue.unwrap_or_default();
+        let source = SOURCE_PAIRS
+            .iter()
+            .find(|(_, proto)| *proto as i32 == issue.source && *proto != pb::AreaIssueSource::Unspecified)
+            .map(|(domain, _)| *domain);
+        let new = NewAreaIssue::parse(AreaIssueInput {
+            request_id: &request.request_id,
+            municipality_code: &issue.municipality_code,
+            source,
+            area_id: &issue.area_id,
+            category: &issue.category,
+            count: issue.count,
+            estimated: issue.estimated,
+            period_from: &issue.period_from,
+            period_to: &issue.period_to,
+            notes: &issue.notes,
+        })
+        .map_err(|error| {
+            // Fields of the nested issue are named by their path; request_id is top-level.
+            match error {
+                ServiceError::InvalidArgument(violations) => ServiceError::InvalidArgument(
+                    violations
+                        .into_iter()
+                        .map(|v| {
+                            let field = if v.field == "request_id" {
+                                v.field
+                            } else {
+                                format!("issue.{}", v.field)
+                            };
+                            FieldViolation::new(field, v.description)
+                        })
+                        .collect(),
+                ),
+                other => other,
+            }
+        })?;
+        let recorded_by = text::normalised_non_empty(&request.recorded_by).unwrap_or_else(|| "(不明)".into());
+        let (row, replayed) = area_issues::record(&self.pool, &new, &recorded_by).await?;
+        tracing::info!(area_issue_id = %row.id, replayed, "area issue recorded");
+        Ok(Response::new(pb::RecordAreaIssueResponse {
+            issue: Some(area_issue_to_proto(row)),
+            replayed,
+        }))
+    }
+
+    async fn list_area_issues(
+        &self,
+        request: Request<pb::ListAreaIssuesRequest>,
+    ) -> Result<Response<pb::ListAreaIssuesResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let code = violations.check(
+            "municipality_code",
+            MunicipalityCode::parse_known(&request.municipality_code),
+        );
+        let area_id = match request.area_id.trim() {
+            "" => None,
+            id => violations.absorb(parse_id("area_id", id)),
+        };
+        let mut date = |field: &str, raw: &str| match raw.trim() {
+            "" => None,
+            raw => violations.check(
+                field,
+                chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                    .map_err(|_| "日付は YYYY-MM-DD で入力してください / date must be YYYY-MM-DD"),
+            ),
+        };
+        let from = date("period_from", &request.period_from);
+        let to = date("period_to", &request.period_to);
+        let page = violations.absorb(Page::from_request(request.page));
+        violations.into_result()?;
+        let category = text::normalised_non_empty(&request.category).map(|category| {
+            tsunagu_runtime::taxonomy::resolve_bundled(&category).map_or(category, |entry| entry.code.clone())
+        });
+        let filter = AreaIssueFilter {
+            area_id,
+            category,
+            from,
+            to,
+        };
+        let page = page.expect("checked");
+        let rows = area_issues::list(&self.pool, code.expect("checked").as_str(), &filter, page).await?;
+        let next_page_token = page.next_token_after(&rows, |row| row.id);
+        Ok(Response::new(pb::ListAreaIssuesResponse {
+            issues: rows.into_iter().map(area_issue_to_proto).collect(),
+            next_page_token,
         }))
     }
 
@@ -287,6 +382,36 @@ fn outcome_to_proto(stored: Option<&str>) -> pb::Outcome {
 
 /// Default of `ListNeedsForFollowUp`: two weeks without any movement.
 const DEFAULT_IDLE_DAYS: u32 = 14;
+
+const SOURCE_PAIRS: [(Source, pb::AreaIssueSource); 4] = [
+    (Source::NeedsSurvey, pb::AreaIssueSource::NeedsSurvey),
+    (
+        Source::CommunityCareMeeting,
+        pb::AreaIssueSource::CommunityCareMeeting,
+    ),
+    (Source::CarePlanReview, pb::AreaIssueSource::CarePlanReview),
+    (Source::Remark, pb::AreaIssueSource::Remark),
+];
+
+fn area_issue_to_proto(row: AreaIssueRow) -> pb::AreaIssue {
+    let source = Source::parse(&row.source)
+        .and_then(|source| SOURCE_PAIRS.iter().find(|(domain, _)| *domain == source))
+        .map_or(pb::AreaIssueSource::Unspecified, |(_, proto)| *proto);
+    pb::AreaIssue {
+        id: row.id.to_string(),
+        municipality_code: row.municipality_code,
+        source: source.into(),
+        area_id: row.area_id.to_string(),
+        category: row.category,
+        count: u32::try_from(row.count).unwrap_or(0),
+        estimated: row.estimated,
+        period_from: row.period_from.to_string(),
+        period_to: row.period_to.to_string(),
+        notes: row.notes,
+        recorded_by: row.recorded_by,
+        recorded_at: Some(timestamp(row.recorded_at)),
+    }
+}
 
 fn resident_to_proto(resident: Resident) -> pb::Resident {
     let personal = resident.personal;

@@ -1,11 +1,12 @@
 //! The intake service: needs arrive here, idempotently, and leave as `need.submitted` events.
 //!
-//! - `domain`: the validated need;
+//! - `domain`: the validated need; `area_issues`: needs known in aggregate (地域課題);
 //! - `lifecycle`: which status may follow which, and what each transition must carry;
 //! - `residents`, `sealing`: residents with their personal data sealed before it is stored;
 //! - `store`: SQL, each change of a need with its history row and its event in one transaction;
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
+mod area_issues;
 mod domain;
 mod grpc;
 mod lifecycle;

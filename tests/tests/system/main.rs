@@ -1,5 +1,6 @@
 //! Whole-system tests against the real PostgreSQL and RabbitMQ on this machine.
 
+mod area_issues;
 mod area_queries;
 mod community;
 mod dead_letters;
