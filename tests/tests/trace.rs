@@ -57,6 +57,7 @@ async fn one_need_is_one_trace_across_all_four_services() {
             area_id: fixture.daily_life_area_id.clone(),
             category: "ゴミ出し".into(),
             urgency: intake_pb::Urgency::Urgent.into(),
+            resident_id: String::new(),
         })
         .await
         .unwrap()

@@ -36,6 +36,8 @@ pub struct NewNeed {
     pub area_id: Uuid,
     pub category: String,
     pub urgency: Urgency,
+    /// The resident the need is for (pseudonymous id), if known.
+    pub resident_id: Option<Uuid>,
 }
 
 pub struct NeedInput<'a> {
@@ -44,6 +46,8 @@ pub struct NeedInput<'a> {
     pub area_id: &'a str,
     pub category: &'a str,
     pub urgency: Option<Urgency>,
+    /// Empty when the need is not (yet) tied to a registered resident.
+    pub resident_id: &'a str,
 }
 
 pub const MAX_REQUEST_ID_CHARS: usize = 128;
@@ -78,6 +82,14 @@ impl NewNeed {
                 "カテゴリを入力してください（例: ゴミ出し） / category is required",
             );
         }
+        let resident_id = match input.resident_id.trim() {
+            "" => None,
+            raw => violations.check(
+                "resident_id",
+                raw.parse::<Uuid>()
+                    .map_err(|_| "利用者IDの形式が不正です / resident_id must be a resident id"),
+            ),
+        };
         violations.into_result()?;
         Ok(NewNeed {
             request_id: request_id.to_string(),
@@ -85,19 +97,25 @@ impl NewNeed {
             area_id: area_id.expect("checked"),
             category: category.expect("checked"),
             urgency: input.urgency.unwrap_or(Urgency::Routine),
+            resident_id,
         })
     }
 
     /// Identifies the content of the request, so a retry can be told from a reuse of its id.
     pub fn fingerprint(&self) -> String {
         use std::fmt::Write;
-        let canonical = format!(
+        let mut canonical = format!(
             "{}\u{1f}{}\u{1f}{}\u{1f}{}",
             self.municipality_code,
             self.area_id,
             self.category,
             self.urgency.as_str()
         );
+        // Appended only when present, so needs submitted before residents existed keep
+        // their fingerprints (and their retries stay retries).
+        if let Some(resident_id) = self.resident_id {
+            let _ = write!(canonical, "\u{1f}resident:{resident_id}");
+        }
         let digest = Sha256::digest(canonical.as_bytes());
         digest.iter().fold(String::with_capacity(64), |mut hex, byte| {
             let _ = write!(hex, "{byte:02x}");
@@ -118,6 +136,7 @@ mod tests {
             area_id: "0192f0c4-0000-7000-8000-000000000001",
             category,
             urgency: None,
+            resident_id: "",
         }
     }
 

@@ -52,6 +52,7 @@ impl IntakeService for IntakeApi {
             area_id: &request.area_id,
             category: &request.category,
             urgency,
+            resident_id: &request.resident_id,
         })?;
         let (need, replayed) = store::submit_need(&self.pool, &new).await?;
         if !replayed {
@@ -456,5 +457,6 @@ fn need_to_proto(need: NeedRow) -> pb::Need {
         outcome: outcome_to_proto(need.outcome.as_deref()).into(),
         status_reason: need.status_reason,
         status_changed_at: Some(timestamp(need.status_changed_at)),
+        resident_id: need.resident_id.map(|id| id.to_string()).unwrap_or_default(),
     }
 }

@@ -26,20 +26,39 @@ pub struct NeedRow {
     pub outcome: Option<String>,
     pub status_reason: String,
     pub status_changed_at: DateTime<Utc>,
+    pub resident_id: Option<Uuid>,
 }
 
 const NEED_COLUMNS: &str =
     "id, municipality_code, area_id, category, urgency, status, submitted_at, request_fingerprint,
-     version, outcome, status_reason, status_changed_at";
+     version, outcome, status_reason, status_changed_at, resident_id";
 
 /// Creates the need, or returns the one an earlier call with the same request id created
 /// (`true` = replayed). Concurrent retries are safe: the unique key decides who inserts.
 pub async fn submit_need(pool: &PgPool, new: &NewNeed) -> ServiceResult<(NeedRow, bool)> {
     let fingerprint = new.fingerprint();
     let mut tx = pool.begin().await?;
+    if let Some(resident_id) = new.resident_id {
+        let known: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM resident WHERE id = $1 AND municipality_code = $2)",
+        )
+        .bind(resident_id)
+        .bind(new.municipality_code.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        if !known {
+            return Err(ServiceError::invalid(
+                "resident_id",
+                format!(
+                    "利用者 {resident_id} はこの市区町村に登録されていません / no such resident in this municipality"
+                ),
+            ));
+        }
+    }
     let inserted = sqlx::query_as::<_, NeedRow>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO need (id, municipality_code, request_id, request_fingerprint, area_id, category, urgency)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        "INSERT INTO need (id, municipality_code, request_id, request_fingerprint, area_id, category, urgency,
+                           resident_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (municipality_code, request_id) DO NOTHING
          RETURNING {NEED_COLUMNS}"
     )))
@@ -50,6 +69,7 @@ pub async fn submit_need(pool: &PgPool, new: &NewNeed) -> ServiceResult<(NeedRow
     .bind(new.area_id)
     .bind(&new.category)
     .bind(new.urgency.as_str())
+    .bind(new.resident_id)
     .fetch_optional(&mut *tx)
     .await?;
 
@@ -83,6 +103,7 @@ pub async fn submit_need(pool: &PgPool, new: &NewNeed) -> ServiceResult<(NeedRow
         area_id: need.area_id,
         category: need.category.clone(),
         urgency: need.urgency.clone(),
+        resident_id: need.resident_id,
     };
     outbox::enqueue(&mut tx, events::NEED_SUBMITTED, &need.municipality_code, &event).await?;
     tx.commit().await?;

@@ -168,6 +168,7 @@ async fn rematch(tx: &mut PgConnection, which: UnmatchedNeeds) -> Result<(), Han
             area_id,
             category,
             urgency,
+            resident_id: None,
         };
         if let Decision::Proposed(candidate) = rule::decide(tx, need.area_id, &need.category).await? {
             sqlx::query("UPDATE need SET status = 'proposed', unmatched_reason = NULL WHERE id = $1")

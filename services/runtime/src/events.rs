@@ -65,6 +65,9 @@ pub struct NeedSubmitted {
     pub area_id: Uuid,
     pub category: String,
     pub urgency: String,
+    /// The resident's pseudonymous id, if the need names one; never personal data.
+    #[serde(default)]
+    pub resident_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -91,6 +91,7 @@ async fn submit_need_is_idempotent_by_request_id() {
         area_id: fixture.daily_life_area_id.clone(),
         category: "ゴミ出し".into(),
         urgency: 0,
+        resident_id: String::new(),
     };
     let first = intake.submit_need(request.clone()).await.unwrap().into_inner();
     let retry = intake.submit_need(request.clone()).await.unwrap().into_inner();

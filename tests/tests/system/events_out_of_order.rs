@@ -67,6 +67,7 @@ async fn a_need_that_arrives_before_its_area_is_matched_when_the_area_arrives() 
                 area_id: daily_life_area,
                 category: "life.shopping".into(),
                 urgency: "routine".into(),
+                resident_id: None,
             },
         ))
         .await;

@@ -22,6 +22,7 @@ async fn invalid_input_names_the_field() {
             area_id: fixture.daily_life_area_id.clone(),
             category: "  ".into(),
             urgency: 0,
+            resident_id: String::new(),
         })
         .await
         .unwrap_err();
@@ -36,6 +37,7 @@ async fn invalid_input_names_the_field() {
             area_id: "西部".into(),
             category: "ゴミ出し".into(),
             urgency: 0,
+            resident_id: String::new(),
         })
         .await
         .unwrap_err();

@@ -32,6 +32,7 @@ async fn a_redelivered_message_makes_no_second_proposal_or_notification() {
             // Raw events carry taxonomy codes (intake resolves ゴミ出し to this one).
             category: "life.garbage".into(),
             urgency: "routine".into(),
+            resident_id: None,
         })
         .unwrap(),
         trace_headers: HashMap::new(),

@@ -132,3 +132,54 @@ async fn personal_data_is_sealed_in_the_database_and_duplicates_are_flagged() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_need_names_its_resident_by_pseudonym_only() {
+    let system = TestSystem::start().await;
+    let fixture = tsunagu_tests::Fixture::create(&system, 1).await;
+    let mut intake = system.intake();
+    let resident = intake
+        .register_resident(register("res-n", personal("鈴木 一郎", "すずき いちろう")))
+        .await
+        .unwrap()
+        .into_inner()
+        .resident
+        .unwrap();
+    let request = |resident_id: &str| pb::SubmitNeedRequest {
+        request_id: format!("need-for-{resident_id}"),
+        municipality_code: MUNICIPALITY.into(),
+        area_id: fixture.daily_life_area_id.clone(),
+        category: "ゴミ出し".into(),
+        urgency: pb::Urgency::Routine.into(),
+        resident_id: resident_id.into(),
+    };
+    let need = intake
+        .submit_need(request(&resident.id))
+        .await
+        .unwrap()
+        .into_inner()
+        .need
+        .unwrap();
+    assert_eq!(need.resident_id, resident.id);
+    // The event names the resident by id; nothing of the person travels with it.
+    let intake_db = system.database(ServiceName::Intake).await;
+    let payload: serde_json::Value = sqlx::query_scalar(
+        "SELECT payload FROM outbox WHERE event_type = 'need.submitted' AND payload->>'need_id' = $1",
+    )
+    .bind(&need.id)
+    .fetch_one(&intake_db)
+    .await
+    .unwrap();
+    assert_eq!(payload["resident_id"], resident.id.as_str());
+    let text = payload.to_string();
+    assert!(
+        !text.contains("鈴木") && !text.contains("すずき") && !text.contains("0584"),
+        "{text}"
+    );
+    // A resident of no record is named as the bad field.
+    let status = intake
+        .submit_need(request(&uuid::Uuid::now_v7().to_string()))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), ["resident_id"]);
+}

@@ -26,6 +26,7 @@ pub async fn submit_need(
             area_id: area_id.into(),
             category: category.into(),
             urgency: intake_pb::Urgency::Routine.into(),
+            resident_id: String::new(),
         })
         .await
         .expect("need accepted")
