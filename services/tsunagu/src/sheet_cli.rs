@@ -279,6 +279,19 @@ async fn import_part(
         options.dry_run,
         options.imported_by.clone(),
     );
+    // The three import responses have the same fields but are different generated types.
+    macro_rules! part_report {
+        ($response:expr) => {{
+            let response = $response;
+            PartReport {
+                created: response.created,
+                updated: response.updated,
+                unchanged: response.unchanged,
+                rejected: response.rejected,
+                ignored_headers: response.ignored_headers,
+            }
+        }};
+    }
     Ok(match kind {
         SheetKind::Resources => {
             let response = registry
@@ -294,13 +307,7 @@ async fn import_part(
                 .await
                 .map_err(refused)?
                 .into_inner();
-            PartReport {
-                created: response.created,
-                updated: response.updated,
-                unchanged: response.unchanged,
-                rejected: response.rejected,
-                ignored_headers: response.ignored_headers,
-            }
+            part_report!(response)
         }
         SheetKind::Organizations => {
             let response = registry
@@ -316,13 +323,7 @@ async fn import_part(
                 .await
                 .map_err(refused)?
                 .into_inner();
-            PartReport {
-                created: response.created,
-                updated: response.updated,
-                unchanged: response.unchanged,
-                rejected: response.rejected,
-                ignored_headers: response.ignored_headers,
-            }
+            part_report!(response)
         }
         SheetKind::Helpers => {
             let response = registry
@@ -338,13 +339,7 @@ async fn import_part(
                 .await
                 .map_err(refused)?
                 .into_inner();
-            PartReport {
-                created: response.created,
-                updated: response.updated,
-                unchanged: response.unchanged,
-                rejected: response.rejected,
-                ignored_headers: response.ignored_headers,
-            }
+            part_report!(response)
         }
     })
 }
