@@ -39,6 +39,8 @@ pub struct Options {
     /// Let the registry load the official list on start. Off by default: most tests build
     /// the few areas they need, and 1,788 areas would only slow them down.
     pub seed_official_areas: bool,
+    /// `TSUNAGU_DATABASE_MAX_CONNECTIONS` per service; default 4 (tests run side by side).
+    pub database_max_connections: Option<u32>,
 }
 
 pub struct TestSystem {
@@ -76,7 +78,10 @@ impl TestSystem {
         let vars = |registry_url: Option<String>| {
             let mut vars = vec![
                 ("TSUNAGU_DATABASE_URL", database_url.clone()),
-                ("TSUNAGU_DATABASE_MAX_CONNECTIONS", "4".to_string()),
+                (
+                    "TSUNAGU_DATABASE_MAX_CONNECTIONS",
+                    options.database_max_connections.unwrap_or(4).to_string(),
+                ),
                 ("TSUNAGU_AMQP_URL", amqp_url.clone()),
                 ("TSUNAGU_AMQP_NAMESPACE", namespace.clone()),
                 ("TSUNAGU_REGISTRY_LISTEN", "127.0.0.1:0".to_string()),
@@ -402,5 +407,128 @@ pub fn new_resource(
             ..Default::default()
         }),
         created_by: "テスト".into(),
+    }
+}
+
+/// The consent most tests record with a need: the resident agreed in writing that the need
+/// may go to matched providers (without it, matching proposes the need to nobody).
+pub fn consent_to_share() -> tsunagu_proto::intake::v1::ConsentInput {
+    use tsunagu_proto::intake::v1 as pb;
+    pb::ConsentInput {
+        given_by: pb::ConsentGiver::Resident.into(),
+        method: pb::ConsentMethod::Written.into(),
+        scopes: vec![pb::ConsentScope::ShareNeedWithProviders.into()],
+        consented_at: None,
+    }
+}
+
+/// A queue of the test's own, bound to every event of the system: what a subscriber on the
+/// broker would receive, message for message, to inspect what leaves a service.
+pub struct EventTap {
+    connection: lapin::Connection,
+    channel: lapin::Channel,
+    queue: String,
+}
+
+/// One message as the broker delivered it.
+#[derive(Debug, Clone)]
+pub struct TappedEvent {
+    pub routing_key: String,
+    pub body: String,
+}
+
+impl TappedEvent {
+    pub fn payload(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("events are JSON")
+    }
+}
+
+impl TestSystem {
+    /// Binds a fresh exclusive queue to the events exchange with `#`.
+    pub async fn tap_events(&self) -> EventTap {
+        use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+        let connection = amqp::connect(RABBITMQ_URL, "tsunagu-test-tap")
+            .await
+            .expect("broker");
+        let channel = connection.create_channel().await.expect("channel");
+        let queue = format!(
+            "{}.tap.{}",
+            self.topology.events_exchange(),
+            uuid::Uuid::now_v7().simple()
+        );
+        channel
+            .queue_declare(
+                queue.as_str().into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .expect("declare the tap queue");
+        channel
+            .queue_bind(
+                queue.as_str().into(),
+                self.topology.events_exchange().as_str().into(),
+                "#".into(),
+                QueueBindOptions::default(),
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .expect("bind the tap queue");
+        EventTap {
+            connection,
+            channel,
+            queue,
+        }
+    }
+}
+
+impl EventTap {
+    /// Every message waiting in the tap now, oldest first.
+    pub async fn drain(&self) -> Vec<TappedEvent> {
+        use lapin::options::BasicGetOptions;
+        let mut events = Vec::new();
+        while let Some(message) = self
+            .channel
+            .basic_get(self.queue.as_str().into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get")
+        {
+            events.push(TappedEvent {
+                routing_key: message.delivery.routing_key.as_str().to_string(),
+                body: String::from_utf8_lossy(&message.delivery.data).into_owned(),
+            });
+        }
+        events
+    }
+
+    /// Collects messages until `done` holds for what was collected, or panics after `timeout`.
+    pub async fn collect_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&[TappedEvent]) -> bool,
+    ) -> Vec<TappedEvent> {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + timeout;
+        loop {
+            seen.extend(self.drain().await);
+            if done(&seen) {
+                return seen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}; saw {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.channel.close(200, "done".into()).await;
+        let _ = self.connection.close(200, "done".into()).await;
     }
 }

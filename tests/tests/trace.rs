@@ -58,6 +58,8 @@ async fn one_need_is_one_trace_across_all_four_services() {
             category: "ゴミ出し".into(),
             urgency: intake_pb::Urgency::Urgent.into(),
             resident_id: String::new(),
+            consent: Some(tsunagu_tests::consent_to_share()),
+            ..Default::default()
         })
         .await
         .unwrap()

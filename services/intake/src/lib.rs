@@ -1,18 +1,32 @@
-//! The intake service: needs arrive here, idempotently, and leave as `need.submitted` events.
+//! The intake service: needs (個別ニーズ) and area issues (地域課題) arrive here, idempotently,
+//! with residents' personal data sealed, and leave as events carrying only what the
+//! resident's consent allows.
 //!
-//! - `domain`: the validated need; `area_issues`: needs known in aggregate (地域課題);
+//! - `domain`, `need_fields`: a need as accepted, its fields and their Japanese words;
+//! - `consent`: who consented to what, and its records;
 //! - `lifecycle`: which status may follow which, and what each transition must carry;
+//! - `sharing`: the one place that decides what of a need leaves intake (events);
 //! - `residents`, `sealing`: residents with their personal data sealed before it is stored;
-//! - `store`: SQL, each change of a need with its history row and its event in one transaction;
+//! - `area_issues`: needs known in aggregate; `sheet_rows`: sheets of needs and area issues;
+//! - `need_row`, `store`: SQL, each change with its history, events and watchers' wake-up in
+//!   one transaction; `watch`: NOTIFY fan-out for WatchNeed;
+//! - `follow_up`: the sweep that flags idle needs;
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
 mod area_issues;
+mod consent;
 mod domain;
+mod follow_up;
 mod grpc;
 mod lifecycle;
+mod need_fields;
+mod need_row;
 mod residents;
 mod sealing;
+mod sharing;
+mod sheet_rows;
 mod store;
+mod watch;
 
 use std::sync::Arc;
 
@@ -33,11 +47,27 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
             })?))
         }
         None => {
-            tracing::warn!("no TSUNAGU_INTAKE_ENCRYPTION_KEYS: residents' personal data will be refused");
+            tracing::warn!(
+                "no TSUNAGU_INTAKE_ENCRYPTION_KEYS: residents' personal data and private notes will be refused"
+            );
             None
         }
     };
-    let host = ServiceHost::start(ServiceName::Intake, config, &MIGRATIONS, shutdown).await?;
-    let routes = grpc::routes(host.pool.clone(), host.outbox_wake.clone(), keys);
+    let follow_up_days = config.intake_follow_up_days;
+    let host = ServiceHost::start(ServiceName::Intake, config, &MIGRATIONS, shutdown.clone()).await?;
+    let changes = watch::Changes::start(host.pool.clone(), shutdown.clone());
+    tokio::spawn(follow_up::run_sweep(
+        host.pool.clone(),
+        host.outbox_wake.clone(),
+        follow_up_days,
+        shutdown,
+    ));
+    let routes = grpc::routes(grpc::IntakeApi {
+        pool: host.pool.clone(),
+        outbox_wake: host.outbox_wake.clone(),
+        keys,
+        changes,
+        follow_up_days,
+    });
     host.serve(routes, GRPC_SERVICE_NAME).await
 }

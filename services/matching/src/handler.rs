@@ -7,7 +7,7 @@ use tokio::sync::Notify;
 use tsunagu_runtime::amqp::Envelope;
 use tsunagu_runtime::consumer::{EventHandler, HandlerError};
 use tsunagu_runtime::events::{
-    self, AreaCreated, MatchProposed, NeedSubmitted, NeedUnmatched, ResourceChanged,
+    self, AreaCreated, MatchProposed, NeedSubmitted, NeedUnmatched, NeedWithdrawn, ResourceChanged,
 };
 use tsunagu_runtime::outbox;
 use uuid::Uuid;
@@ -37,7 +37,8 @@ impl EventHandler for MatchingHandler {
                     rematch(tx, UnmatchedNeeds::OfCategory(resource.category)).await?;
                 }
             }
-            events::NEED_SUBMITTED => match_need(tx, &decode(event)?).await?,
+            events::NEED_SUBMITTED | events::NEED_UPDATED => apply_need(tx, &decode(event)?).await?,
+            events::NEED_WITHDRAWN => withdraw_need(tx, &decode(event)?).await?,
             // Organisations matter to matching once eligibility and load are modelled.
             events::ORGANIZATION_CREATED | events::ORGANIZATION_UPDATED | events::ORGANIZATION_DELETED => {}
             other => tracing::debug!(event_type = other, "event not used by matching"),
@@ -59,30 +60,66 @@ fn decode<T: serde::de::DeserializeOwned>(event: &Envelope) -> Result<T, Handler
     })
 }
 
-#[tracing::instrument(name = "match need", skip_all, fields(tsunagu.need_id = %need.need_id, tsunagu.municipality_code = need.municipality_code))]
-async fn match_need(tx: &mut PgConnection, need: &NeedSubmitted) -> Result<(), HandlerError> {
-    let decision = rule::decide(tx, need.area_id, &need.category).await?;
-    let (status, reason) = match &decision {
-        Decision::Proposed(_) => ("proposed", None),
-        Decision::Unmatched { reason } => ("unmatched", Some(reason.clone())),
+/// Applies a need's state from intake (`need.submitted` or `need.updated`), unless an
+/// equal or newer version was applied already. A need intake may not share yet waits for its
+/// consent; one that may be shared and holds no proposal is matched.
+#[tracing::instrument(name = "apply need", skip_all, fields(tsunagu.need_id = %need.need_id, tsunagu.municipality_code = need.municipality_code))]
+async fn apply_need(tx: &mut PgConnection, need: &NeedSubmitted) -> Result<(), HandlerError> {
+    let held: Option<(String, i64)> =
+        sqlx::query_as("SELECT status, version FROM need WHERE id = $1 FOR UPDATE")
+            .bind(need.need_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    // Version 0: events written before intake sent versions; applied only when new.
+    let stale = held
+        .as_ref()
+        .is_some_and(|(_, version)| need.version == 0 || *version >= need.version);
+    if stale {
+        tracing::debug!(need_id = %need.need_id, "older need state ignored");
+        return Ok(());
+    }
+    let waiting = if need.shared {
+        "unmatched"
+    } else {
+        "awaiting_consent"
     };
     sqlx::query(
-        "INSERT INTO need (id, municipality_code, area_id, category, urgency, status, unmatched_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO need (id, municipality_code, area_id, category, urgency, status, version, resident_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (id) DO UPDATE SET area_id = $3, category = $4, urgency = $5, version = $7, resident_id = $8,
+             status = CASE WHEN need.status IN ('proposed', 'withdrawn') THEN need.status ELSE $6 END",
     )
     .bind(need.need_id)
     .bind(&need.municipality_code)
     .bind(need.area_id)
     .bind(&need.category)
     .bind(&need.urgency)
-    .bind(status)
-    .bind(&reason)
+    .bind(waiting)
+    .bind(need.version)
+    .bind(need.resident_id)
     .execute(&mut *tx)
     .await?;
-
+    let status = held.map(|(status, _)| status);
+    // A proposal stands until the provider answers (issue 5 re-matches edited needs); a
+    // withdrawn need comes back only through a new consent, which intake sends as shared.
+    if !need.shared || status.as_deref() == Some("proposed") {
+        return Ok(());
+    }
+    let decision = rule::decide(tx, need.area_id, &need.category).await?;
     match decision {
-        Decision::Proposed(candidate) => propose(tx, need, candidate).await?,
+        Decision::Proposed(candidate) => {
+            sqlx::query("UPDATE need SET status = 'proposed', unmatched_reason = NULL WHERE id = $1")
+                .bind(need.need_id)
+                .execute(&mut *tx)
+                .await?;
+            propose(tx, need, candidate).await?
+        }
         Decision::Unmatched { reason } => {
+            sqlx::query("UPDATE need SET status = 'unmatched', unmatched_reason = $2 WHERE id = $1")
+                .bind(need.need_id)
+                .bind(&reason)
+                .execute(&mut *tx)
+                .await?;
             let event = NeedUnmatched {
                 need_id: need.need_id,
                 municipality_code: need.municipality_code.clone(),
@@ -94,6 +131,39 @@ async fn match_need(tx: &mut PgConnection, need: &NeedSubmitted) -> Result<(), H
             tracing::info!(need_id = %need.need_id, reason, "need unmatched");
         }
     }
+    Ok(())
+}
+
+/// The need may no longer be matched or shared: its open proposal is withdrawn and the
+/// capacity it held given back.
+#[tracing::instrument(name = "withdraw need", skip_all, fields(tsunagu.need_id = %withdrawn.need_id, tsunagu.municipality_code = withdrawn.municipality_code))]
+async fn withdraw_need(tx: &mut PgConnection, withdrawn: &NeedWithdrawn) -> Result<(), HandlerError> {
+    let updated = sqlx::query(
+        "UPDATE need SET status = 'withdrawn', version = $2, unmatched_reason = NULL
+         WHERE id = $1 AND version < $2",
+    )
+    .bind(withdrawn.need_id)
+    .bind(withdrawn.version)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Ok(());
+    }
+    let released: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE proposal SET status = 'withdrawn', withdrawn_at = now()
+         WHERE need_id = $1 AND status = 'proposed' RETURNING resource_id",
+    )
+    .bind(withdrawn.need_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(resource_id) = released {
+        sqlx::query("UPDATE resource SET committed = committed - 1 WHERE id = $1 AND committed > 0")
+            .bind(resource_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tracing::info!(need_id = %withdrawn.need_id, reason = withdrawn.reason, released = released.is_some(), "need withdrawn");
     Ok(())
 }
 
@@ -169,6 +239,9 @@ async fn rematch(tx: &mut PgConnection, which: UnmatchedNeeds) -> Result<(), Han
             category,
             urgency,
             resident_id: None,
+            version: 0,
+            shared: true,
+            details: None,
         };
         if let Decision::Proposed(candidate) = rule::decide(tx, need.area_id, &need.category).await? {
             sqlx::query("UPDATE need SET status = 'proposed', unmatched_reason = NULL WHERE id = $1")

@@ -14,7 +14,7 @@ mod community;
 mod contact;
 mod domain;
 mod exchange;
-mod field_mask;
+use tsunagu_runtime::field_mask;
 mod freshness;
 mod geo;
 mod grpc;

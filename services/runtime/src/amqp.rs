@@ -31,7 +31,14 @@ pub const HOW_TO_START_RABBITMQ: &str = "RabbitMQ must be running: on Debian, \
 pub const SUBSCRIPTIONS: &[(ServiceName, &[&str])] = &[
     (
         ServiceName::Matching,
-        &["area.*", "organization.*", "resource.*", "need.submitted"],
+        &[
+            "area.*",
+            "organization.*",
+            "resource.*",
+            "need.submitted",
+            "need.updated",
+            "need.withdrawn",
+        ],
     ),
     (ServiceName::Notifications, &["match.*", "need.unmatched"]),
 ];

@@ -111,6 +111,9 @@ pub struct Config {
     /// separated, the first one current (TSUNAGU_INTAKE_ENCRYPTION_KEYS). Parsed by intake;
     /// without it, intake accepts needs but refuses to store personal data.
     pub intake_encryption_keys: Option<String>,
+    /// Open needs whose status has not moved for this many days are flagged for follow-up
+    /// (TSUNAGU_INTAKE_FOLLOW_UP_DAYS, default 14).
+    pub intake_follow_up_days: u32,
 }
 
 /// Every problem found in the environment, reported together.
@@ -246,6 +249,8 @@ impl Config {
 
         let intake_encryption_keys =
             get("TSUNAGU_INTAKE_ENCRYPTION_KEYS").filter(|keys| !keys.trim().is_empty());
+        let intake_follow_up_days =
+            parse_number(&mut problems, &get, "TSUNAGU_INTAKE_FOLLOW_UP_DAYS", 14u32, 1);
 
         if !problems.is_empty() {
             return Err(ConfigError { problems });
@@ -264,6 +269,7 @@ impl Config {
             log_filter,
             seed_official_areas,
             intake_encryption_keys,
+            intake_follow_up_days,
         })
     }
 

@@ -146,6 +146,10 @@ impl Violations {
         self.0.is_empty()
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = &FieldViolation> {
+        self.0.iter()
+    }
+
     pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
         match result {
             Ok(value) => Some(value),

@@ -30,9 +30,17 @@ pub const COORDINATOR_DELETED: &str = "coordinator.deleted";
 pub const COUNCIL_CREATED: &str = "council.created";
 pub const COUNCIL_UPDATED: &str = "council.updated";
 pub const COUNCIL_DELETED: &str = "council.deleted";
+/// Payload: [`NeedSubmitted`]. Published when a need is submitted (not while it is a draft).
 pub const NEED_SUBMITTED: &str = "need.submitted";
+/// Payload: [`NeedSubmitted`], the need's state after an edit or a consent that allows sharing.
+pub const NEED_UPDATED: &str = "need.updated";
+/// Payload: [`NeedWithdrawn`]: the need must no longer be matched or shared (consent
+/// withdrawn or narrowed, cancelled, failed, entered in error).
+pub const NEED_WITHDRAWN: &str = "need.withdrawn";
 /// Payload: [`NeedStatusChanged`].
 pub const NEED_STATUS_CHANGED: &str = "need.status_changed";
+/// Payload: [`NeedFollowUpDue`]: an open need nobody has moved for the follow-up period.
+pub const NEED_FOLLOW_UP_DUE: &str = "need.follow_up_due";
 pub const MATCH_PROPOSED: &str = "match.proposed";
 pub const NEED_UNMATCHED: &str = "need.unmatched";
 
@@ -58,6 +66,10 @@ pub struct OrganizationCreated {
     pub parent_organization_id: Option<Uuid>,
 }
 
+/// A need as matching may see it: ids and matching-relevant fields, never personal data,
+/// notes or the referrer. Without the resident's consent to share the need (`shared` false),
+/// the resident's id and the details are withheld: matching counts the need (gap map) but
+/// proposes it to nobody.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NeedSubmitted {
     pub need_id: Uuid,
@@ -68,6 +80,76 @@ pub struct NeedSubmitted {
     /// The resident's pseudonymous id, if the need names one; never personal data.
     #[serde(default)]
     pub resident_id: Option<Uuid>,
+    /// The need's version this describes: a consumer drops an older one than it holds.
+    /// 0 in events written before versions were sent.
+    #[serde(default)]
+    pub version: i64,
+    /// Whether the consent allows proposing the need to providers. Events written before
+    /// consent existed carry none and were shared.
+    #[serde(default = "shared_by_default")]
+    pub shared: bool,
+    #[serde(default)]
+    pub details: Option<NeedDetailsPayload>,
+}
+
+fn shared_by_default() -> bool {
+    true
+}
+
+/// What matching weighs (see `tsunagu.intake.v1.NeedDetails`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct NeedDetailsPayload {
+    /// A point on a grid of about 500 m, never the address.
+    #[serde(default)]
+    pub latitude: Option<f64>,
+    #[serde(default)]
+    pub longitude: Option<f64>,
+    /// Weekly windows: weekday 1 = Monday … 7 = Sunday, minutes after local midnight.
+    #[serde(default)]
+    pub time_windows: Vec<WeeklyWindowPayload>,
+    /// e.g. 2 per "week"; "once" for a one-off.
+    #[serde(default)]
+    pub frequency_times: Option<u32>,
+    #[serde(default)]
+    pub frequency_per: Option<String>,
+    #[serde(default)]
+    pub start_date: Option<chrono::NaiveDate>,
+    #[serde(default)]
+    pub deadline: Option<chrono::NaiveDate>,
+    /// As resources store it: general_elderly, project_target, support_1 … care_5.
+    #[serde(default)]
+    pub eligibility: Option<String>,
+    /// None: any fee; Some(0): free only.
+    #[serde(default)]
+    pub max_fee_yen: Option<u32>,
+    #[serde(default)]
+    pub wheelchair_vehicle: bool,
+    /// female or male.
+    #[serde(default)]
+    pub helper_gender: Option<String>,
+    #[serde(default)]
+    pub helper_gender_required: bool,
+    #[serde(default)]
+    pub languages: Vec<String>,
+    #[serde(default)]
+    pub preferred_helper_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeeklyWindowPayload {
+    pub weekday: u8,
+    pub start_minute: u32,
+    pub end_minute: u32,
+}
+
+/// A need leaves matching: nothing more may be proposed or shared for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeedWithdrawn {
+    pub need_id: Uuid,
+    pub municipality_code: String,
+    pub version: i64,
+    /// consent_withdrawn, consent_narrowed, cancelled, failed or entered_in_error.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -153,4 +235,15 @@ pub struct NeedStatusChanged {
     pub to: String,
     /// Set when the need was closed (completed, cancelled, failed).
     pub outcome: Option<String>,
+}
+
+/// An open need has not moved for the municipality's follow-up period (domain.md §9:
+/// "referrals that never get a status").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeedFollowUpDue {
+    pub need_id: Uuid,
+    pub municipality_code: String,
+    pub status: String,
+    /// When its status last changed.
+    pub idle_since: chrono::DateTime<chrono::Utc>,
 }

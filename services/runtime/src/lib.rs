@@ -18,6 +18,7 @@ pub mod consumer;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod field_mask;
 pub mod grpc;
 pub mod health;
 pub mod outbox;
@@ -28,6 +29,7 @@ pub mod taxonomy;
 pub mod telemetry;
 pub mod tenant;
 pub mod text;
+pub mod weekly;
 
 pub use config::{Config, ServiceName};
 pub use error::{ServiceError, ServiceResult};

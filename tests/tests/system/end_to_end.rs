@@ -92,6 +92,8 @@ async fn submit_need_is_idempotent_by_request_id() {
         category: "ゴミ出し".into(),
         urgency: 0,
         resident_id: String::new(),
+        consent: Some(tsunagu_tests::consent_to_share()),
+        ..Default::default()
     };
     let first = intake.submit_need(request.clone()).await.unwrap().into_inner();
     let retry = intake.submit_need(request.clone()).await.unwrap().into_inner();

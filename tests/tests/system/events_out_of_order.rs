@@ -68,6 +68,9 @@ async fn a_need_that_arrives_before_its_area_is_matched_when_the_area_arrives() 
                 category: "life.shopping".into(),
                 urgency: "routine".into(),
                 resident_id: None,
+                version: 1,
+                shared: true,
+                details: None,
             },
         ))
         .await;

@@ -23,6 +23,8 @@ async fn invalid_input_names_the_field() {
             category: "  ".into(),
             urgency: 0,
             resident_id: String::new(),
+            consent: Some(tsunagu_tests::consent_to_share()),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -38,6 +40,8 @@ async fn invalid_input_names_the_field() {
             category: "ゴミ出し".into(),
             urgency: 0,
             resident_id: String::new(),
+            consent: Some(tsunagu_tests::consent_to_share()),
+            ..Default::default()
         })
         .await
         .unwrap_err();

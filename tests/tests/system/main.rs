@@ -3,11 +3,14 @@
 mod area_issues;
 mod area_queries;
 mod community;
+mod consent;
 mod dead_letters;
 mod end_to_end;
 mod events_out_of_order;
 mod health_and_reflection;
 mod invalid_input;
+mod need_edits;
+mod need_imports;
 mod need_lifecycle;
 mod official_import;
 mod organization_helper_exchange;

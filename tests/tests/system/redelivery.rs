@@ -33,6 +33,9 @@ async fn a_redelivered_message_makes_no_second_proposal_or_notification() {
             category: "life.garbage".into(),
             urgency: "routine".into(),
             resident_id: None,
+            version: 1,
+            shared: true,
+            details: None,
         })
         .unwrap(),
         trace_headers: HashMap::new(),

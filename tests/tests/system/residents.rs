@@ -152,6 +152,8 @@ async fn a_need_names_its_resident_by_pseudonym_only() {
         category: "ゴミ出し".into(),
         urgency: pb::Urgency::Routine.into(),
         resident_id: resident_id.into(),
+        consent: Some(tsunagu_tests::consent_to_share()),
+        ..Default::default()
     };
     let need = intake
         .submit_need(request(&resident.id))

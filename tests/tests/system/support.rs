@@ -27,6 +27,8 @@ pub async fn submit_need(
             category: category.into(),
             urgency: intake_pb::Urgency::Routine.into(),
             resident_id: String::new(),
+            consent: Some(tsunagu_tests::consent_to_share()),
+            ..Default::default()
         })
         .await
         .expect("need accepted")

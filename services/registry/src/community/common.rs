@@ -278,6 +278,24 @@ impl Weekday {
             Weekday::Sunday => "日曜",
         }
     }
+
+    const IN_ORDER: [Weekday; 7] = [
+        Weekday::Monday,
+        Weekday::Tuesday,
+        Weekday::Wednesday,
+        Weekday::Thursday,
+        Weekday::Friday,
+        Weekday::Saturday,
+        Weekday::Sunday,
+    ];
+
+    pub fn from_chrono(weekday: chrono::Weekday) -> Weekday {
+        Weekday::IN_ORDER[weekday.num_days_from_monday() as usize]
+    }
+
+    pub fn to_chrono(self) -> chrono::Weekday {
+        chrono::Weekday::try_from(self as u8).expect("seven weekdays from Monday")
+    }
 }
 
 /// A weekly window in local time, e.g. Tuesday 09:00–12:00 (minutes after midnight).

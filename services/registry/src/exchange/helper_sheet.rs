@@ -4,7 +4,7 @@
 //! (「生活支援サポーター養成講座 2025-06-14 12時間（大垣市社会福祉協議会）」). A written row reads
 //! back to the same helper.
 
-use tsunagu_runtime::{taxonomy, text};
+use tsunagu_runtime::{taxonomy, text, weekly};
 use tsunagu_tabular::Row;
 
 use super::common::{
@@ -384,131 +384,28 @@ fn parse_status(cell: &str) -> Result<Option<HelperStatus>, String> {
         })
 }
 
-const WEEKDAYS: [(Weekday, char); 7] = [
-    (Weekday::Monday, '月'),
-    (Weekday::Tuesday, '火'),
-    (Weekday::Wednesday, '水'),
-    (Weekday::Thursday, '木'),
-    (Weekday::Friday, '金'),
-    (Weekday::Saturday, '土'),
-    (Weekday::Sunday, '日'),
-];
-
-const AVAILABILITY_FORMAT: &str = "「火 9:00〜12:00、金 13:00〜15:00」のように曜日と時間帯を書いてください / write weekday and hours, e.g. 火 9:00〜12:00";
-
-fn is_range_mark(c: char) -> bool {
-    matches!(c, '〜' | '~' | '-' | '–' | '—' | '−')
-}
-
-/// Weekdays as people write them: 「火」「火曜」「火曜日」「火・金」「月〜金」.
-fn parse_weekdays(part: &str) -> Result<Vec<Weekday>, String> {
-    let mut days: Vec<Weekday> = Vec::new();
-    let mut range_from: Option<usize> = None;
-    let mut chars = part.trim().chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '・' | '/' | ' ' => {}
-            '曜' => {
-                if chars.peek() == Some(&'日') {
-                    chars.next();
-                }
-            }
-            c if is_range_mark(c) => {
-                range_from = days.last().map(|last| *last as usize);
-                if range_from.is_none() {
-                    return Err(AVAILABILITY_FORMAT.into());
-                }
-            }
-            c => {
-                let Some(index) = WEEKDAYS.iter().position(|(_, label)| *label == c) else {
-                    return Err(format!("「{c}」は曜日ではありません。{AVAILABILITY_FORMAT}"));
-                };
-                if let Some(from) = range_from.take() {
-                    let mut at = from;
-                    while at != index {
-                        at = (at + 1) % 7;
-                        days.push(WEEKDAYS[at].0);
-                    }
-                } else {
-                    days.push(WEEKDAYS[index].0);
-                }
-            }
-        }
-    }
-    if days.is_empty() || range_from.is_some() {
-        return Err(AVAILABILITY_FORMAT.into());
-    }
-    Ok(days)
-}
-
-/// 「9:00」「09:30」「24:00」「9時」「9時30分」 as minutes after midnight.
-fn parse_time(raw: &str) -> Result<u32, String> {
-    let raw = raw.trim();
-    let (hours, minutes) = match raw.split_once(':') {
-        Some((hours, minutes)) => (hours, minutes),
-        None => match raw.strip_suffix('分').and_then(|rest| rest.split_once('時')) {
-            Some((hours, minutes)) => (hours, minutes),
-            None => (raw.strip_suffix('時').unwrap_or("?"), "0"),
-        },
-    };
-    let number = |part: &str| {
-        (!part.is_empty() && part.len() <= 2 && part.chars().all(|c| c.is_ascii_digit()))
-            .then(|| part.parse::<u32>().ok())
-            .flatten()
-    };
-    match (number(hours), number(minutes)) {
-        (Some(hours), Some(minutes)) if minutes < 60 && hours * 60 + minutes <= 24 * 60 => {
-            Ok(hours * 60 + minutes)
-        }
-        _ => Err(format!(
-            "「{raw}」は時刻ではありません（例: 9:00） / not a time of day"
-        )),
-    }
-}
-
-/// 「火 9:00〜12:00、金 13:00〜15:00」: each item weekdays then a time range; 「火・金 9:00〜
-/// 12:00」 is one window per weekday.
+/// 「火 9:00〜12:00、金 13:00〜15:00」, read by the shared weekly-window reader.
 pub fn parse_availability(cell: &str) -> Result<Vec<WindowInput>, String> {
-    let cell = text::nfkc(cell);
-    let mut windows = Vec::new();
-    for item in cell.split(['、', ',', ';', '\n']) {
-        let item = item.trim();
-        if item.is_empty() {
-            continue;
-        }
-        let Some(digit) = item.find(|c: char| c.is_ascii_digit()) else {
-            return Err(AVAILABILITY_FORMAT.into());
-        };
-        let (days, times) = item.split_at(digit);
-        let days = parse_weekdays(days)?;
-        let Some((start, end)) = times.split_once(is_range_mark) else {
-            return Err(format!(
-                "「{item}」に終わりの時刻がありません。{AVAILABILITY_FORMAT}"
-            ));
-        };
-        let (start, end) = (parse_time(start)?, parse_time(end)?);
-        windows.extend(days.into_iter().map(|weekday| WindowInput {
-            weekday: Some(weekday),
-            start_minute: start,
-            end_minute: end,
-        }));
-    }
-    Ok(windows)
+    Ok(weekly::parse_windows(cell)?
+        .into_iter()
+        .map(|window| WindowInput {
+            weekday: Some(Weekday::from_chrono(window.weekday)),
+            start_minute: window.start_minute,
+            end_minute: window.end_minute,
+        })
+        .collect())
 }
 
 pub fn availability_cell(windows: &[TimeWindow]) -> String {
-    let time = |minute: u32| format!("{}:{:02}", minute / 60, minute % 60);
-    windows
+    let windows: Vec<weekly::WeeklyWindow> = windows
         .iter()
-        .map(|window| {
-            let day = WEEKDAYS
-                .iter()
-                .find(|(weekday, _)| *weekday == window.weekday)
-                .map_or('?', |(_, label)| *label);
-            format!("{day} {}〜{}", time(window.start_minute), time(window.end_minute))
+        .map(|window| weekly::WeeklyWindow {
+            weekday: window.weekday.to_chrono(),
+            start_minute: window.start_minute,
+            end_minute: window.end_minute,
         })
-        .collect::<Vec<_>>()
-        .join("、")
+        .collect();
+    weekly::windows_text(&windows)
 }
 
 /// 「8回」「10時間」 (also 「月8回」「10時間/月」); empty means not stated.

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use tsunagu_runtime::error::{ServiceError, ServiceResult, Violations};
+use crate::error::{ServiceError, ServiceResult, Violations};
 
 /// The paths of a validated mask, each one of the entity's updatable fields.
 #[derive(Debug, Clone, PartialEq, Eq)]

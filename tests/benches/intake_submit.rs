@@ -1,0 +1,280 @@
+//! Sustained need submission (issue 4): clients call `SubmitNeed` on the real intake service
+//! as fast as it answers, each need a durable commit of the need, its history row, its
+//! consent and its `need.submitted` outbox row, with the outbox relay publishing to RabbitMQ
+//! (publisher confirms) and matching consuming, all on this machine. Set beside it, from the
+//! same run and the same PostgreSQL: plain single-row `INSERT` transactions by as many
+//! clients over as many connections — the ceiling of durable commits here — before and after.
+//!
+//! ```sh
+//! cargo bench -p tsunagu-tests --bench intake_submit
+//! ```
+//!
+//! `TSUNAGU_BENCH_SECONDS` (default 20) is the length of each measured phase,
+//! `TSUNAGU_BENCH_CLIENTS` (default 16) the number of concurrent clients; both sides use
+//! `TSUNAGU_BENCH_CONNECTIONS` (default 10, the production default) database connections.
+//! The figures of record are in `docs/benchmarks/intake-submit.md`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tsunagu_proto::common::v1 as common_pb;
+use tsunagu_proto::intake::v1 as pb;
+use tsunagu_runtime::ServiceName;
+use tsunagu_tests::{Fixture, MUNICIPALITY, Options, TestSystem, consent_to_share};
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run())
+}
+
+fn setting(name: &str, default: u64) -> anyhow::Result<u64> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .with_context(|| format!("{name} must be a whole number")),
+        Err(_) => Ok(default),
+    }
+}
+
+/// What one phase achieved.
+struct Phase {
+    operations: usize,
+    wall: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.operations as f64 / self.wall.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        if sorted.is_empty() {
+            return Duration::ZERO;
+        }
+        let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[at]
+    }
+}
+
+/// Runs `clients` loops of `operation` for `seconds`, timing each call.
+async fn drive<F, Fut>(clients: usize, seconds: u64, operation: F) -> anyhow::Result<Phase>
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let operation = Arc::new(operation);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (operation, stop) = (operation.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut sequence = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let call = Instant::now();
+                operation(client, sequence).await?;
+                latencies.push(call.elapsed());
+                sequence += 1;
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    Ok(Phase {
+        operations: latencies.len(),
+        wall: started.elapsed(),
+        latencies,
+    })
+}
+
+fn need_request(area_id: &str, request_id: String) -> pb::SubmitNeedRequest {
+    pb::SubmitNeedRequest {
+        request_id,
+        municipality_code: MUNICIPALITY.into(),
+        area_id: area_id.into(),
+        category: "ゴミ出し".into(),
+        details: Some(pb::NeedDetails {
+            time_windows: vec![common_pb::TimeWindow {
+                weekday: common_pb::Weekday::Tuesday.into(),
+                start_minute: 540,
+                end_minute: 720,
+            }],
+            frequency: Some(pb::Frequency {
+                times: 1,
+                per: pb::FrequencyUnit::Week.into(),
+            }),
+            eligibility: pb::Eligibility::Support1.into(),
+            ..Default::default()
+        }),
+        channel: pb::ReferralChannel::CareManager.into(),
+        consent: Some(consent_to_share()),
+        ..Default::default()
+    }
+}
+
+async fn reference(pool: &sqlx::PgPool, clients: usize, seconds: u64) -> anyhow::Result<Phase> {
+    let pool = pool.clone();
+    drive(clients, seconds, move |_, _| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO bench_single_insert (id, municipality_code, payload) VALUES ($1, $2, $3)",
+            )
+            .bind(uuid::Uuid::now_v7())
+            .bind(MUNICIPALITY)
+            .bind(serde_json::json!({"category": "life.garbage", "urgency": "routine"}))
+            .execute(&pool)
+            .await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+}
+
+async fn run() -> anyhow::Result<()> {
+    let seconds = setting("TSUNAGU_BENCH_SECONDS", 20)?;
+    let clients = setting("TSUNAGU_BENCH_CLIENTS", 16)? as usize;
+    let connections = setting("TSUNAGU_BENCH_CONNECTIONS", 10)? as u32;
+    println!(
+        "intake_submit: {clients} clients, {seconds} s per phase, {connections} database connections per side, {} cores, started {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        chrono::Local::now().format("%Y-%m-%d %H:%M:%S %z")
+    );
+    let system = TestSystem::start_with(Options {
+        database_max_connections: Some(connections),
+        ..Options::default()
+    })
+    .await;
+    // Resources with room for every need, so matching proposes rather than explains.
+    let fixture = Fixture::create(&system, 1_000_000).await;
+    let intake_db = system.database(ServiceName::Intake).await;
+    let synchronous_commit: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&intake_db)
+        .await?;
+    println!("synchronous_commit = {synchronous_commit} (every commit waits for the WAL flush)");
+
+    // The reference table lives in the same database, beside intake's schema.
+    let reference_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(connections)
+        .connect(&system.database_url)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE bench_single_insert (id UUID PRIMARY KEY, municipality_code TEXT NOT NULL,
+         payload JSONB NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .execute(&reference_pool)
+    .await?;
+
+    // Warm both paths up (connections, prepared statements, caches).
+    let area = fixture.daily_life_area_id.clone();
+    let warm_area = area.clone();
+    let warm = system.intake();
+    drive(clients, 2, move |client, sequence| {
+        let (mut intake, area) = (warm.clone(), warm_area.clone());
+        async move {
+            intake
+                .submit_need(need_request(&area, format!("warm-{client}-{sequence}")))
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    reference(&reference_pool, clients, 2).await?;
+
+    let before = reference(&reference_pool, clients, seconds).await?;
+
+    let backlog_pool = intake_db.clone();
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        tokio::spawn(async move {
+            let mut largest = 0i64;
+            while sampling.load(Ordering::Relaxed) {
+                let backlog: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                        .fetch_one(&backlog_pool)
+                        .await
+                        .unwrap_or(0);
+                largest = largest.max(backlog);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            largest
+        })
+    };
+    let client = system.intake();
+    let submissions = drive(clients, seconds, move |client_index, sequence| {
+        let (mut intake, area) = (client.clone(), area.clone());
+        async move {
+            let response = intake
+                .submit_need(need_request(&area, format!("bench-{client_index}-{sequence}")))
+                .await?
+                .into_inner();
+            anyhow::ensure!(!response.replayed, "every request id is new");
+            Ok(())
+        }
+    })
+    .await?;
+    let stopped = Instant::now();
+    // The load is over: how long until the relay has published every event.
+    loop {
+        let backlog: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .fetch_one(&intake_db)
+            .await?;
+        if backlog == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let drained = stopped.elapsed();
+    sampling.store(false, Ordering::Relaxed);
+    let largest_backlog = sampler.await?;
+
+    let after = reference(&reference_pool, clients, seconds).await?;
+    let ceiling = (before.rate() + after.rate()) / 2.0;
+
+    println!();
+    println!("| phase | operations | per second | p50 | p99 | ratio to the INSERT ceiling |");
+    println!("|---|--:|--:|--:|--:|--:|");
+    for (name, phase) in [
+        ("single-row INSERT, before", &before),
+        ("SubmitNeed over gRPC", &submissions),
+        ("single-row INSERT, after", &after),
+    ] {
+        println!(
+            "| {name} | {} | {:.0} | {} | {} | {:.2} |",
+            phase.operations,
+            phase.rate(),
+            ms(phase.percentile(0.5)),
+            ms(phase.percentile(0.99)),
+            phase.rate() / ceiling
+        );
+    }
+    println!();
+    println!(
+        "SubmitNeed sustained {:.0}/s = {:.1} % of the mean INSERT ceiling ({ceiling:.0}/s); outbox backlog peaked at {largest_backlog} and drained {} after the load stopped.",
+        submissions.rate(),
+        100.0 * submissions.rate() / ceiling,
+        ms(drained)
+    );
+    reference_pool.close().await;
+    system.shutdown().await;
+    Ok(())
+}
