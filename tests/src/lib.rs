@@ -41,6 +41,8 @@ pub struct Options {
     pub seed_official_areas: bool,
     /// `TSUNAGU_DATABASE_MAX_CONNECTIONS` per service; default 4 (tests run side by side).
     pub database_max_connections: Option<u32>,
+    /// Further settings, e.g. `("TSUNAGU_INTAKE_FOLLOW_UP_SWEEP_SECONDS", "1")`.
+    pub env: Vec<(&'static str, String)>,
 }
 
 pub struct TestSystem {
@@ -101,6 +103,7 @@ impl TestSystem {
             if let Some(url) = registry_url {
                 vars.push(("TSUNAGU_REGISTRY_URL", url));
             }
+            vars.extend(options.env.iter().cloned());
             if let Some(endpoint) = &options.otlp_endpoint {
                 vars.push(("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()));
             }

@@ -10,6 +10,8 @@ use tsunagu_runtime::grpc::Page;
 use tsunagu_runtime::{taxonomy, text};
 use uuid::Uuid;
 
+use crate::categories;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     NeedsSurvey,
@@ -172,6 +174,16 @@ pub async fn record(
     new: &NewAreaIssue,
     recorded_by: &str,
 ) -> ServiceResult<(AreaIssueRow, bool)> {
+    let category = if categories::is_bundled_code(&new.category) {
+        new.category.clone()
+    } else {
+        categories::resolve(
+            &mut *pool.acquire().await?,
+            new.municipality_code.as_str(),
+            &new.category,
+        )
+        .await?
+    };
     let inserted = sqlx::query_as::<_, AreaIssueRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO area_issue (id, municipality_code, request_id, source, area_id, category, count, estimated,
                                  period_from, period_to, notes, recorded_by)
@@ -183,7 +195,7 @@ pub async fn record(
     .bind(&new.request_id)
     .bind(new.source.as_str())
     .bind(new.area_id)
-    .bind(&new.category)
+    .bind(&category)
     .bind(i32::try_from(new.count).unwrap_or(i32::MAX))
     .bind(new.estimated)
     .bind(new.period_from)

@@ -11,24 +11,26 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store;
 
-/// How often the sweep looks; a need is flagged at most this long after it became due.
-const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// Most needs flagged in one transaction; a full batch is followed by another at once.
+const SWEEP_BATCH: usize = 500;
 
+/// Sweeps every `interval` (a need is flagged at most that long after it became due) until
+/// `shutdown`. Several replicas may sweep at once: each need is flagged by one of them.
 pub async fn run_sweep(
     pool: PgPool,
     outbox_wake: Arc<Notify>,
     follow_up_days: u32,
+    interval: Duration,
     shutdown: CancellationToken,
 ) {
     loop {
         let idle_since = chrono::Utc::now() - chrono::TimeDelta::days(i64::from(follow_up_days));
-        match store::flag_idle_needs(&pool, idle_since).await {
+        match store::flag_idle_needs(&pool, idle_since, SWEEP_BATCH).await {
             Ok(0) => {}
             Ok(flagged) => {
                 tracing::info!(flagged, follow_up_days, "needs flagged for follow-up");
                 outbox_wake.notify_one();
-                // A full batch: more may be waiting.
-                if flagged >= 500 {
+                if flagged >= SWEEP_BATCH {
                     continue;
                 }
             }
@@ -36,7 +38,7 @@ pub async fn run_sweep(
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(SWEEP_INTERVAL) => {}
+            _ = tokio::time::sleep(interval) => {}
         }
     }
 }

@@ -7,6 +7,7 @@
 //! - `lifecycle`: which status may follow which, and what each transition must carry;
 //! - `sharing`: the one place that decides what of a need leaves intake (events);
 //! - `residents`, `sealing`: residents with their personal data sealed before it is stored;
+//! - `categories`: a municipality's own categories, learnt from the registry's events;
 //! - `area_issues`: needs known in aggregate; `sheet_rows`: sheets of needs and area issues;
 //! - `need_row`, `store`: SQL, each change with its history, events and watchers' wake-up in
 //!   one transaction; `watch`: NOTIFY fan-out for WatchNeed;
@@ -14,6 +15,7 @@
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
 mod area_issues;
+mod categories;
 mod consent;
 mod domain;
 mod follow_up;
@@ -54,12 +56,15 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
         }
     };
     let follow_up_days = config.intake_follow_up_days;
-    let host = ServiceHost::start(ServiceName::Intake, config, &MIGRATIONS, shutdown.clone()).await?;
+    let sweep_interval = std::time::Duration::from_secs(u64::from(config.intake_follow_up_sweep_seconds));
+    let mut host = ServiceHost::start(ServiceName::Intake, config, &MIGRATIONS, shutdown.clone()).await?;
+    host.spawn_consumer(categories::CategoryListener);
     let changes = watch::Changes::start(host.pool.clone(), shutdown.clone());
     tokio::spawn(follow_up::run_sweep(
         host.pool.clone(),
         host.outbox_wake.clone(),
         follow_up_days,
+        sweep_interval,
         shutdown,
     ));
     let routes = grpc::routes(grpc::IntakeApi {

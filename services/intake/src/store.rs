@@ -15,7 +15,7 @@ use crate::domain::{NeedContent, NewNeed, RawNeed};
 use crate::lifecycle::{self, NeedStatus, Outcome, Transition, TransitionError};
 use crate::need_row::{NEED_COLUMNS, NeedRow, StoredNeed, notes_associated_data};
 use crate::sealing::{Keyring, Sealed};
-use crate::{sharing, watch};
+use crate::{categories, sharing, watch};
 
 fn not_found(id: Uuid) -> ServiceError {
     ServiceError::NotFound(format!("ニーズ {id}"))
@@ -100,17 +100,18 @@ pub async fn submit_need(
     keys: Option<&Keyring>,
     new: &NewNeed,
 ) -> ServiceResult<(StoredNeed, bool)> {
+    let municipality_code = new.municipality_code.as_str();
+    let mut tx = pool.begin().await?;
+    let new = &with_municipal_category(&mut tx, new).await?;
     let fingerprint = new.fingerprint();
     let content = &new.content;
     let id = Uuid::now_v7();
-    let municipality_code = new.municipality_code.as_str();
     let notes = seal_notes(keys, id, municipality_code, &content.notes)?;
     let status = if new.draft {
         NeedStatus::Draft
     } else {
         NeedStatus::Submitted
     };
-    let mut tx = pool.begin().await?;
     check_resident(&mut tx, content.resident_id, municipality_code).await?;
     let inserted = sqlx::query_as::<_, NeedRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO need (id, municipality_code, request_id, request_fingerprint, status, submitted_by,
@@ -178,6 +179,17 @@ pub async fn submit_need(
     watch::notify(&mut tx, row.id).await?;
     tx.commit().await?;
     Ok((StoredNeed { row, consent }, false))
+}
+
+/// The submission with its category resolved among the municipality's own categories (a
+/// bundled code needs no lookup).
+pub async fn with_municipal_category(conn: &mut PgConnection, new: &NewNeed) -> ServiceResult<NewNeed> {
+    let mut resolved = new.clone();
+    if !categories::is_bundled_code(&new.content.category) {
+        resolved.content.category =
+            categories::resolve(conn, new.municipality_code.as_str(), &new.content.category).await?;
+    }
+    Ok(resolved)
 }
 
 /// Binds the content's columns, in the order of `submit_need`'s and `update_need`'s
@@ -318,7 +330,10 @@ pub async fn update_need(
         String::new()
     };
     let before = current.content(current_notes);
-    let after = before.edited(edit.raw, edit.mask)?;
+    let mut after = before.edited(edit.raw, edit.mask)?;
+    if after.category != before.category && !categories::is_bundled_code(&after.category) {
+        after.category = categories::resolve(&mut tx, &current.municipality_code, &after.category).await?;
+    }
     let changed = changed_fields(&before, &after);
     if changed.is_empty() {
         let consent = consent::current(&mut tx, id).await?;
@@ -707,17 +722,18 @@ pub async fn idle_needs(
 /// Flags open needs idle since before `idle_since` that are not flagged yet, each with a
 /// `need.follow_up_due` event (for the coordinators' notifications); returns how many.
 /// Several replicas may sweep at once: `SKIP LOCKED` gives each need to one of them.
-pub async fn flag_idle_needs(pool: &PgPool, idle_since: DateTime<Utc>) -> ServiceResult<usize> {
+pub async fn flag_idle_needs(pool: &PgPool, idle_since: DateTime<Utc>, batch: usize) -> ServiceResult<usize> {
     let mut tx = pool.begin().await?;
     let flagged = sqlx::query_as::<_, NeedRow>(sqlx::AssertSqlSafe(format!(
         "UPDATE need SET follow_up_due_at = now()
          WHERE id IN (SELECT id FROM need
                       WHERE status_changed_at < $1 AND follow_up_due_at IS NULL
                         AND status NOT IN ('draft', 'completed', 'cancelled', 'failed', 'entered_in_error')
-                      ORDER BY status_changed_at LIMIT 500 FOR UPDATE SKIP LOCKED)
+                      ORDER BY status_changed_at LIMIT $2 FOR UPDATE SKIP LOCKED)
          RETURNING {NEED_COLUMNS}"
     )))
     .bind(idle_since)
+    .bind(batch as i64)
     .fetch_all(&mut *tx)
     .await?;
     for row in &flagged {
@@ -737,6 +753,11 @@ pub async fn flag_idle_needs(pool: &PgPool, idle_since: DateTime<Utc>) -> Servic
     }
     tx.commit().await?;
     Ok(flagged.len())
+}
+
+/// The submission with its category resolved, outside a transaction (for dry runs).
+pub async fn resolved(pool: &PgPool, new: &NewNeed) -> ServiceResult<NewNeed> {
+    with_municipal_category(&mut *pool.acquire().await?, new).await
 }
 
 /// The fingerprints of earlier needs with these request ids, by request id (for dry runs).

@@ -114,6 +114,9 @@ pub struct Config {
     /// Open needs whose status has not moved for this many days are flagged for follow-up
     /// (TSUNAGU_INTAKE_FOLLOW_UP_DAYS, default 14).
     pub intake_follow_up_days: u32,
+    /// How often intake looks for needs due for follow-up, in seconds
+    /// (TSUNAGU_INTAKE_FOLLOW_UP_SWEEP_SECONDS, default 60).
+    pub intake_follow_up_sweep_seconds: u32,
 }
 
 /// Every problem found in the environment, reported together.
@@ -251,6 +254,13 @@ impl Config {
             get("TSUNAGU_INTAKE_ENCRYPTION_KEYS").filter(|keys| !keys.trim().is_empty());
         let intake_follow_up_days =
             parse_number(&mut problems, &get, "TSUNAGU_INTAKE_FOLLOW_UP_DAYS", 14u32, 1);
+        let intake_follow_up_sweep_seconds = parse_number(
+            &mut problems,
+            &get,
+            "TSUNAGU_INTAKE_FOLLOW_UP_SWEEP_SECONDS",
+            60u32,
+            1,
+        );
 
         if !problems.is_empty() {
             return Err(ConfigError { problems });
@@ -270,6 +280,7 @@ impl Config {
             seed_official_areas,
             intake_encryption_keys,
             intake_follow_up_days,
+            intake_follow_up_sweep_seconds,
         })
     }
 

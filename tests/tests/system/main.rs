@@ -10,6 +10,7 @@ mod events_out_of_order;
 mod health_and_reflection;
 mod invalid_input;
 mod need_edits;
+mod need_follow_up;
 mod need_imports;
 mod need_lifecycle;
 mod official_import;

@@ -556,7 +556,7 @@ async fn a_municipality_extends_the_taxonomy_with_its_own_categories() {
         (category.code.as_str(), category.parent_code.as_str()),
         ("212024.kusakari", "life")
     );
-    // Announced like every registry change (nobody consumes it yet, so it is published and done).
+    // Announced like every registry change (intake learns it: see need_follow_up.rs).
     let registry_db = system.database(tsunagu_runtime::ServiceName::Registry).await;
     tsunagu_tests::eventually("category.created to be published", WAIT, || async {
         let published: Option<bool> = sqlx::query_scalar(

@@ -119,9 +119,10 @@ pub async fn import_needs(
         let earlier: HashMap<String, String> =
             store::fingerprints(&api.pool, municipality.as_str(), &ids).await?;
         for (row, need) in &parsed {
+            let fingerprint = store::resolved(&api.pool, need).await?.fingerprint();
             match earlier.get(&need.request_id) {
                 None => created += 1,
-                Some(fingerprint) if *fingerprint == need.fingerprint() => unchanged += 1,
+                Some(earlier) if *earlier == fingerprint => unchanged += 1,
                 Some(_) => problems.push(RowProblem {
                     row: row.number as u32,
                     column: sheet_rows::REQUEST_ID.into(),

@@ -1,0 +1,65 @@
+//! Categories of a municipality's own (registry `category.created`), learnt from events so
+//! that needs named by them are stored under their codes. Bundled categories resolve without
+//! the database (`tsunagu_runtime::taxonomy`).
+
+use sqlx::PgConnection;
+use tsunagu_runtime::amqp::Envelope;
+use tsunagu_runtime::consumer::{EventHandler, HandlerError};
+use tsunagu_runtime::error::ServiceResult;
+use tsunagu_runtime::events::{self, CategoryCreated};
+use tsunagu_runtime::taxonomy;
+
+/// Intake's consumer: it listens for the registry's new categories only.
+pub struct CategoryListener;
+
+impl EventHandler for CategoryListener {
+    async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandlerError> {
+        if event.event_type != events::CATEGORY_CREATED {
+            tracing::debug!(event_type = event.event_type, "event not used by intake");
+            return Ok(());
+        }
+        let category: CategoryCreated = event.decode().map_err(|error| {
+            HandlerError::Permanent(anyhow::anyhow!(
+                "category.created payload does not match its contract: {error}"
+            ))
+        })?;
+        sqlx::query(
+            "INSERT INTO municipal_category (code, municipality_code, name, name_key, parent_code)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (code) DO UPDATE SET name = $3, name_key = $4, parent_code = $5",
+        )
+        .bind(&category.code)
+        .bind(&category.municipality_code)
+        .bind(&category.name)
+        .bind(taxonomy::comparable(&category.name))
+        .bind(&category.parent_code)
+        .execute(&mut *tx)
+        .await?;
+        tracing::info!(code = category.code, "municipal category learnt");
+        Ok(())
+    }
+}
+
+/// Whether `category` is the code of a bundled category (no lookup needed).
+pub fn is_bundled_code(category: &str) -> bool {
+    taxonomy::bundled().iter().any(|entry| entry.code == category)
+}
+
+/// The code of a municipality's own category named `category` (by code or name), or the
+/// category unchanged. Bundled names were resolved when the request was parsed.
+pub async fn resolve(
+    conn: &mut PgConnection,
+    municipality_code: &str,
+    category: &str,
+) -> ServiceResult<String> {
+    let code: Option<String> = sqlx::query_scalar(
+        "SELECT code FROM municipal_category WHERE municipality_code = $1 AND (code = $2 OR name_key = $3)
+         ORDER BY code = $2 DESC LIMIT 1",
+    )
+    .bind(municipality_code)
+    .bind(category)
+    .bind(taxonomy::comparable(category))
+    .fetch_optional(conn)
+    .await?;
+    Ok(code.unwrap_or_else(|| category.to_string()))
+}
