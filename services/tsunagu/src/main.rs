@@ -1,7 +1,7 @@
 //! `tsunagu up` runs the whole system on one machine with a demo data set;
 //! `tsunagu serve <service>` runs one service, as a deployment does;
 //! `tsunagu import|export …` moves sheets of resources, organisations and helpers in and out of
-//! a running registry.
+//! a running registry, and sheets of needs and area issues into a running intake.
 
 mod demo;
 mod preflight;
@@ -20,6 +20,10 @@ const USAGE: &str = "\
                              [--dry-run] [--registry http://127.0.0.1:50051] [--batch 500] [--by <name>]
                              upsert from a sheet (progress bar; rejected rows listed, exit code 3)
   tsunagu import care-providers <介護サービス事業所一覧.csv> --municipality <code> [--dry-run]
+  tsunagu import needs|area-issues <file.xlsx|file.csv> --municipality <code>
+                             [--dry-run] [--intake http://127.0.0.1:50052] [--batch 500] [--by <name>]
+                             needs (個別ニーズ) and area issues (地域課題) into intake, each row once
+                             by its 受付番号 (rejected rows listed, exit code 3)
   tsunagu export resources|organizations|helpers --municipality <code> [--format xlsx|csv|hsds]
                              [-o <file>|-] [--include-confidential]
                              (hsds: resources only; --include-confidential: the confidential

@@ -1,7 +1,8 @@
 //! `tsunagu import …` and `tsunagu export …`: what a coordinator or the IT team runs against a
-//! running registry, for resources, organisations and helpers (担い手). A long sheet goes in
-//! parts, with a progress bar on the terminal; every rejected row is reported with its row
-//! number in the original file.
+//! running registry, for resources, organisations and helpers (担い手), and against a running
+//! intake, for needs (個別ニーズ) and area issues (地域課題, e.g. survey results). A long sheet
+//! goes in parts, with a progress bar on the terminal; every rejected row is reported with its
+//! row number in the original file.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -9,11 +10,14 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use tonic::transport::Channel;
+use tsunagu_proto::intake::v1 as intake_pb;
+use tsunagu_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_proto::registry::v1::community_service_client::CommunityServiceClient;
 use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 
 pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:50051";
+pub const DEFAULT_INTAKE: &str = "http://127.0.0.1:50052";
 const DEFAULT_BATCH_ROWS: usize = 500;
 /// gRPC messages are capped at 4 MiB by default; exports of large municipalities exceed that.
 const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -24,6 +28,9 @@ pub enum SheetKind {
     Resources,
     Organizations,
     Helpers,
+    /// Imported into intake; not exported (needs hold personal references).
+    Needs,
+    AreaIssues,
 }
 
 impl SheetKind {
@@ -32,6 +39,8 @@ impl SheetKind {
             "resources" => Some(SheetKind::Resources),
             "organizations" | "organisations" => Some(SheetKind::Organizations),
             "helpers" => Some(SheetKind::Helpers),
+            "needs" => Some(SheetKind::Needs),
+            "area-issues" => Some(SheetKind::AreaIssues),
             _ => None,
         }
     }
@@ -41,7 +50,14 @@ impl SheetKind {
             SheetKind::Resources => "地域資源 / resources",
             SheetKind::Organizations => "団体 / organisations",
             SheetKind::Helpers => "担い手 / helpers",
+            SheetKind::Needs => "個別ニーズ / needs",
+            SheetKind::AreaIssues => "地域課題 / area issues",
         }
+    }
+
+    /// Needs and area issues go to intake; everything else to the registry.
+    fn goes_to_intake(self) -> bool {
+        matches!(self, SheetKind::Needs | SheetKind::AreaIssues)
     }
 }
 
@@ -57,6 +73,7 @@ pub struct ImportOptions {
     pub file: PathBuf,
     pub municipality_code: String,
     pub registry: String,
+    pub intake: String,
     pub dry_run: bool,
     pub batch_rows: usize,
     pub imported_by: String,
@@ -85,8 +102,8 @@ pub fn parse(args: &[&str]) -> Result<SheetCommand, String> {
         ["export", what, rest @ ..] => (format!("export {what}"), rest),
         _ => {
             return Err(
-                "expected `import resources|organizations|helpers|care-providers <file>` or \
-                 `export resources|organizations|helpers`"
+                "expected `import resources|organizations|helpers|care-providers|needs|area-issues <file>` \
+                 or `export resources|organizations|helpers`"
                     .into(),
             );
         }
@@ -94,6 +111,7 @@ pub fn parse(args: &[&str]) -> Result<SheetCommand, String> {
     let mut positional = Vec::new();
     let mut municipality_code = None;
     let mut registry = DEFAULT_REGISTRY.to_string();
+    let mut intake = DEFAULT_INTAKE.to_string();
     let mut dry_run = false;
     let mut batch_rows = DEFAULT_BATCH_ROWS;
     let mut imported_by = std::env::var("USER").unwrap_or_else(|_| "tsunagu import".into());
@@ -110,6 +128,7 @@ pub fn parse(args: &[&str]) -> Result<SheetCommand, String> {
         match *arg {
             "--municipality" => municipality_code = Some(value("--municipality")?),
             "--registry" => registry = value("--registry")?,
+            "--intake" => intake = value("--intake")?,
             "--dry-run" => dry_run = true,
             "--batch" => {
                 batch_rows = value("--batch")?
@@ -141,6 +160,7 @@ pub fn parse(args: &[&str]) -> Result<SheetCommand, String> {
             file: PathBuf::from(file),
             municipality_code: municipality_code.clone(),
             registry: registry.clone(),
+            intake: intake.clone(),
             dry_run,
             batch_rows,
             imported_by: imported_by.clone(),
@@ -150,6 +170,10 @@ pub fn parse(args: &[&str]) -> Result<SheetCommand, String> {
     match (verb, noun, SheetKind::parse(noun)) {
         ("import", "care-providers", _) => Ok(SheetCommand::ImportCareProviders(import(positional)?)),
         ("import", _, Some(kind)) => Ok(SheetCommand::Import(kind, import(positional)?)),
+        ("export", _, Some(kind)) if kind.goes_to_intake() => Err(format!(
+            "{} cannot be exported: list them with IntakeService/ListNeeds or ListAreaIssues",
+            kind.label()
+        )),
         ("export", _, Some(kind)) if positional.is_empty() => {
             if format == ExportFormat::Hsds && kind != SheetKind::Resources {
                 return Err("--format hsds is for resources only".into());
@@ -181,7 +205,7 @@ impl Registry {
             .with_context(|| format!("not a URL: {registry}"))?
             .connect()
             .await
-            .with_context(|| format!("cannot reach the registry at {registry}"))?;
+            .with_context(|| format!("cannot reach {registry}"))?;
         Ok(Registry(channel))
     }
 
@@ -193,6 +217,13 @@ impl Registry {
 
     fn community(&self) -> CommunityServiceClient<Channel> {
         CommunityServiceClient::new(self.0.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// The same connection, when it leads to intake instead.
+    fn intake(&self) -> IntakeServiceClient<Channel> {
+        IntakeServiceClient::new(self.0.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
@@ -272,7 +303,7 @@ async fn import_part(
     content: Vec<u8>,
 ) -> anyhow::Result<PartReport> {
     let refused =
-        |status: tonic::Status| anyhow::anyhow!("the registry refused the import: {}", status.message());
+        |status: tonic::Status| anyhow::anyhow!("the server refused the import: {}", status.message());
     let (municipality_code, format, dry_run, imported_by) = (
         options.municipality_code.clone(),
         pb::SheetFormat::Csv.into(),
@@ -341,6 +372,50 @@ async fn import_part(
                 .into_inner();
             part_report!(response)
         }
+        SheetKind::Needs | SheetKind::AreaIssues => {
+            let client = &mut registry.intake();
+            let response = if kind == SheetKind::Needs {
+                client
+                    .import_needs_sheet(intake_pb::ImportNeedsSheetRequest {
+                        municipality_code,
+                        content,
+                        format,
+                        dry_run,
+                        imported_by,
+                        ..Default::default()
+                    })
+                    .await
+            } else {
+                client
+                    .import_area_issues_sheet(intake_pb::ImportAreaIssuesSheetRequest {
+                        municipality_code,
+                        content,
+                        format,
+                        dry_run,
+                        imported_by,
+                        ..Default::default()
+                    })
+                    .await
+            }
+            .map_err(refused)?
+            .into_inner();
+            // Intake creates or leaves unchanged (by 受付番号); it never updates from a sheet.
+            PartReport {
+                created: response.created,
+                updated: 0,
+                unchanged: response.unchanged,
+                rejected: response
+                    .rejected
+                    .into_iter()
+                    .map(|p| pb::RowProblem {
+                        row: p.row,
+                        column: p.column,
+                        reason: p.reason,
+                    })
+                    .collect(),
+                ignored_headers: response.ignored_headers,
+            }
+        }
     })
 }
 
@@ -349,7 +424,12 @@ async fn import_sheet(kind: SheetKind, options: ImportOptions) -> anyhow::Result
         std::fs::read(&options.file).with_context(|| format!("cannot read {}", options.file.display()))?;
     let sheet = tsunagu_tabular::read(&bytes, tsunagu_tabular::Format::detect(&bytes))
         .map_err(|error| anyhow::anyhow!("{}: {error}", options.file.display()))?;
-    let registry = Registry::connect(&options.registry).await?;
+    let server = if kind.goes_to_intake() {
+        &options.intake
+    } else {
+        &options.registry
+    };
+    let registry = Registry::connect(server).await?;
     let headers: Vec<&str> = sheet.headers.iter().map(String::as_str).collect();
     let progress = Progress {
         total: sheet.rows.len(),
@@ -530,6 +610,7 @@ async fn export(kind: SheetKind, options: ExportOptions) -> anyhow::Result<()> {
                         row_count: response.row_count,
                     }
                 }
+                SheetKind::Needs | SheetKind::AreaIssues => bail!("{} are not exported", kind.label()),
             };
             eprintln!(
                 "{} 件を書き出しました / exported {} rows ({})",
@@ -577,6 +658,30 @@ mod tests {
             (PathBuf::from("a.xlsx"), true, 100)
         );
         assert_eq!(options.registry, DEFAULT_REGISTRY);
+    }
+
+    #[test]
+    fn needs_and_area_issues_go_into_intake_only() {
+        let command = parse(&["import", "needs", "ニーズ.xlsx", "--municipality", "212024"]).unwrap();
+        let SheetCommand::Import(SheetKind::Needs, options) = command else {
+            panic!()
+        };
+        assert_eq!(options.intake, DEFAULT_INTAKE);
+        let command = parse(&[
+            "import",
+            "area-issues",
+            "調査.csv",
+            "--municipality",
+            "212024",
+            "--intake",
+            "http://intake:50052",
+        ])
+        .unwrap();
+        let SheetCommand::Import(SheetKind::AreaIssues, options) = command else {
+            panic!()
+        };
+        assert_eq!(options.intake, "http://intake:50052");
+        assert!(parse(&["export", "needs", "--municipality", "212024"]).is_err());
     }
 
     #[test]

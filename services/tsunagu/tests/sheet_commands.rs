@@ -2,7 +2,8 @@
 //! `tsunagu serve registry`: a 1,201-row sheet goes in three parts, the one bad row is reported
 //! with its row number in the original file (a blank line before it included), the exit code
 //! tells a script that rows were rejected, and an export imports back with nothing changed.
-//! Organisations and helpers take the same path.
+//! Organisations and helpers take the same path; needs and survey results go into a running
+//! intake (`tsunagu serve intake`) the same way, each row once by its 受付番号.
 
 #[path = "support/cleanup.rs"]
 mod cleanup;
@@ -30,8 +31,17 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_long_sheet_imports_in_parts_reports_its_bad_row_and_round_trips() {
+/// One service started with `tsunagu serve`, on a database and a namespace of its own.
+struct Served {
+    process: tokio::process::Child,
+    database_name: String,
+    namespace: String,
+    url: String,
+    directory: std::path::PathBuf,
+}
+
+/// Starts `tsunagu serve <service>` on a fresh database, listening on a free port.
+async fn serve(service: &str, extra_env: &[(&str, &str)]) -> Served {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let database_name = format!("tsunagu_cli_{suffix}");
     let namespace = format!("tsunagu-cli-{suffix}");
@@ -54,30 +64,152 @@ async fn a_long_sheet_imports_in_parts_reports_its_bad_row_and_round_trips() {
         }
     }
     command
-        .args(["serve", "registry"])
+        .args(["serve", service])
         .env("TSUNAGU_DATABASE_URL", format!("{POSTGRES_URL}/{database_name}"))
         .env("TSUNAGU_AMQP_URL", RABBITMQ_URL)
         .env("TSUNAGU_AMQP_NAMESPACE", &namespace)
-        .env("TSUNAGU_REGISTRY_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            format!("TSUNAGU_{}_LISTEN", service.to_uppercase()),
+            format!("127.0.0.1:{port}"),
+        )
         .env("TSUNAGU_DATABASE_MAX_CONNECTIONS", "4")
         .env("RUST_LOG", "warn")
+        .envs(extra_env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
-    let mut registry_process = command.spawn().expect("spawn tsunagu serve registry");
+    let process = command.spawn().expect("spawn tsunagu serve");
     let directory = std::env::temp_dir().join(format!("tsunagu-cli-{suffix}"));
     std::fs::create_dir_all(&directory).unwrap();
+    Served {
+        process,
+        database_name,
+        namespace,
+        url: format!("http://127.0.0.1:{port}"),
+        directory,
+    }
+}
 
-    let result = exercise(port, &directory).await;
+impl Served {
+    async fn stop(mut self) {
+        let _ = self.process.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.process.wait()).await;
+        clean_up(&self.database_name, &self.namespace).await;
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
 
-    let _ = registry_process.start_kill();
-    let _ = tokio::time::timeout(Duration::from_secs(30), registry_process.wait()).await;
-    clean_up(&database_name, &namespace).await;
-    let _ = std::fs::remove_dir_all(&directory);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_sheet_imports_in_parts_reports_its_bad_row_and_round_trips() {
+    let served = serve("registry", &[]).await;
+    let result = exercise(&served.url, &served.directory).await;
+    served.stop().await;
     if let Err(error) = result {
         panic!("{error:#}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn needs_and_survey_results_go_into_intake_row_by_row() {
+    let served = serve(
+        "intake",
+        &[(
+            "TSUNAGU_INTAKE_ENCRYPTION_KEYS",
+            "cli-1:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+        )],
+    )
+    .await;
+    let result = import_into_intake(&served.url, &served.directory).await;
+    served.stop().await;
+    if let Err(error) = result {
+        panic!("{error:#}");
+    }
+}
+
+/// Waits until the service at `url` reports SERVING.
+async fn wait_serving(url: &str) -> anyhow::Result<tonic::transport::Channel> {
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        if let Ok(channel) = tonic::transport::Channel::from_shared(url.to_string())?
+            .connect()
+            .await
+        {
+            let status = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().status());
+            if status.ok() == Some(ServingStatus::Serving) {
+                return Ok(channel);
+            }
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "{url} did not become SERVING in {STARTUP_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn import_into_intake(url: &str, directory: &std::path::Path) -> anyhow::Result<()> {
+    wait_serving(url).await?;
+    let area = uuid::Uuid::now_v7();
+    // 600 needs, a blank line, a bad row, 100 more: two parts, the bad row is line 603.
+    let mut csv = String::from("受付番号,区域ID,カテゴリ,頻度,希望日時,備考,同意,同意者,同意方法\n");
+    let row =
+        |i: usize| format!("N-{i},{area},ゴミ出し,週1回,火 9:00〜10:00,玄関前,提供者への共有,本人,書面\n");
+    (0..600).for_each(|i| csv.push_str(&row(i)));
+    csv.push('\n');
+    csv.push_str(&format!("N-bad,{area},ゴミ出し,ときどき,,,,,\n"));
+    (600..700).for_each(|i| csv.push_str(&row(i)));
+    let sheet = directory.join("needs.csv");
+    std::fs::write(&sheet, csv)?;
+    let args = |file: &str, kind: &'static str| {
+        vec![
+            "import".to_string(),
+            kind.into(),
+            file.to_string(),
+            "--municipality".into(),
+            "212024".into(),
+            "--intake".into(),
+            url.to_string(),
+        ]
+    };
+    let needs = args(sheet.to_str().unwrap(), "needs");
+    let needs: Vec<&str> = needs.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = run_cli(&needs).await?;
+    ensure!(code == 3, "exit code {code}\n{stdout}\n{stderr}");
+    ensure!(
+        stdout.contains("作成 700 / 更新 0 / 変更なし 0 / エラー 1 行"),
+        "{stdout}"
+    );
+    ensure!(stdout.contains("603行目 「頻度」"), "{stdout}");
+    // Again: every row already imported, nothing created twice.
+    let (code, stdout, stderr) = run_cli(&needs).await?;
+    ensure!(code == 3, "exit code {code}\n{stdout}\n{stderr}");
+    ensure!(
+        stdout.contains("作成 0 / 更新 0 / 変更なし 700 / エラー 1 行"),
+        "{stdout}"
+    );
+
+    let survey = directory.join("survey.csv");
+    std::fs::write(
+        &survey,
+        format!(
+            "受付番号,出典,区域ID,カテゴリ,件数,期間開始,期間終了\nS-1,ニーズ調査,{area},買い物支援,42,2026-04-01,2026-09-30\n"
+        ),
+    )?;
+    let issues = args(survey.to_str().unwrap(), "area-issues");
+    let issues: Vec<&str> = issues.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = run_cli(&issues).await?;
+    ensure!(code == 0, "exit code {code}\n{stdout}\n{stderr}");
+    ensure!(
+        stdout.contains("作成 1 / 更新 0 / 変更なし 0 / エラー 0 行"),
+        "{stdout}"
+    );
+    Ok(())
 }
 
 async fn run_cli(args: &[&str]) -> anyhow::Result<(i32, String, String)> {
@@ -94,31 +226,10 @@ async fn run_cli(args: &[&str]) -> anyhow::Result<(i32, String, String)> {
     ))
 }
 
-async fn exercise(port: u16, directory: &std::path::Path) -> anyhow::Result<()> {
-    let url = format!("http://127.0.0.1:{port}");
+async fn exercise(url: &str, directory: &std::path::Path) -> anyhow::Result<()> {
+    let url = url.to_string();
     // Wait for SERVING: migrations and the official list load first.
-    let deadline = Instant::now() + STARTUP_TIMEOUT;
-    let channel = loop {
-        if let Ok(channel) = tonic::transport::Channel::from_shared(url.clone())?
-            .connect()
-            .await
-        {
-            let status = HealthClient::new(channel.clone())
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .map(|r| r.into_inner().status());
-            if status.ok() == Some(ServingStatus::Serving) {
-                break channel;
-            }
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "the registry did not become SERVING in {STARTUP_TIMEOUT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let channel = wait_serving(&url).await?;
     RegistryServiceClient::new(channel)
         .create_organization(pb::CreateOrganizationRequest {
             municipality_code: "212024".into(),
