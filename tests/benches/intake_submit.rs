@@ -145,6 +145,36 @@ async fn reference(pool: &sqlx::PgPool, clients: usize, seconds: u64) -> anyhow:
     .await
 }
 
+/// Waits until matching holds every need intake has and notifications has recorded one
+/// notification per proposal; returns the number of proposals.
+async fn settle(system: &TestSystem, intake_db: &sqlx::PgPool) -> anyhow::Result<i64> {
+    let matching = system.database(ServiceName::Matching).await;
+    let notifications = system.database(ServiceName::Notifications).await;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let needs: i64 = sqlx::query_scalar("SELECT count(*) FROM need")
+            .fetch_one(intake_db)
+            .await?;
+        let held: i64 = sqlx::query_scalar("SELECT count(*) FROM need")
+            .fetch_one(&matching)
+            .await?;
+        let proposals: i64 = sqlx::query_scalar("SELECT count(*) FROM proposal")
+            .fetch_one(&matching)
+            .await?;
+        let notified: i64 = sqlx::query_scalar("SELECT count(*) FROM notification")
+            .fetch_one(&notifications)
+            .await?;
+        if held == needs && notified >= proposals {
+            return Ok(proposals);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "matching and notifications did not settle: {held}/{needs} needs, {notified}/{proposals} notified"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn ms(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
 }
@@ -246,6 +276,10 @@ async fn run() -> anyhow::Result<()> {
     let drained = stopped.elapsed();
     sampling.store(false, Ordering::Relaxed);
     let largest_backlog = sampler.await?;
+    // And until matching has taken every need and notifications told every provider: the
+    // reference after must not share the machine with that work.
+    let settled = settle(&system, &intake_db).await?;
+    let settled_after = stopped.elapsed();
 
     let after = reference(&reference_pool, clients, seconds).await?;
     let ceiling = (before.rate() + after.rate()) / 2.0;
@@ -273,6 +307,11 @@ async fn run() -> anyhow::Result<()> {
         submissions.rate(),
         100.0 * submissions.rate() / ceiling,
         ms(drained)
+    );
+    println!(
+        "Matching had proposed every need ({} proposals) and notifications had recorded one notification each {:.1} s after the load stopped.",
+        settled,
+        settled_after.as_secs_f64()
     );
     reference_pool.close().await;
     system.shutdown().await;

@@ -6,7 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 use tsunagu_runtime::MunicipalityCode;
 use tsunagu_runtime::error::{ServiceResult, Violations};
+use tsunagu_runtime::events::{self, AreaIssueRecorded};
 use tsunagu_runtime::grpc::Page;
+use tsunagu_runtime::outbox;
 use tsunagu_runtime::{taxonomy, text};
 use uuid::Uuid;
 
@@ -174,16 +176,8 @@ pub async fn record(
     new: &NewAreaIssue,
     recorded_by: &str,
 ) -> ServiceResult<(AreaIssueRow, bool)> {
-    let category = if categories::is_bundled_code(&new.category) {
-        new.category.clone()
-    } else {
-        categories::resolve(
-            &mut *pool.acquire().await?,
-            new.municipality_code.as_str(),
-            &new.category,
-        )
-        .await?
-    };
+    let mut tx = pool.begin().await?;
+    let category = categories::resolve_known(&mut tx, new.municipality_code.as_str(), &new.category).await?;
     let inserted = sqlx::query_as::<_, AreaIssueRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO area_issue (id, municipality_code, request_id, source, area_id, category, count, estimated,
                                  period_from, period_to, notes, recorded_by)
@@ -202,9 +196,29 @@ pub async fn record(
     .bind(new.period_to)
     .bind(&new.notes)
     .bind(recorded_by)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     if let Some(row) = inserted {
+        // The gap map counts it beside individual needs: counts and codes only, no notes.
+        let event = AreaIssueRecorded {
+            area_issue_id: row.id,
+            municipality_code: row.municipality_code.clone(),
+            source: row.source.clone(),
+            area_id: row.area_id,
+            category: row.category.clone(),
+            count: u32::try_from(row.count).unwrap_or(0),
+            estimated: row.estimated,
+            period_from: row.period_from,
+            period_to: row.period_to,
+        };
+        outbox::enqueue(
+            &mut tx,
+            events::AREA_ISSUE_RECORDED,
+            &row.municipality_code,
+            &event,
+        )
+        .await?;
+        tx.commit().await?;
         return Ok((row, false));
     }
     let earlier = sqlx::query_as::<_, AreaIssueRow>(sqlx::AssertSqlSafe(format!(
@@ -212,8 +226,9 @@ pub async fn record(
     )))
     .bind(new.municipality_code.as_str())
     .bind(&new.request_id)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.rollback().await?;
     Ok((earlier, true))
 }
 

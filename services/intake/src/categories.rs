@@ -5,7 +5,7 @@
 use sqlx::PgConnection;
 use tsunagu_runtime::amqp::Envelope;
 use tsunagu_runtime::consumer::{EventHandler, HandlerError};
-use tsunagu_runtime::error::ServiceResult;
+use tsunagu_runtime::error::{ServiceError, ServiceResult};
 use tsunagu_runtime::events::{self, CategoryCreated};
 use tsunagu_runtime::taxonomy;
 
@@ -40,18 +40,21 @@ impl EventHandler for CategoryListener {
     }
 }
 
-/// Whether `category` is the code of a bundled category (no lookup needed).
-pub fn is_bundled_code(category: &str) -> bool {
+fn is_bundled_code(category: &str) -> bool {
     taxonomy::bundled().iter().any(|entry| entry.code == category)
 }
 
-/// The code of a municipality's own category named `category` (by code or name), or the
-/// category unchanged. Bundled names were resolved when the request was parsed.
-pub async fn resolve(
+/// The code of a known category named `category`: a bundled code as it is, a municipality's
+/// own category by its code or its name; anything else is refused, naming the field
+/// `category`. (Bundled names were turned into codes when the request was parsed.)
+pub async fn resolve_known(
     conn: &mut PgConnection,
     municipality_code: &str,
     category: &str,
 ) -> ServiceResult<String> {
+    if is_bundled_code(category) {
+        return Ok(category.to_string());
+    }
     let code: Option<String> = sqlx::query_scalar(
         "SELECT code FROM municipal_category WHERE municipality_code = $1 AND (code = $2 OR name_key = $3)
          ORDER BY code = $2 DESC LIMIT 1",
@@ -61,5 +64,12 @@ pub async fn resolve(
     .bind(taxonomy::comparable(category))
     .fetch_optional(conn)
     .await?;
-    Ok(code.unwrap_or_else(|| category.to_string()))
+    code.ok_or_else(|| {
+        ServiceError::invalid(
+            "category",
+            format!(
+                "「{category}」は分類表にないカテゴリです（一覧は RegistryService/ListCategories、市区町村独自のものは CreateCategory で追加） / unknown category"
+            ),
+        )
+    })
 }

@@ -252,6 +252,16 @@ pub async fn record(
         "新しい同意に置き換え / replaced by a newer consent",
     )
     .await?;
+    record_first(tx, need_id, input, recorded_by).await
+}
+
+/// Records the first consent of a need that has none yet (at submission): nothing to end.
+pub async fn record_first(
+    tx: &mut PgConnection,
+    need_id: Uuid,
+    input: &ConsentInput,
+    recorded_by: &str,
+) -> ServiceResult<ConsentRow> {
     Ok(sqlx::query_as::<_, ConsentRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO consent (id, need_id, given_by, method, share_need, share_contact, consented_at, recorded_by)
          VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, now()), $8)

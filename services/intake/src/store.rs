@@ -170,25 +170,24 @@ pub async fn submit_need(
     .execute(&mut *tx)
     .await?;
     let consent = match &new.consent {
-        Some(input) => Some(consent::record(&mut tx, row.id, input, &new.submitted_by).await?),
+        Some(input) => Some(consent::record_first(&mut tx, row.id, input, &new.submitted_by).await?),
         None => None,
     };
     if !new.draft {
         sharing::announce_submitted(&mut tx, &row, consent.as_ref()).await?;
     }
-    watch::notify(&mut tx, row.id).await?;
+    // No NOTIFY: nobody can watch a need before it exists, and a NOTIFY serialises commits
+    // (PostgreSQL takes a database-wide lock for it at commit).
     tx.commit().await?;
     Ok((StoredNeed { row, consent }, false))
 }
 
-/// The submission with its category resolved among the municipality's own categories (a
-/// bundled code needs no lookup).
+/// The submission with its category resolved among the municipality's own categories, or
+/// refused when no taxonomy knows it.
 pub async fn with_municipal_category(conn: &mut PgConnection, new: &NewNeed) -> ServiceResult<NewNeed> {
     let mut resolved = new.clone();
-    if !categories::is_bundled_code(&new.content.category) {
-        resolved.content.category =
-            categories::resolve(conn, new.municipality_code.as_str(), &new.content.category).await?;
-    }
+    resolved.content.category =
+        categories::resolve_known(conn, new.municipality_code.as_str(), &new.content.category).await?;
     Ok(resolved)
 }
 
@@ -331,8 +330,9 @@ pub async fn update_need(
     };
     let before = current.content(current_notes);
     let mut after = before.edited(edit.raw, edit.mask)?;
-    if after.category != before.category && !categories::is_bundled_code(&after.category) {
-        after.category = categories::resolve(&mut tx, &current.municipality_code, &after.category).await?;
+    if after.category != before.category {
+        after.category =
+            categories::resolve_known(&mut tx, &current.municipality_code, &after.category).await?;
     }
     let changed = changed_fields(&before, &after);
     if changed.is_empty() {

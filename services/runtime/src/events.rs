@@ -41,6 +41,8 @@ pub const NEED_WITHDRAWN: &str = "need.withdrawn";
 pub const NEED_STATUS_CHANGED: &str = "need.status_changed";
 /// Payload: [`NeedFollowUpDue`]: an open need nobody has moved for the follow-up period.
 pub const NEED_FOLLOW_UP_DUE: &str = "need.follow_up_due";
+/// Payload: [`AreaIssueRecorded`]: needs known in aggregate (地域課題), for the gap map.
+pub const AREA_ISSUE_RECORDED: &str = "area_issue.recorded";
 pub const MATCH_PROPOSED: &str = "match.proposed";
 pub const NEED_UNMATCHED: &str = "need.unmatched";
 
@@ -246,4 +248,20 @@ pub struct NeedFollowUpDue {
     pub status: String,
     /// When its status last changed.
     pub idle_since: chrono::DateTime<chrono::Utc>,
+}
+
+/// An area issue (地域課題) was recorded: how many residents of an area need what, from which
+/// source, over which period. Counts and codes only; the notes stay in intake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AreaIssueRecorded {
+    pub area_issue_id: Uuid,
+    pub municipality_code: String,
+    /// needs_survey, community_care_meeting, care_plan_review or remark.
+    pub source: String,
+    pub area_id: Uuid,
+    pub category: String,
+    pub count: u32,
+    pub estimated: bool,
+    pub period_from: chrono::NaiveDate,
+    pub period_to: chrono::NaiveDate,
 }

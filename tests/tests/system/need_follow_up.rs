@@ -1,14 +1,15 @@
 //! Needs are not forgotten: one idle past the follow-up period is flagged once, announced
 //! (`need.follow_up_due`) and listed, and its next move clears the flag. And a need named by
 //! a municipality's own category (learnt from the registry's `category.created`) is stored
-//! under that category's code, so it meets the resources registered under it.
+//! under that category's code, so it meets the resources registered under it; a category no
+//! taxonomy knows is refused.
 
 use tsunagu_proto::intake::v1 as pb;
 use tsunagu_proto::registry::v1 as registry_pb;
 use tsunagu_runtime::ServiceName;
 use tsunagu_tests::{Fixture, MUNICIPALITY, Options, TestSystem, eventually};
 
-use crate::support::{WAIT, submit_need};
+use crate::support::{WAIT, submit_need, violated_fields};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_need_is_flagged_once_announced_and_cleared_by_its_next_move() {
@@ -144,5 +145,23 @@ async fn a_need_named_by_a_municipal_category_is_stored_under_its_code() {
     let need = submit_need(&system, "kusa-1", &fixture.daily_life_area_id, "草刈り").await;
     assert_eq!(need.category, category.code);
     assert_eq!(need.category, format!("{MUNICIPALITY}.kusakari"));
+    // A category no taxonomy knows is refused, naming the field.
+    let status = system
+        .intake()
+        .submit_need(pb::SubmitNeedRequest {
+            request_id: "unknown-1".into(),
+            municipality_code: MUNICIPALITY.into(),
+            area_id: fixture.daily_life_area_id.clone(),
+            category: "空飛ぶ絨毯".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), ["category"]);
+    assert!(
+        status.message().contains("ListCategories"),
+        "{}",
+        status.message()
+    );
     system.shutdown().await;
 }

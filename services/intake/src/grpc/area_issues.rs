@@ -50,7 +50,9 @@ pub async fn record(
         }
     })?;
     let recorded_by = text::normalised_non_empty(&request.recorded_by).unwrap_or_else(|| "(不明)".into());
-    let (row, replayed) = area_issues::record(&api.pool, &new, &recorded_by).await?;
+    let (row, replayed) = area_issues::record(&api.pool, &new, &recorded_by)
+        .await
+        .map_err(|error| error.prefixed("issue."))?;
     tracing::info!(area_issue_id = %row.id, replayed, "area issue recorded");
     Ok(Response::new(pb::RecordAreaIssueResponse {
         issue: Some(area_issue_to_proto(row)),

@@ -119,7 +119,13 @@ pub async fn import_needs(
         let earlier: HashMap<String, String> =
             store::fingerprints(&api.pool, municipality.as_str(), &ids).await?;
         for (row, need) in &parsed {
-            let fingerprint = store::resolved(&api.pool, need).await?.fingerprint();
+            let fingerprint = match store::resolved(&api.pool, need).await {
+                Ok(resolved) => resolved.fingerprint(),
+                Err(error) => {
+                    problems.extend(sheet_rows::row_error(&layout, row, error));
+                    continue;
+                }
+            };
             match earlier.get(&need.request_id) {
                 None => created += 1,
                 Some(earlier) if *earlier == fingerprint => unchanged += 1,
