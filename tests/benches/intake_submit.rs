@@ -1,9 +1,11 @@
 //! Sustained need submission (issue 4): clients call `SubmitNeed` on the real intake service
 //! as fast as it answers, each need a durable commit of the need, its history row, its
 //! consent and its `need.submitted` outbox row, with the outbox relay publishing to RabbitMQ
-//! (publisher confirms) and matching consuming, all on this machine. Set beside it, from the
-//! same run and the same PostgreSQL: plain single-row `INSERT` transactions by as many
-//! clients over as many connections — the ceiling of durable commits here — before and after.
+//! (publisher confirms, quorum queue) — first with intake alone, then with the whole system
+//! running (matching proposing every need, notifications telling the provider), all on this
+//! machine. Set beside it, from the same run and the same PostgreSQL: plain single-row
+//! `INSERT` transactions by as many clients over as many connections — the ceiling of durable
+//! commits here — before and after the whole-system phase.
 //!
 //! ```sh
 //! cargo bench -p tsunagu-tests --bench intake_submit
@@ -179,58 +181,38 @@ fn ms(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
 }
 
-async fn run() -> anyhow::Result<()> {
-    let seconds = setting("TSUNAGU_BENCH_SECONDS", 20)?;
-    let clients = setting("TSUNAGU_BENCH_CLIENTS", 16)? as usize;
-    let connections = setting("TSUNAGU_BENCH_CONNECTIONS", 10)? as u32;
-    println!(
-        "intake_submit: {clients} clients, {seconds} s per phase, {connections} database connections per side, {} cores, started {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        chrono::Local::now().format("%Y-%m-%d %H:%M:%S %z")
-    );
-    let system = TestSystem::start_with(Options {
-        database_max_connections: Some(connections),
-        ..Options::default()
-    })
-    .await;
-    // Resources with room for every need, so matching proposes rather than explains.
-    let fixture = Fixture::create(&system, 1_000_000).await;
-    let intake_db = system.database(ServiceName::Intake).await;
-    let synchronous_commit: String = sqlx::query_scalar("SHOW synchronous_commit")
-        .fetch_one(&intake_db)
-        .await?;
-    println!("synchronous_commit = {synchronous_commit} (every commit waits for the WAL flush)");
+/// What one SubmitNeed phase measured besides the calls themselves.
+struct Submissions {
+    phase: Phase,
+    largest_backlog: i64,
+    drained: Duration,
+}
 
-    // The reference table lives in the same database, beside intake's schema.
-    let reference_pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(connections)
-        .connect(&system.database_url)
-        .await?;
-    sqlx::query(
-        "CREATE TABLE bench_single_insert (id UUID PRIMARY KEY, municipality_code TEXT NOT NULL,
-         payload JSONB NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-    )
-    .execute(&reference_pool)
-    .await?;
-
-    // Warm both paths up (connections, prepared statements, caches).
-    let area = fixture.daily_life_area_id.clone();
-    let warm_area = area.clone();
-    let warm = system.intake();
-    drive(clients, 2, move |client, sequence| {
-        let (mut intake, area) = (warm.clone(), warm_area.clone());
-        async move {
-            intake
-                .submit_need(need_request(&area, format!("warm-{client}-{sequence}")))
-                .await?;
-            Ok(())
+/// Warms intake up, then drives SubmitNeed for `seconds` while sampling the outbox backlog,
+/// and waits until the relay has published every event.
+async fn submissions(
+    system: &TestSystem,
+    intake_db: &sqlx::PgPool,
+    area: &str,
+    clients: usize,
+    seconds: u64,
+    label: &'static str,
+) -> anyhow::Result<Submissions> {
+    let submit = |prefix: String| {
+        let (client, area) = (system.intake(), area.to_string());
+        move |client_index: usize, sequence: usize| {
+            let (mut intake, area, prefix) = (client.clone(), area.clone(), prefix.clone());
+            async move {
+                let response = intake
+                    .submit_need(need_request(&area, format!("{prefix}-{client_index}-{sequence}")))
+                    .await?
+                    .into_inner();
+                anyhow::ensure!(!response.replayed, "every request id is new");
+                Ok(())
+            }
         }
-    })
-    .await?;
-    reference(&reference_pool, clients, 2).await?;
-
-    let before = reference(&reference_pool, clients, seconds).await?;
-
+    };
+    drive(clients, 2, submit(format!("warm-{label}"))).await?;
     let backlog_pool = intake_db.clone();
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = {
@@ -249,24 +231,12 @@ async fn run() -> anyhow::Result<()> {
             largest
         })
     };
-    let client = system.intake();
-    let submissions = drive(clients, seconds, move |client_index, sequence| {
-        let (mut intake, area) = (client.clone(), area.clone());
-        async move {
-            let response = intake
-                .submit_need(need_request(&area, format!("bench-{client_index}-{sequence}")))
-                .await?
-                .into_inner();
-            anyhow::ensure!(!response.replayed, "every request id is new");
-            Ok(())
-        }
-    })
-    .await?;
+    let phase = drive(clients, seconds, submit(format!("bench-{label}"))).await?;
     let stopped = Instant::now();
     // The load is over: how long until the relay has published every event.
     loop {
         let backlog: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            .fetch_one(&intake_db)
+            .fetch_one(intake_db)
             .await?;
         if backlog == 0 {
             break;
@@ -275,12 +245,78 @@ async fn run() -> anyhow::Result<()> {
     }
     let drained = stopped.elapsed();
     sampling.store(false, Ordering::Relaxed);
-    let largest_backlog = sampler.await?;
-    // And until matching has taken every need and notifications told every provider: the
-    // reference after must not share the machine with that work.
-    let settled = settle(&system, &intake_db).await?;
-    let settled_after = stopped.elapsed();
+    Ok(Submissions {
+        phase,
+        largest_backlog: sampler.await?,
+        drained,
+    })
+}
 
+async fn run() -> anyhow::Result<()> {
+    let seconds = setting("TSUNAGU_BENCH_SECONDS", 20)?;
+    let clients = setting("TSUNAGU_BENCH_CLIENTS", 16)? as usize;
+    let connections = setting("TSUNAGU_BENCH_CONNECTIONS", 10)? as u32;
+    println!(
+        "intake_submit: {clients} clients, {seconds} s per phase, {connections} database connections per side, {} cores, started {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        chrono::Local::now().format("%Y-%m-%d %H:%M:%S %z")
+    );
+
+    // 1. Intake alone: matching and notifications are not running (the events wait in
+    //    matching's queue), so the figure is intake's own cost, its relay included.
+    let alone = TestSystem::start_with(Options {
+        database_max_connections: Some(connections),
+        without: vec![ServiceName::Matching, ServiceName::Notifications],
+        ..Options::default()
+    })
+    .await;
+    let alone_db = alone.database(ServiceName::Intake).await;
+    let synchronous_commit: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&alone_db)
+        .await?;
+    println!("synchronous_commit = {synchronous_commit} (every commit waits for the WAL flush)");
+    // Intake takes any area id (the registry owns areas); no resources are needed.
+    let some_area = uuid::Uuid::now_v7().to_string();
+    let intake_alone = submissions(&alone, &alone_db, &some_area, clients, seconds, "alone").await?;
+    alone_db.close().await;
+    alone.shutdown().await;
+
+    // 2. The whole system: matching proposes every need, notifications tells the provider.
+    let system = TestSystem::start_with(Options {
+        database_max_connections: Some(connections),
+        ..Options::default()
+    })
+    .await;
+    // Resources with room for every need, so matching proposes rather than explains.
+    let fixture = Fixture::create(&system, 1_000_000).await;
+    let intake_db = system.database(ServiceName::Intake).await;
+    // The reference table lives in the same database, beside intake's schema.
+    let reference_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(connections)
+        .connect(&system.database_url)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE bench_single_insert (id UUID PRIMARY KEY, municipality_code TEXT NOT NULL,
+         payload JSONB NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .execute(&reference_pool)
+    .await?;
+    reference(&reference_pool, clients, 2).await?;
+    let before = reference(&reference_pool, clients, seconds).await?;
+    let whole = submissions(
+        &system,
+        &intake_db,
+        &fixture.daily_life_area_id,
+        clients,
+        seconds,
+        "whole",
+    )
+    .await?;
+    // Until matching has taken every need and notifications told every provider: the
+    // reference after must not share the machine with that work.
+    let settle_started = Instant::now();
+    let settled = settle(&system, &intake_db).await?;
+    let settled_after = settle_started.elapsed() + whole.drained;
     let after = reference(&reference_pool, clients, seconds).await?;
     let ceiling = (before.rate() + after.rate()) / 2.0;
 
@@ -289,11 +325,12 @@ async fn run() -> anyhow::Result<()> {
     println!("|---|--:|--:|--:|--:|--:|");
     for (name, phase) in [
         ("single-row INSERT, before", &before),
-        ("SubmitNeed over gRPC", &submissions),
+        ("SubmitNeed, intake alone", &intake_alone.phase),
+        ("SubmitNeed, whole system running", &whole.phase),
         ("single-row INSERT, after", &after),
     ] {
         println!(
-            "| {name} | {} | {:.0} | {} | {} | {:.2} |",
+            "| {name} | {} | {:.0} | {} | {} | {:.3} |",
             phase.operations,
             phase.rate(),
             ms(phase.percentile(0.5)),
@@ -302,15 +339,17 @@ async fn run() -> anyhow::Result<()> {
         );
     }
     println!();
+    for (name, run) in [("intake alone", &intake_alone), ("whole system", &whole)] {
+        println!(
+            "{name}: SubmitNeed sustained {:.0}/s = {:.1} % of the mean INSERT ceiling ({ceiling:.0}/s); outbox backlog peaked at {} and drained {} after the load stopped.",
+            run.phase.rate(),
+            100.0 * run.phase.rate() / ceiling,
+            run.largest_backlog,
+            ms(run.drained)
+        );
+    }
     println!(
-        "SubmitNeed sustained {:.0}/s = {:.1} % of the mean INSERT ceiling ({ceiling:.0}/s); outbox backlog peaked at {largest_backlog} and drained {} after the load stopped.",
-        submissions.rate(),
-        100.0 * submissions.rate() / ceiling,
-        ms(drained)
-    );
-    println!(
-        "Matching had proposed every need ({} proposals) and notifications had recorded one notification each {:.1} s after the load stopped.",
-        settled,
+        "whole system: matching had proposed every need ({settled} proposals) and notifications had recorded one notification each {:.1} s after the load stopped.",
         settled_after.as_secs_f64()
     );
     reference_pool.close().await;

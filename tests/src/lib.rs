@@ -43,6 +43,9 @@ pub struct Options {
     pub database_max_connections: Option<u32>,
     /// Further settings, e.g. `("TSUNAGU_INTAKE_FOLLOW_UP_SWEEP_SECONDS", "1")`.
     pub env: Vec<(&'static str, String)>,
+    /// Services not to start (matching or notifications; registry and intake always run), to
+    /// measure a service without the work downstream of it.
+    pub without: Vec<ServiceName>,
 }
 
 pub struct TestSystem {
@@ -130,19 +133,26 @@ impl TestSystem {
         let intake = tsunagu_intake::start(config.clone(), shutdown.clone())
             .await
             .expect("intake starts");
-        let matching = tsunagu_matching::start(config.clone(), shutdown.clone())
-            .await
-            .expect("matching starts");
-        let notifications = tsunagu_notifications::start(config.clone(), shutdown.clone())
-            .await
-            .expect("notifications starts");
+        let mut services = vec![registry, intake];
+        if !options.without.contains(&ServiceName::Matching) {
+            let matching = tsunagu_matching::start(config.clone(), shutdown.clone())
+                .await
+                .expect("matching starts");
+            services.push(matching);
+        }
+        if !options.without.contains(&ServiceName::Notifications) {
+            let notifications = tsunagu_notifications::start(config.clone(), shutdown.clone())
+                .await
+                .expect("notifications starts");
+            services.push(notifications);
+        }
         TestSystem {
             topology: Topology::from_config(&config),
             config,
             database_url,
             database_name,
             shutdown,
-            services: vec![registry, intake, matching, notifications],
+            services,
             registry_proxy,
             cleaned_up: false,
         }

@@ -1,6 +1,7 @@
-//! Watching needs change: every transaction that changes a need also sends a PostgreSQL
-//! `NOTIFY` with its id (delivered only if it commits, to every intake replica); one listener
-//! per process fans the ids out to the open `WatchNeed` streams.
+//! Watching needs change: every transaction that changes an existing need also sends a
+//! PostgreSQL `NOTIFY` with its id (delivered only if it commits, to every intake replica); one
+//! listener per process fans the ids out to the open `WatchNeed` streams. (A submission sends
+//! none: nobody can watch a need before it exists, and NOTIFY serialises commits.)
 //!
 //! A notification is only a nudge: a watcher always re-reads the need and its history by
 //! version, so a notification lost while the listener reconnects, or a watcher that fell
