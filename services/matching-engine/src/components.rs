@@ -112,6 +112,14 @@ fn sub_instance(instance: &Instance, part: &Part, local_offer: &[u32]) -> (Insta
 
 pub fn solve_by_components(instance: &Instance, threads: usize) -> Assignment {
     let mut parts = parts(instance);
+    // One part holding everything: the instance itself is that part (the solver skips the
+    // arcs no better than the penalty on its own), so no copy is made.
+    if parts.len() == 1
+        && parts[0].needs.len() == instance.needs()
+        && parts[0].offers.len() == instance.offers()
+    {
+        return ssp::solve(instance);
+    }
     // The largest first, so that no thread is left with a big part at the end.
     parts.sort_by_key(|part| std::cmp::Reverse(part.needs.len() + part.offers.len()));
     let mut local_offer = vec![u32::MAX; instance.offers()];

@@ -39,8 +39,10 @@ struct Solver<'a> {
     /// Node ids: needs `0..N`, offers `N..N+M`, the sink `N+M`.
     sink: usize,
     potential: Vec<i64>,
-    /// The arc serving each need (local index), `NONE` when unserved or not yet placed.
+    /// The arc serving each need (local index), `NONE` when unserved or not yet placed, and
+    /// that arc's cost (read on every reverse step of a search).
     arc_of: Vec<u32>,
+    cost_of: Vec<i64>,
     load: Vec<u32>,
     /// The needs each offer serves, and each need's place in its offer's list.
     served_by: Vec<Vec<u32>>,
@@ -74,6 +76,7 @@ impl<'a> Solver<'a> {
             sink: needs + offers,
             potential: vec![0; nodes],
             arc_of: vec![NONE; needs],
+            cost_of: vec![0; needs],
             load: vec![0; offers],
             served_by: vec![Vec::new(); offers],
             place: vec![NONE; needs],
@@ -91,9 +94,14 @@ impl<'a> Solver<'a> {
         self.needs + offer as usize
     }
 
-    /// Offers `distance` to `node` through `step`, if it improves what the search knows.
+    /// Offers `distance` to `node` through `step`, if it improves what the search knows. A node
+    /// no closer than the sink's best distance so far cannot lie on a shortest path to it, and
+    /// is not queued (most of a search's candidates, measured).
     fn relax(&mut self, node: usize, distance: i64, step: Step) {
         if self.done[node] == self.round {
+            return;
+        }
+        if node != self.sink && self.stamp[self.sink] == self.round && distance >= self.distance[self.sink] {
             return;
         }
         if self.stamp[node] != self.round || distance < self.distance[node] {
@@ -104,8 +112,61 @@ impl<'a> Solver<'a> {
         }
     }
 
+    /// The shortest path when it is the obvious one: every path to the sink starts with one of
+    /// the source's own arcs, and later arcs have non-negative reduced costs, so a free offer
+    /// reached by the source's cheapest arc — with nothing more to pay to the sink — is a
+    /// shortest path, found without a search. So is the penalty arc when nothing is cheaper.
+    /// Most needs are placed this way.
+    fn place_directly(&mut self, source: usize) -> bool {
+        let potential = self.potential[source];
+        let sink_potential = self.potential[self.sink];
+        let penalty = self.instance.penalty(source);
+        let mut cheapest_first_step = penalty + potential - sink_potential;
+        let mut best: Option<(i64, u32, u32)> = None;
+        for (local, arc) in self.instance.arcs_of(source).iter().enumerate() {
+            if arc.cost >= penalty {
+                continue;
+            }
+            let offer = self.needs + arc.offer as usize;
+            let reduced = arc.cost + potential - self.potential[offer];
+            cheapest_first_step = cheapest_first_step.min(reduced);
+            if self.load[arc.offer as usize] < self.instance.capacity(arc.offer as usize) {
+                let to_sink = reduced + self.potential[offer] - sink_potential;
+                if best.is_none_or(|(length, _, _)| to_sink < length) {
+                    best = Some((to_sink, local as u32, arc.offer));
+                }
+            }
+        }
+        let unserved = penalty + potential - sink_potential;
+        let (length, step) = match best {
+            Some((length, arc, _)) if length <= unserved => (length, Some(arc)),
+            _ => (unserved, None),
+        };
+        if length > cheapest_first_step {
+            return false;
+        }
+        // As the search would have done: only the source lies strictly closer than the sink.
+        self.potential[source] -= length;
+        match step {
+            Some(arc) => {
+                let chosen = self.instance.arcs_of(source)[arc as usize];
+                let offer = chosen.offer as usize;
+                self.arc_of[source] = arc;
+                self.cost_of[source] = chosen.cost;
+                self.place[source] = self.served_by[offer].len() as u32;
+                self.served_by[offer].push(source as u32);
+                self.load[offer] += 1;
+            }
+            None => self.arc_of[source] = NONE,
+        }
+        true
+    }
+
     /// Sends need `source`'s unit to the sink along a shortest residual path.
     fn place(&mut self, source: usize) {
+        if self.place_directly(source) {
+            return;
+        }
         self.round += 1;
         self.heap.clear();
         self.settled.clear();
@@ -161,8 +222,7 @@ impl<'a> Solver<'a> {
                 }
                 for position in 0..self.served_by[offer as usize].len() {
                     let need = self.served_by[offer as usize][position] as usize;
-                    let cost = self.instance.arcs_of(need)[self.arc_of[need] as usize].cost;
-                    let reduced = -cost + potential - self.potential[need];
+                    let reduced = -self.cost_of[need] + potential - self.potential[need];
                     debug_assert!(reduced >= 0, "negative reduced cost {reduced}");
                     self.relax(need, distance + reduced, Step::Leave { offer });
                 }
@@ -195,8 +255,10 @@ impl<'a> Solver<'a> {
         for (node, step) in path.into_iter().rev() {
             match step {
                 Step::Serve { need, arc } => {
-                    let offer = self.instance.arcs_of(need as usize)[arc as usize].offer as usize;
+                    let chosen = self.instance.arcs_of(need as usize)[arc as usize];
+                    let offer = chosen.offer as usize;
                     self.arc_of[need as usize] = arc;
+                    self.cost_of[need as usize] = chosen.cost;
                     self.place[need as usize] = self.served_by[offer].len() as u32;
                     self.served_by[offer].push(need);
                     self.load[offer] += 1;
