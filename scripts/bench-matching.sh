@@ -2,7 +2,9 @@
 # The matching solver benchmark (issue 5): generates instances with the reference script of
 # shared/bench (README.md there defines the format), solves each with OR-Tools' min-cost flow
 # and with Tsunagu's engine on the same files in the same run, and prints both times, the
-# ratio, the engine's peak memory and whether the objectives are equal.
+# ratio, the engine's peak memory and whether the objectives are equal; then, per instance,
+# the time to place each of the last 1,000 needs arriving one by one after the others were
+# placed (p50, p99), and whether that ends at the full solve's optimum.
 #
 #   scripts/bench-matching.sh                      # default size: 100,000 needs, 20,000 offers
 #   TSUNAGU_BENCH_SCALE=0.1 scripts/bench-matching.sh
@@ -34,7 +36,7 @@ fi
 echo "== building the engine's benchmark (release)" >&2
 cargo bench -p tsunagu-matching-engine --bench solve_instances --no-run 2>&1 | tail -1 >&2
 
-printf '%-10s %9s %9s %10s %10s %7s %10s %s\n' instance needs arcs ortools_s tsunagu_s ratio peak_MiB objectives
+printf '%-10s %9s %9s %10s %10s %7s %9s %-10s %9s %9s %s\n' instance needs arcs ortools_s tsunagu_s ratio peak_MiB objectives arrive_p50 arrive_p99 incremental
 for spec in $instances; do
     mode="${spec%%:*}"
     seed="${spec##*:}"
@@ -49,7 +51,9 @@ spec, ortools, ours = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[
 equal = "equal" if ortools["objective"] == ours["objective"] else \
     f"DIFFERENT ({ortools['objective']} vs {ours['objective']})"
 ratio = ortools["solve_s"] / max(ours["solve_s"], 1e-6)
+incremental = "= full" if ours["incremental_equals_full"] else "DIFFERENT"
 print(f"{spec:<10} {ours['needs']:>9} {ours['arcs']:>9} {ortools['solve_s']:>10.3f} "
-      f"{ours['solve_s']:>10.3f} {ratio:>6.1f}x {ours['peak_rss_bytes'] / 2**20:>10.0f} {equal}")
+      f"{ours['solve_s']:>10.3f} {ratio:>6.1f}x {ours['peak_rss_bytes'] / 2**20:>9.0f} {equal:<10} "
+      f"{ours['arrival_p50_ms']:>7.3f}ms {ours['arrival_p99_ms']:>7.3f}ms {incremental}")
 PY
 done

@@ -153,4 +153,32 @@ impl Instance {
     pub fn arcs_of(&self, need: usize) -> &[Arc] {
         &self.arcs[self.arc_start[need]..self.arc_start[need + 1]]
     }
+
+    /// Appends a need with its arcs; returns its index.
+    pub fn push_need(&mut self, penalty: i64, arcs: &[Arc]) -> Result<usize, InstanceError> {
+        let need = self.needs();
+        if !(0..=MAX_COST).contains(&penalty) {
+            return Err(InstanceError::BadCost {
+                what: "penalty",
+                index: need,
+                value: penalty,
+            });
+        }
+        for (index, arc) in arcs.iter().enumerate() {
+            if arc.offer as usize >= self.offers {
+                return Err(InstanceError::OutOfRange { arc: index });
+            }
+            if !(0..=MAX_COST).contains(&arc.cost) {
+                return Err(InstanceError::BadCost {
+                    what: "arc cost",
+                    index,
+                    value: arc.cost,
+                });
+            }
+        }
+        self.penalty.push(penalty);
+        self.arcs.extend_from_slice(arcs);
+        self.arc_start.push(self.arcs.len());
+        Ok(need)
+    }
 }

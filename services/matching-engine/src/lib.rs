@@ -11,14 +11,17 @@
 //! - `components`: the independent parts of an instance (needs and offers linked by arcs),
 //!   solved separately and side by side on the available cores;
 //! - `ssp`: the exact solver — successive shortest paths with Dijkstra on reduced costs;
+//! - `incremental`: the same solver kept between arrivals: a new need costs one search;
 //! - `assignment`: the result and its independent check.
 
 mod assignment;
 mod components;
+mod incremental;
 mod instance;
 mod ssp;
 
 pub use assignment::{Assignment, VerifyError};
+pub use incremental::Matcher;
 pub use instance::{Arc, Instance, InstanceError};
 
 /// Solves `instance` exactly, splitting it into independent components and solving them on

@@ -8,7 +8,9 @@
 //! Dijkstra, and it stops as soon as it reaches the sink — usually after a few steps, because
 //! most needs find a free offer at once. After the last need the flow is a min-cost flow of
 //! value N: the exact optimum (each augmentation along a shortest path preserves the absence
-//! of negative residual cycles).
+//! of negative residual cycles). The same step places a need that arrives later: the solver
+//! state is kept, so an arrival costs one search, and the result is the optimum of the
+//! instance with the new need (the incremental matcher relies on it).
 //!
 //! Arcs that cost as much as the penalty or more are never needed: serving the need that way
 //! is no better than leaving it unserved, and leaves less capacity to others.
@@ -33,10 +35,11 @@ enum Step {
     Fill { offer: u32 },
 }
 
-struct Solver<'a> {
-    instance: &'a Instance,
-    needs: usize,
-    /// Node ids: needs `0..N`, offers `N..N+M`, the sink `N+M`.
+/// The flow and potentials of a (partly) solved instance. It holds no reference to the
+/// instance: every call takes it, so that needs can be appended between calls.
+pub struct Solver {
+    offers: usize,
+    /// Node ids: offers `0..M`, the sink `M`, need i is `M + 1 + i` (needs can be appended).
     sink: usize,
     potential: Vec<i64>,
     /// The arc serving each need (local index), `NONE` when unserved or not yet placed, and
@@ -55,31 +58,31 @@ struct Solver<'a> {
     round: u32,
     heap: BinaryHeap<Reverse<(i64, u32)>>,
     settled: Vec<u32>,
+    /// The needs whose assignment the last placement changed (the placed need included).
+    pub moved: Vec<u32>,
 }
 
 pub fn solve(instance: &Instance) -> Assignment {
-    let mut solver = Solver::new(instance);
+    let mut solver = Solver::new(instance.offers());
+    solver.grow(instance.needs());
     for need in 0..instance.needs() {
-        solver.place(need);
+        solver.place(instance, need);
     }
-    solver.into_assignment()
+    solver.assignment(instance)
 }
 
-impl<'a> Solver<'a> {
-    fn new(instance: &'a Instance) -> Solver<'a> {
-        let needs = instance.needs();
-        let offers = instance.offers();
-        let nodes = needs + offers + 1;
+impl Solver {
+    pub fn new(offers: usize) -> Solver {
+        let nodes = offers + 1;
         Solver {
-            instance,
-            needs,
-            sink: needs + offers,
+            offers,
+            sink: offers,
             potential: vec![0; nodes],
-            arc_of: vec![NONE; needs],
-            cost_of: vec![0; needs],
+            arc_of: Vec::new(),
+            cost_of: Vec::new(),
             load: vec![0; offers],
             served_by: vec![Vec::new(); offers],
-            place: vec![NONE; needs],
+            place: Vec::new(),
             distance: vec![0; nodes],
             stamp: vec![0; nodes],
             done: vec![0; nodes],
@@ -87,11 +90,27 @@ impl<'a> Solver<'a> {
             round: 0,
             heap: BinaryHeap::new(),
             settled: Vec::new(),
+            moved: Vec::new(),
         }
     }
 
-    fn offer_node(&self, offer: u32) -> usize {
-        self.needs + offer as usize
+    /// Makes room for needs up to `needs` (not placed yet). A new need's potential starts at
+    /// the sink's, which keeps its penalty arc's reduced cost non-negative.
+    pub fn grow(&mut self, needs: usize) {
+        let nodes = self.offers + 1 + needs;
+        let sink_potential = self.potential[self.sink];
+        self.arc_of.resize(needs, NONE);
+        self.cost_of.resize(needs, 0);
+        self.place.resize(needs, NONE);
+        self.potential.resize(nodes, sink_potential);
+        self.distance.resize(nodes, 0);
+        self.stamp.resize(nodes, 0);
+        self.done.resize(nodes, 0);
+        self.step.resize(nodes, Step::Fill { offer: 0 });
+    }
+
+    fn need_node(&self, need: usize) -> usize {
+        self.offers + 1 + need
     }
 
     /// Offers `distance` to `node` through `step`, if it improves what the search knows. A node
@@ -117,62 +136,58 @@ impl<'a> Solver<'a> {
     /// reached by the source's cheapest arc — with nothing more to pay to the sink — is a
     /// shortest path, found without a search. So is the penalty arc when nothing is cheaper.
     /// Most needs are placed this way.
-    fn place_directly(&mut self, source: usize) -> bool {
-        let potential = self.potential[source];
+    fn place_directly(&mut self, instance: &Instance, source: usize) -> bool {
+        let source_node = self.need_node(source);
+        let potential = self.potential[source_node];
         let sink_potential = self.potential[self.sink];
-        let penalty = self.instance.penalty(source);
-        let mut cheapest_first_step = penalty + potential - sink_potential;
-        let mut best: Option<(i64, u32, u32)> = None;
-        for (local, arc) in self.instance.arcs_of(source).iter().enumerate() {
+        let penalty = instance.penalty(source);
+        let unserved = penalty + potential - sink_potential;
+        let mut cheapest_first_step = unserved;
+        let mut best: Option<(i64, u32)> = None;
+        for (local, arc) in instance.arcs_of(source).iter().enumerate() {
             if arc.cost >= penalty {
                 continue;
             }
-            let offer = self.needs + arc.offer as usize;
+            let offer = arc.offer as usize;
             let reduced = arc.cost + potential - self.potential[offer];
             cheapest_first_step = cheapest_first_step.min(reduced);
-            if self.load[arc.offer as usize] < self.instance.capacity(arc.offer as usize) {
+            if self.load[offer] < instance.capacity(offer) {
                 let to_sink = reduced + self.potential[offer] - sink_potential;
-                if best.is_none_or(|(length, _, _)| to_sink < length) {
-                    best = Some((to_sink, local as u32, arc.offer));
+                if best.is_none_or(|(length, _)| to_sink < length) {
+                    best = Some((to_sink, local as u32));
                 }
             }
         }
-        let unserved = penalty + potential - sink_potential;
-        let (length, step) = match best {
-            Some((length, arc, _)) if length <= unserved => (length, Some(arc)),
+        let (length, arc) = match best {
+            Some((length, arc)) if length <= unserved => (length, Some(arc)),
             _ => (unserved, None),
         };
         if length > cheapest_first_step {
             return false;
         }
         // As the search would have done: only the source lies strictly closer than the sink.
-        self.potential[source] -= length;
-        match step {
-            Some(arc) => {
-                let chosen = self.instance.arcs_of(source)[arc as usize];
-                let offer = chosen.offer as usize;
-                self.arc_of[source] = arc;
-                self.cost_of[source] = chosen.cost;
-                self.place[source] = self.served_by[offer].len() as u32;
-                self.served_by[offer].push(source as u32);
-                self.load[offer] += 1;
-            }
+        self.potential[source_node] -= length;
+        match arc {
+            Some(arc) => self.serve(instance, source as u32, arc),
             None => self.arc_of[source] = NONE,
         }
+        self.moved.push(source as u32);
         true
     }
 
     /// Sends need `source`'s unit to the sink along a shortest residual path.
-    fn place(&mut self, source: usize) {
-        if self.place_directly(source) {
+    pub fn place(&mut self, instance: &Instance, source: usize) {
+        self.moved.clear();
+        if self.place_directly(instance, source) {
             return;
         }
         self.round += 1;
         self.heap.clear();
         self.settled.clear();
-        self.stamp[source] = self.round;
-        self.distance[source] = 0;
-        self.heap.push(Reverse((0, source as u32)));
+        let source_node = self.need_node(source);
+        self.stamp[source_node] = self.round;
+        self.distance[source_node] = 0;
+        self.heap.push(Reverse((0, source_node as u32)));
         let sink = self.sink;
         let to_sink = loop {
             let Some(Reverse((distance, node))) = self.heap.pop() else {
@@ -188,14 +203,14 @@ impl<'a> Solver<'a> {
                 break distance;
             }
             let potential = self.potential[node];
-            if node < self.needs {
-                let need = node;
-                let penalty = self.instance.penalty(need);
-                for (local, arc) in self.instance.arcs_of(need).iter().enumerate() {
+            if node > sink {
+                let need = node - sink - 1;
+                let penalty = instance.penalty(need);
+                for (local, arc) in instance.arcs_of(need).iter().enumerate() {
                     if arc.cost >= penalty || self.arc_of[need] == local as u32 {
                         continue;
                     }
-                    let offer = self.offer_node(arc.offer);
+                    let offer = arc.offer as usize;
                     let reduced = arc.cost + potential - self.potential[offer];
                     debug_assert!(reduced >= 0, "negative reduced cost {reduced}");
                     self.relax(
@@ -214,17 +229,18 @@ impl<'a> Solver<'a> {
                     self.relax(sink, distance + reduced, Step::Unserve { need: need as u32 });
                 }
             } else {
-                let offer = (node - self.needs) as u32;
-                if self.load[offer as usize] < self.instance.capacity(offer as usize) {
+                let offer = node;
+                if self.load[offer] < instance.capacity(offer) {
                     let reduced = potential - self.potential[sink];
                     debug_assert!(reduced >= 0, "negative reduced cost {reduced}");
-                    self.relax(sink, distance + reduced, Step::Fill { offer });
+                    self.relax(sink, distance + reduced, Step::Fill { offer: offer as u32 });
                 }
-                for position in 0..self.served_by[offer as usize].len() {
-                    let need = self.served_by[offer as usize][position] as usize;
-                    let reduced = -self.cost_of[need] + potential - self.potential[need];
+                for position in 0..self.served_by[offer].len() {
+                    let need = self.served_by[offer][position] as usize;
+                    let need_node = self.need_node(need);
+                    let reduced = -self.cost_of[need] + potential - self.potential[need_node];
                     debug_assert!(reduced >= 0, "negative reduced cost {reduced}");
-                    self.relax(need, distance + reduced, Step::Leave { offer });
+                    self.relax(need_node, distance + reduced, Step::Leave { offer: offer as u32 });
                 }
             }
         };
@@ -236,36 +252,44 @@ impl<'a> Solver<'a> {
                 self.potential[node] += self.distance[node] - to_sink;
             }
         }
-        self.augment(source);
+        self.augment(instance, source_node);
+    }
+
+    fn serve(&mut self, instance: &Instance, need: u32, arc: u32) {
+        let chosen = instance.arcs_of(need as usize)[arc as usize];
+        let offer = chosen.offer as usize;
+        self.arc_of[need as usize] = arc;
+        self.cost_of[need as usize] = chosen.cost;
+        self.place[need as usize] = self.served_by[offer].len() as u32;
+        self.served_by[offer].push(need);
+        self.load[offer] += 1;
     }
 
     /// Applies the path found to the sink, from the source onwards.
-    fn augment(&mut self, source: usize) {
+    fn augment(&mut self, instance: &Instance, source_node: usize) {
         // (node, how it was reached), from the sink back to the source.
         let mut path = Vec::new();
         let mut node = self.sink;
-        while node != source {
+        while node != source_node {
             let step = self.step[node];
             path.push((node, step));
             node = match step {
-                Step::Serve { need, .. } | Step::Unserve { need } => need as usize,
-                Step::Leave { offer } | Step::Fill { offer } => self.offer_node(offer),
+                Step::Serve { need, .. } | Step::Unserve { need } => self.need_node(need as usize),
+                Step::Leave { offer } | Step::Fill { offer } => offer as usize,
             };
         }
         for (node, step) in path.into_iter().rev() {
             match step {
                 Step::Serve { need, arc } => {
-                    let chosen = self.instance.arcs_of(need as usize)[arc as usize];
-                    let offer = chosen.offer as usize;
-                    self.arc_of[need as usize] = arc;
-                    self.cost_of[need as usize] = chosen.cost;
-                    self.place[need as usize] = self.served_by[offer].len() as u32;
-                    self.served_by[offer].push(need);
-                    self.load[offer] += 1;
+                    self.serve(instance, need, arc);
+                    self.moved.push(need);
                 }
                 // The need reached leaves the offer; its next step serves or unserves it.
-                Step::Leave { offer } => self.remove(offer as usize, node as u32),
-                Step::Unserve { need } => self.arc_of[need as usize] = NONE,
+                Step::Leave { offer } => self.remove(offer as usize, (node - self.sink - 1) as u32),
+                Step::Unserve { need } => {
+                    self.arc_of[need as usize] = NONE;
+                    self.moved.push(need);
+                }
                 Step::Fill { .. } => {}
             }
         }
@@ -282,20 +306,21 @@ impl<'a> Solver<'a> {
         self.load[offer] -= 1;
     }
 
-    fn into_assignment(self) -> Assignment {
+    /// The arc serving `need` (local index), if any.
+    pub fn arc_of(&self, need: usize) -> Option<u32> {
+        (self.arc_of[need] != NONE).then_some(self.arc_of[need])
+    }
+
+    pub fn assignment(&self, instance: &Instance) -> Assignment {
         let mut objective = 0;
-        let arc_of: Vec<Option<u32>> = self
-            .arc_of
-            .iter()
-            .enumerate()
-            .map(|(need, &arc)| {
-                if arc == NONE {
-                    objective += self.instance.penalty(need);
-                    None
-                } else {
-                    objective += self.instance.arcs_of(need)[arc as usize].cost;
-                    Some(arc)
-                }
+        let arc_of: Vec<Option<u32>> = (0..instance.needs())
+            .map(|need| {
+                let chosen = self.arc_of(need);
+                objective += match chosen {
+                    None => instance.penalty(need),
+                    Some(_) => self.cost_of[need],
+                };
+                chosen
             })
             .collect();
         Assignment { arc_of, objective }

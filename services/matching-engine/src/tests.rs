@@ -2,7 +2,7 @@
 //! instances, and a plain min-cost flow (Bellman–Ford successive shortest paths on the
 //! explicit network, no potentials, no pruning, no components) on larger ones.
 
-use crate::{Assignment, Instance, solve};
+use crate::{Arc, Assignment, Instance, Matcher, solve};
 
 /// A small deterministic generator (xorshift64*), so that every failure names its seed.
 struct Rng(u64);
@@ -230,4 +230,56 @@ fn verify_catches_what_a_wrong_solver_would_claim() {
         objective: 2,
     };
     assert!(wrong_sum.verify(&instance).is_err());
+}
+
+#[test]
+fn needs_arriving_one_by_one_reach_the_optimum_of_a_full_solve() {
+    for seed in 0..300 {
+        let needs = 5 + (seed % 40) as usize;
+        let offers = 2 + (seed % 9) as usize;
+        let whole = random(seed, needs, offers, 4, 15, 2);
+        // Start from the first third, then let the rest arrive.
+        let start = needs / 3;
+        let capacity = (0..offers).map(|offer| whole.capacity(offer)).collect();
+        let penalty = (0..start).map(|need| whole.penalty(need)).collect();
+        let (mut tails, mut heads, mut costs) = (Vec::new(), Vec::new(), Vec::new());
+        for need in 0..start {
+            for arc in whole.arcs_of(need) {
+                tails.push(need as u32);
+                heads.push(arc.offer);
+                costs.push(arc.cost);
+            }
+        }
+        let mut matcher = Matcher::new(Instance::new(capacity, penalty, &tails, &heads, &costs).unwrap());
+        for need in start..needs {
+            let arcs: Vec<Arc> = whole.arcs_of(need).to_vec();
+            let (index, moved) = matcher.add_need(whole.penalty(need), &arcs).unwrap();
+            assert_eq!(index, need);
+            assert!(
+                moved.contains(&need),
+                "seed {seed}: the new need is among the moved"
+            );
+            let now = matcher.assignment();
+            now.verify(matcher.instance()).unwrap();
+            // After each arrival: the optimum of everything so far.
+            assert_eq!(
+                now.objective,
+                solve(matcher.instance(), 1).objective,
+                "seed {seed}, need {need}"
+            );
+        }
+        assert_eq!(
+            matcher.assignment().objective,
+            brute_or_flow(&whole),
+            "seed {seed}"
+        );
+    }
+}
+
+fn brute_or_flow(instance: &Instance) -> i64 {
+    if instance.needs() <= 7 {
+        brute_force(instance)
+    } else {
+        reference_min_cost_flow(instance)
+    }
 }
