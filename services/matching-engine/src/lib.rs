@@ -7,6 +7,9 @@
 //! No I/O and no async: callers (the matching service, the benchmark) build an [`Instance`],
 //! call [`solve`], and read an [`Assignment`] they can check with [`Assignment::verify`].
 //!
+//! - `domain`: needs and resources (area and category trees, schedules, eligibility, fees,
+//!   requirements) turned into an instance — candidates and weighted costs — and the answer
+//!   turned into explanations;
 //! - `instance`: the problem, validated, arcs grouped by need;
 //! - `components`: the independent parts of an instance (needs and offers linked by arcs),
 //!   solved separately and side by side on the available cores;
@@ -16,6 +19,7 @@
 
 mod assignment;
 mod components;
+pub mod domain;
 mod incremental;
 mod instance;
 mod ssp;
