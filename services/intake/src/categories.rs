@@ -4,40 +4,32 @@
 
 use sqlx::PgConnection;
 use tsunagu_runtime::amqp::Envelope;
-use tsunagu_runtime::consumer::{EventHandler, HandlerError};
+use tsunagu_runtime::consumer::HandlerError;
 use tsunagu_runtime::error::{ServiceError, ServiceResult};
-use tsunagu_runtime::events::{self, CategoryCreated};
+use tsunagu_runtime::events::CategoryCreated;
 use tsunagu_runtime::taxonomy;
 
-/// Intake's consumer: it listens for the registry's new categories only.
-pub struct CategoryListener;
-
-impl EventHandler for CategoryListener {
-    async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandlerError> {
-        if event.event_type != events::CATEGORY_CREATED {
-            tracing::debug!(event_type = event.event_type, "event not used by intake");
-            return Ok(());
-        }
-        let category: CategoryCreated = event.decode().map_err(|error| {
-            HandlerError::Permanent(anyhow::anyhow!(
-                "category.created payload does not match its contract: {error}"
-            ))
-        })?;
-        sqlx::query(
-            "INSERT INTO municipal_category (code, municipality_code, name, name_key, parent_code)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (code) DO UPDATE SET name = $3, name_key = $4, parent_code = $5",
-        )
-        .bind(&category.code)
-        .bind(&category.municipality_code)
-        .bind(&category.name)
-        .bind(taxonomy::comparable(&category.name))
-        .bind(&category.parent_code)
-        .execute(&mut *tx)
-        .await?;
-        tracing::info!(code = category.code, "municipal category learnt");
-        Ok(())
-    }
+/// Learns a municipality's category from `category.created` (in the consumer's transaction).
+pub async fn learn(tx: &mut PgConnection, event: &Envelope) -> Result<(), HandlerError> {
+    let category: CategoryCreated = event.decode().map_err(|error| {
+        HandlerError::Permanent(anyhow::anyhow!(
+            "category.created payload does not match its contract: {error}"
+        ))
+    })?;
+    sqlx::query(
+        "INSERT INTO municipal_category (code, municipality_code, name, name_key, parent_code)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (code) DO UPDATE SET name = $3, name_key = $4, parent_code = $5",
+    )
+    .bind(&category.code)
+    .bind(&category.municipality_code)
+    .bind(&category.name)
+    .bind(taxonomy::comparable(&category.name))
+    .bind(&category.parent_code)
+    .execute(&mut *tx)
+    .await?;
+    tracing::info!(code = category.code, "municipal category learnt");
+    Ok(())
 }
 
 fn is_bundled_code(category: &str) -> bool {

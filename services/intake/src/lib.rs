@@ -8,6 +8,8 @@
 //! - `sharing`: the one place that decides what of a need leaves intake (events);
 //! - `residents`, `sealing`: residents with their personal data sealed before it is stored;
 //! - `categories`: a municipality's own categories, learnt from the registry's events;
+//! - `referrals`: intake's consumer — matching's proposals and answers move needs through
+//!   their lifecycle (and new categories are learnt);
 //! - `area_issues`: needs known in aggregate; `sheet_rows`: sheets of needs and area issues;
 //! - `need_row`, `store`: SQL, each change with its history, events and watchers' wake-up in
 //!   one transaction; `watch`: NOTIFY fan-out for WatchNeed;
@@ -23,6 +25,7 @@ mod grpc;
 mod lifecycle;
 mod need_fields;
 mod need_row;
+mod referrals;
 mod residents;
 mod sealing;
 mod sharing;
@@ -58,7 +61,9 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
     let follow_up_days = config.intake_follow_up_days;
     let sweep_interval = std::time::Duration::from_secs(u64::from(config.intake_follow_up_sweep_seconds));
     let mut host = ServiceHost::start(ServiceName::Intake, config, &MIGRATIONS, shutdown.clone()).await?;
-    host.spawn_consumer(categories::CategoryListener);
+    host.spawn_consumer(referrals::IntakeListener {
+        outbox_wake: host.outbox_wake.clone(),
+    });
     let changes = watch::Changes::start(host.pool.clone(), shutdown.clone());
     tokio::spawn(follow_up::run_sweep(
         host.pool.clone(),

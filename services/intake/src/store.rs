@@ -223,6 +223,11 @@ fn bind_content<'q, O>(
         .bind(notes.map(|n| n.ciphertext.clone()))
 }
 
+/// Where a need stands, read in the caller's transaction (and locked until it ends).
+pub async fn status_of(tx: &mut PgConnection, id: Uuid) -> ServiceResult<NeedStatus> {
+    Ok(fetch(tx, id, true).await?.status())
+}
+
 pub async fn get_need(pool: &PgPool, id: Uuid) -> ServiceResult<StoredNeed> {
     let mut conn = pool.acquire().await?;
     let row = fetch(&mut conn, id, false).await?;
@@ -431,7 +436,20 @@ pub async fn transition(
     changed_by: &str,
 ) -> ServiceResult<StoredNeed> {
     let mut tx = pool.begin().await?;
-    let current = fetch(&mut tx, id, true).await?;
+    let need = transition_in(&mut tx, id, transition, expected_version, changed_by).await?;
+    tx.commit().await?;
+    Ok(need)
+}
+
+/// [`transition`] in the caller's transaction (the consumer of matching's events).
+pub async fn transition_in(
+    tx: &mut PgConnection,
+    id: Uuid,
+    transition: &Transition,
+    expected_version: i64,
+    changed_by: &str,
+) -> ServiceResult<StoredNeed> {
+    let current = fetch(tx, id, true).await?;
     check_version("ニーズ", expected_version, current.version)?;
     let from = current.status();
     if let Err(errors) = lifecycle::check(from, transition) {
@@ -480,27 +498,20 @@ pub async fn transition(
         to: row.status.clone(),
         outcome: row.outcome.clone(),
     };
-    outbox::enqueue(
-        &mut tx,
-        events::NEED_STATUS_CHANGED,
-        &row.municipality_code,
-        &event,
-    )
-    .await?;
-    let consent = consent::current(&mut tx, id).await?;
+    outbox::enqueue(tx, events::NEED_STATUS_CHANGED, &row.municipality_code, &event).await?;
+    let consent = consent::current(tx, id).await?;
     match transition.to {
         NeedStatus::Submitted if from == NeedStatus::Draft => {
-            sharing::announce_submitted(&mut tx, &row, consent.as_ref()).await?;
+            sharing::announce_submitted(tx, &row, consent.as_ref()).await?;
         }
         NeedStatus::Cancelled | NeedStatus::Failed | NeedStatus::EnteredInError
             if from != NeedStatus::Draft =>
         {
-            sharing::announce_withdrawn(&mut tx, &row, transition.to.as_str()).await?;
+            sharing::announce_withdrawn(tx, &row, transition.to.as_str()).await?;
         }
         _ => {}
     }
-    watch::notify(&mut tx, id).await?;
-    tx.commit().await?;
+    watch::notify(tx, id).await?;
     Ok(StoredNeed { row, consent })
 }
 

@@ -1,33 +1,66 @@
-//! The matching gRPC edge.
+//! The matching gRPC edge: proposals and their loop, and the municipality's settings of it.
 
-use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
 use sqlx::PgPool;
+use tokio::sync::Notify;
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 use tsunagu_proto::matching::v1 as pb;
 use tsunagu_proto::matching::v1::matching_service_server::{MatchingService, MatchingServiceServer};
 use tsunagu_runtime::MunicipalityCode;
 use tsunagu_runtime::error::{ServiceError, Violations};
-use tsunagu_runtime::grpc::{Page, timestamp};
+use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
+use tsunagu_runtime::text;
 use uuid::Uuid;
 
-pub fn routes(pool: PgPool) -> Routes {
-    Routes::new(MatchingServiceServer::new(MatchingApi { pool }))
+use crate::proposals::{self, PROPOSAL_COLUMNS, ProposalRow, Settings, Status as ProposalStatus};
+
+pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
+    Routes::new(MatchingServiceServer::new(MatchingApi { pool, outbox_wake }))
 }
 
 struct MatchingApi {
     pool: PgPool,
+    outbox_wake: Arc<Notify>,
 }
 
-#[derive(sqlx::FromRow)]
-struct ProposalRow {
-    id: Uuid,
-    municipality_code: String,
-    need_id: Uuid,
-    resource_id: Uuid,
-    organization_id: Uuid,
-    category: String,
-    proposed_at: DateTime<Utc>,
+const STATUSES: [(ProposalStatus, pb::ProposalStatus); 6] = [
+    (
+        ProposalStatus::AwaitingApproval,
+        pb::ProposalStatus::AwaitingApproval,
+    ),
+    (ProposalStatus::Proposed, pb::ProposalStatus::Proposed),
+    (ProposalStatus::Accepted, pb::ProposalStatus::Accepted),
+    (ProposalStatus::Rejected, pb::ProposalStatus::Rejected),
+    (ProposalStatus::Expired, pb::ProposalStatus::Expired),
+    (ProposalStatus::Withdrawn, pb::ProposalStatus::Withdrawn),
+];
+
+fn proposal_to_proto(row: ProposalRow) -> pb::Proposal {
+    let status = ProposalStatus::parse(&row.status)
+        .and_then(|status| STATUSES.iter().find(|(domain, _)| *domain == status))
+        .map_or(pb::ProposalStatus::Unspecified, |(_, proto)| *proto);
+    pb::Proposal {
+        id: row.id.to_string(),
+        municipality_code: row.municipality_code,
+        need_id: row.need_id.to_string(),
+        resource_id: row.resource_id.to_string(),
+        organization_id: row.organization_id.to_string(),
+        category: row.category,
+        status: status.into(),
+        proposed_at: Some(timestamp(row.proposed_at)),
+        sent_at: row.sent_at.map(timestamp),
+        expires_at: row.expires_at.map(timestamp),
+        approved_by: row.approved_by.unwrap_or_default(),
+        responded_by: row.responded_by.unwrap_or_default(),
+        responded_at: row.responded_at.map(timestamp),
+        reason: row.response_reason.unwrap_or_default(),
+    }
+}
+
+fn who(raw: &str) -> String {
+    text::normalised_non_empty(raw).unwrap_or_else(|| "(不明)".into())
 }
 
 #[tonic::async_trait]
@@ -44,47 +77,153 @@ impl MatchingService for MatchingApi {
         );
         let need_id = match request.need_id.trim() {
             "" => None,
-            raw => violations.check(
-                "need_id",
-                raw.parse::<Uuid>().map_err(|_| "IDの形式が不正です / not a UUID"),
-            ),
+            raw => violations.absorb(parse_id("need_id", raw)),
         };
+        let organization_id = match request.organization_id.trim() {
+            "" => None,
+            raw => violations.absorb(parse_id("organization_id", raw)),
+        };
+        let mut statuses = Vec::new();
+        for (index, wire) in request.statuses.iter().enumerate() {
+            match STATUSES
+                .iter()
+                .find(|(_, proto)| *proto as i32 == *wire && *wire != 0)
+            {
+                Some((domain, _)) => statuses.push(domain.as_str()),
+                None => violations.add(format!("statuses[{index}]"), "不明な状態です / unknown status"),
+            }
+        }
+        let page = violations.absorb(Page::from_request(request.page));
         violations.into_result()?;
-        let municipality = municipality.expect("checked");
-        let page = Page::from_request(request.page)?;
-
-        let rows: Vec<ProposalRow> = sqlx::query_as(
-            "SELECT id, municipality_code, need_id, resource_id, organization_id, category, proposed_at
-             FROM proposal
+        let (municipality, page) = (municipality.expect("checked"), page.expect("checked"));
+        let rows: Vec<ProposalRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {PROPOSAL_COLUMNS} FROM proposal
              WHERE municipality_code = $1 AND ($2::uuid IS NULL OR need_id = $2)
-               AND ($3::uuid IS NULL OR id > $3)
-             ORDER BY id LIMIT $4",
-        )
+               AND ($3::uuid IS NULL OR organization_id = $3)
+               AND (cardinality($4::text[]) = 0 OR status = ANY($4))
+               AND ($5::uuid IS NULL OR id > $5)
+             ORDER BY id LIMIT $6"
+        )))
         .bind(municipality.as_str())
         .bind(need_id)
+        .bind(organization_id)
+        .bind(&statuses)
         .bind(page.after)
         .bind(i64::from(page.size))
         .fetch_all(&self.pool)
         .await
         .map_err(ServiceError::from)?;
-
         let next_page_token = page.next_token_after(&rows, |row| row.id);
-        let proposals = rows
-            .into_iter()
-            .map(|row| pb::Proposal {
-                id: row.id.to_string(),
-                municipality_code: row.municipality_code,
-                need_id: row.need_id.to_string(),
-                resource_id: row.resource_id.to_string(),
-                organization_id: row.organization_id.to_string(),
-                category: row.category,
-                status: pb::ProposalStatus::Proposed.into(),
-                proposed_at: Some(timestamp(row.proposed_at)),
-            })
-            .collect();
         Ok(Response::new(pb::ListProposalsResponse {
-            proposals,
+            proposals: rows.into_iter().map(proposal_to_proto).collect(),
             next_page_token,
         }))
+    }
+
+    async fn approve_proposal(
+        &self,
+        request: Request<pb::ApproveProposalRequest>,
+    ) -> Result<Response<pb::ApproveProposalResponse>, Status> {
+        let request = request.into_inner();
+        let id = parse_id("proposal_id", &request.proposal_id)?;
+        let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
+        let row = proposals::approve(&mut tx, id, &who(&request.approved_by)).await?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        self.outbox_wake.notify_one();
+        tracing::info!(proposal_id = %id, "proposal approved");
+        Ok(Response::new(pb::ApproveProposalResponse {
+            proposal: Some(proposal_to_proto(row)),
+        }))
+    }
+
+    async fn accept_proposal(
+        &self,
+        request: Request<pb::AcceptProposalRequest>,
+    ) -> Result<Response<pb::AcceptProposalResponse>, Status> {
+        let request = request.into_inner();
+        let id = parse_id("proposal_id", &request.proposal_id)?;
+        let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
+        let row = proposals::accept(&mut tx, id, &who(&request.responded_by)).await?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        self.outbox_wake.notify_one();
+        tracing::info!(proposal_id = %id, "proposal accepted");
+        Ok(Response::new(pb::AcceptProposalResponse {
+            proposal: Some(proposal_to_proto(row)),
+        }))
+    }
+
+    async fn reject_proposal(
+        &self,
+        request: Request<pb::RejectProposalRequest>,
+    ) -> Result<Response<pb::RejectProposalResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let id = violations.absorb(parse_id("proposal_id", &request.proposal_id));
+        let reason = text::nfkc(&request.reason).trim().to_string();
+        if reason.is_empty() {
+            violations.add(
+                "reason",
+                "お断りの理由を入力してください（例: 担い手が見つからない） / a reason is required",
+            );
+        }
+        violations.into_result()?;
+        let id: Uuid = id.expect("checked");
+        let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
+        let (row, next) = proposals::reject(&mut tx, id, &reason, &who(&request.responded_by)).await?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        self.outbox_wake.notify_one();
+        tracing::info!(proposal_id = %id, rematched = next.is_some(), "proposal rejected");
+        Ok(Response::new(pb::RejectProposalResponse {
+            proposal: Some(proposal_to_proto(row)),
+            next: next.map(proposal_to_proto),
+        }))
+    }
+
+    async fn get_matching_settings(
+        &self,
+        request: Request<pb::GetMatchingSettingsRequest>,
+    ) -> Result<Response<pb::MatchingSettings>, Status> {
+        let code = MunicipalityCode::parse_known(&request.get_ref().municipality_code)
+            .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))?;
+        let mut conn = self.pool.acquire().await.map_err(ServiceError::from)?;
+        let settings = proposals::settings(&mut conn, code.as_str())
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(settings_to_proto(code.as_str(), settings)))
+    }
+
+    async fn set_matching_settings(
+        &self,
+        request: Request<pb::MatchingSettings>,
+    ) -> Result<Response<pb::MatchingSettings>, Status> {
+        let request = request.into_inner();
+        let code = MunicipalityCode::parse_known(&request.municipality_code)
+            .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))?;
+        let ttl = match request.proposal_ttl_seconds {
+            0 => proposals::DEFAULT_TTL_SECONDS,
+            seconds => i32::try_from(seconds).map_err(|_| {
+                ServiceError::invalid(
+                    "proposal_ttl_seconds",
+                    "回答期限が長すぎます / proposal_ttl_seconds is too large",
+                )
+            })?,
+        };
+        let settings = Settings {
+            require_approval: request.require_approval,
+            proposal_ttl_seconds: ttl,
+        };
+        let mut conn = self.pool.acquire().await.map_err(ServiceError::from)?;
+        proposals::save_settings(&mut conn, code.as_str(), settings)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(settings_to_proto(code.as_str(), settings)))
+    }
+}
+
+fn settings_to_proto(code: &str, settings: Settings) -> pb::MatchingSettings {
+    pb::MatchingSettings {
+        municipality_code: code.to_string(),
+        require_approval: settings.require_approval,
+        proposal_ttl_seconds: u32::try_from(settings.proposal_ttl_seconds).unwrap_or(0),
     }
 }

@@ -6,14 +6,12 @@ use sqlx::PgConnection;
 use tokio::sync::Notify;
 use tsunagu_runtime::amqp::Envelope;
 use tsunagu_runtime::consumer::{EventHandler, HandlerError};
-use tsunagu_runtime::events::{
-    self, AreaCreated, MatchProposed, NeedSubmitted, NeedUnmatched, NeedWithdrawn, ResourceChanged,
-};
-use tsunagu_runtime::outbox;
+use tsunagu_runtime::events::{self, AreaCreated, NeedSubmitted, NeedWithdrawn, ResourceChanged};
 use uuid::Uuid;
 
+use crate::proposals::{self, NeedRef};
 use crate::read_model;
-use crate::rule::{self, Candidate, Decision};
+use crate::rule::{self, Decision};
 
 pub struct MatchingHandler {
     pub outbox_wake: Arc<Notify>,
@@ -105,32 +103,14 @@ async fn apply_need(tx: &mut PgConnection, need: &NeedSubmitted) -> Result<(), H
     if !need.shared || status.as_deref() == Some("proposed") {
         return Ok(());
     }
-    let decision = rule::decide(tx, need.area_id, &need.category).await?;
-    match decision {
-        Decision::Proposed(candidate) => {
-            sqlx::query("UPDATE need SET status = 'proposed', unmatched_reason = NULL WHERE id = $1")
-                .bind(need.need_id)
-                .execute(&mut *tx)
-                .await?;
-            propose(tx, need, candidate).await?
-        }
-        Decision::Unmatched { reason } => {
-            sqlx::query("UPDATE need SET status = 'unmatched', unmatched_reason = $2 WHERE id = $1")
-                .bind(need.need_id)
-                .bind(&reason)
-                .execute(&mut *tx)
-                .await?;
-            let event = NeedUnmatched {
-                need_id: need.need_id,
-                municipality_code: need.municipality_code.clone(),
-                area_id: need.area_id,
-                category: need.category.clone(),
-                reason: reason.clone(),
-            };
-            outbox::enqueue(tx, events::NEED_UNMATCHED, &need.municipality_code, &event).await?;
-            tracing::info!(need_id = %need.need_id, reason, "need unmatched");
-        }
-    }
+    let reference = NeedRef {
+        id: need.need_id,
+        municipality_code: need.municipality_code.clone(),
+        area_id: need.area_id,
+        category: need.category.clone(),
+        urgency: need.urgency.clone(),
+    };
+    proposals::match_need(tx, &reference).await?;
     Ok(())
 }
 
@@ -151,8 +131,9 @@ async fn withdraw_need(tx: &mut PgConnection, withdrawn: &NeedWithdrawn) -> Resu
         return Ok(());
     }
     let released: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE proposal SET status = 'withdrawn', withdrawn_at = now()
-         WHERE need_id = $1 AND status = 'proposed' RETURNING resource_id",
+        "UPDATE proposal SET status = 'withdrawn', withdrawn_at = now(), responded_at = now(),
+                response_reason = 'ニーズの取り下げ / the need was withdrawn'
+         WHERE need_id = $1 AND status IN ('awaiting_approval', 'proposed', 'accepted') RETURNING resource_id",
     )
     .bind(withdrawn.need_id)
     .fetch_optional(&mut *tx)
@@ -164,39 +145,6 @@ async fn withdraw_need(tx: &mut PgConnection, withdrawn: &NeedWithdrawn) -> Resu
             .await?;
     }
     tracing::info!(need_id = %withdrawn.need_id, reason = withdrawn.reason, released = released.is_some(), "need withdrawn");
-    Ok(())
-}
-
-/// Records a proposal and its `match.proposed` event.
-async fn propose(
-    tx: &mut PgConnection,
-    need: &NeedSubmitted,
-    candidate: Candidate,
-) -> Result<(), HandlerError> {
-    let proposal_id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO proposal (id, municipality_code, need_id, resource_id, organization_id, category)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(proposal_id)
-    .bind(&need.municipality_code)
-    .bind(need.need_id)
-    .bind(candidate.resource_id)
-    .bind(candidate.organization_id)
-    .bind(&need.category)
-    .execute(&mut *tx)
-    .await?;
-    let event = MatchProposed {
-        proposal_id,
-        need_id: need.need_id,
-        municipality_code: need.municipality_code.clone(),
-        resource_id: candidate.resource_id,
-        organization_id: candidate.organization_id,
-        category: need.category.clone(),
-        urgency: need.urgency.clone(),
-    };
-    outbox::enqueue(tx, events::MATCH_PROPOSED, &need.municipality_code, &event).await?;
-    tracing::info!(need_id = %need.need_id, %proposal_id, resource_id = %candidate.resource_id, "match proposed");
     Ok(())
 }
 
@@ -231,24 +179,25 @@ async fn rematch(tx: &mut PgConnection, which: UnmatchedNeeds) -> Result<(), Han
     .bind(category)
     .fetch_all(&mut *tx)
     .await?;
-    for (need_id, municipality_code, area_id, category, urgency) in needs {
-        let need = NeedSubmitted {
-            need_id,
+    for (id, municipality_code, area_id, category, urgency) in needs {
+        let need = NeedRef {
+            id,
             municipality_code,
             area_id,
             category,
             urgency,
-            resident_id: None,
-            version: 0,
-            shared: true,
-            details: None,
         };
-        if let Decision::Proposed(candidate) = rule::decide(tx, need.area_id, &need.category).await? {
-            sqlx::query("UPDATE need SET status = 'proposed', unmatched_reason = NULL WHERE id = $1")
-                .bind(need.need_id)
-                .execute(&mut *tx)
-                .await?;
-            propose(tx, &need, candidate).await?;
+        // Still unmatched: no new `need.unmatched` (the coordinators heard of it already).
+        let declined: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT resource_id FROM proposal WHERE need_id = $1 AND status IN ('rejected', 'expired')",
+        )
+        .bind(need.id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if let Decision::Proposed(candidate) =
+            rule::decide(tx, need.area_id, &need.category, &declined).await?
+        {
+            proposals::propose(tx, &need, candidate).await?;
         }
     }
     Ok(())

@@ -8,10 +8,15 @@
 //! - `read_model`: applies registry events;
 //! - `rule`: chooses a resource for a need, inside the event's transaction;
 //! - `handler`: routes events to the two;
+//! - `proposals`: the referral loop of a proposal (approval, acceptance, rejection with a
+//!   reason, expiry, withdrawal) and re-matching without the resources that declined;
+//! - `expiry`: the sweep that expires unanswered proposals;
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
+mod expiry;
 mod grpc;
 mod handler;
+mod proposals;
 mod read_model;
 mod rule;
 
@@ -26,10 +31,17 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub const GRPC_SERVICE_NAME: &str = "tsunagu.matching.v1.MatchingService";
 
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<RunningService> {
-    let mut host = ServiceHost::start(ServiceName::Matching, config, &MIGRATIONS, shutdown).await?;
+    let sweep = std::time::Duration::from_secs(u64::from(config.matching_expiry_sweep_seconds));
+    let mut host = ServiceHost::start(ServiceName::Matching, config, &MIGRATIONS, shutdown.clone()).await?;
     host.spawn_consumer(handler::MatchingHandler {
         outbox_wake: host.outbox_wake.clone(),
     });
-    let routes = grpc::routes(host.pool.clone());
+    tokio::spawn(expiry::run_sweep(
+        host.pool.clone(),
+        host.outbox_wake.clone(),
+        sweep,
+        shutdown,
+    ));
+    let routes = grpc::routes(host.pool.clone(), host.outbox_wake.clone());
     host.serve(routes, GRPC_SERVICE_NAME).await
 }

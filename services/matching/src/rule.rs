@@ -17,7 +17,13 @@ pub enum Decision {
 }
 
 /// Chooses a resource and commits one unit of its capacity, in the caller's transaction.
-pub async fn decide(tx: &mut PgConnection, area_id: Uuid, category: &str) -> sqlx::Result<Decision> {
+/// `excluded` are resources that declined this need before (rejected or let it expire).
+pub async fn decide(
+    tx: &mut PgConnection,
+    area_id: Uuid,
+    category: &str,
+    excluded: &[Uuid],
+) -> sqlx::Result<Decision> {
     let candidates: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "WITH RECURSIVE covering (id, parent_id) AS (
              SELECT $1::uuid, (SELECT parent_id FROM area WHERE id = $1)
@@ -27,11 +33,12 @@ pub async fn decide(tx: &mut PgConnection, area_id: Uuid, category: &str) -> sql
          SELECT DISTINCT r.id, r.organization_id, r.committed::float8 / r.capacity AS load
          FROM resource r JOIN resource_coverage rc ON rc.resource_id = r.id
          WHERE r.category = $2 AND r.accepting AND rc.area_id IN (SELECT id FROM covering)
-           AND r.committed < r.capacity
+           AND r.committed < r.capacity AND r.id <> ALL($3)
          ORDER BY load, r.id",
     )
     .bind(area_id)
     .bind(category)
+    .bind(excluded)
     .fetch_all(&mut *tx)
     .await?
     .into_iter()

@@ -1,7 +1,7 @@
 //! The text of notifications, in Japanese. Built from ids, categories and names of
 //! organisations only: a notification never carries a resident's personal data.
 
-use tsunagu_runtime::events::{MatchProposed, NeedUnmatched};
+use tsunagu_runtime::events::{MatchAnswered, MatchProposed, NeedUnmatched};
 use tsunagu_runtime::taxonomy;
 
 pub struct Text {
@@ -44,6 +44,43 @@ pub fn need_unmatched(event: &NeedUnmatched) -> Text {
     }
 }
 
+/// To the municipality's coordinators: a proposal waits for their approval.
+pub fn match_pending_approval(event: &MatchProposed, organization_name: &str) -> Text {
+    let category = category_name(&event.category);
+    Text {
+        title: format!("「{category}」の提案が承認待ちです"),
+        body: format!(
+            "生活支援コーディネーター 各位\n\n「{category}」のニーズ（ID: {}）について、{organization_name} の地域資源\
+             （ID: {}）への提案が承認を待っています。承認すると提供者に届きます。\n\n提案ID: {}",
+            event.need_id, event.resource_id, event.proposal_id
+        ),
+    }
+}
+
+/// To the municipality's coordinators: the provider answered, or did not in time.
+pub fn match_answered(event_type: &str, event: &MatchAnswered, organization_name: &str) -> Text {
+    let category = category_name(&event.category);
+    let (what, next) = match event_type {
+        tsunagu_runtime::events::MATCH_ACCEPTED => ("受諾しました", "支援の開始に向けて調整してください。"),
+        tsunagu_runtime::events::MATCH_REJECTED => (
+            "お断りしました",
+            "ほかの地域資源で改めてマッチングしています（理由は提案の詳細をご覧ください）。",
+        ),
+        _ => (
+            "期限までに回答しませんでした",
+            "ほかの地域資源で改めてマッチングしています。",
+        ),
+    };
+    Text {
+        title: format!("「{category}」の提案を{organization_name}が{what}"),
+        body: format!(
+            "生活支援コーディネーター 各位\n\n「{category}」のニーズ（ID: {}）への提案（ID: {}）を、\
+             {organization_name} が{what}。\n{next}",
+            event.need_id, event.proposal_id
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +101,25 @@ mod tests {
         assert!(text.title.starts_with("【至急】「ゴミ出し」"));
         assert!(text.body.starts_with("NPO法人つなぐ 様"));
         assert!(text.body.contains(&event.proposal_id.to_string()));
+    }
+
+    #[test]
+    fn answers_say_who_answered_what() {
+        let event = MatchAnswered {
+            proposal_id: Uuid::now_v7(),
+            need_id: Uuid::now_v7(),
+            municipality_code: "212024".into(),
+            resource_id: Uuid::now_v7(),
+            organization_id: Uuid::now_v7(),
+            category: "life.garbage".into(),
+        };
+        let text = match_answered(tsunagu_runtime::events::MATCH_REJECTED, &event, "NPO法人つなぐ");
+        assert!(
+            text.title.contains("NPO法人つなぐが") && text.title.contains("お断り"),
+            "{}",
+            text.title
+        );
+        let text = match_answered(tsunagu_runtime::events::MATCH_EXPIRED, &event, "NPO法人つなぐ");
+        assert!(text.title.contains("期限"), "{}", text.title);
     }
 }

@@ -8,7 +8,7 @@ use tsunagu_proto::registry::v1::GetOrganizationRequest;
 use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use tsunagu_runtime::amqp::Envelope;
 use tsunagu_runtime::consumer::{EventHandler, HandlerError};
-use tsunagu_runtime::events::{self, MatchProposed, NeedUnmatched};
+use tsunagu_runtime::events::{self, MatchAnswered, MatchProposed, NeedUnmatched};
 use tsunagu_runtime::grpc::{TracedChannel, client_span, is_unreachable, traced_channel};
 use uuid::Uuid;
 
@@ -81,6 +81,38 @@ impl EventHandler for NotificationsHandler {
                     text,
                     proposed.need_id,
                     Some(proposed.proposal_id),
+                )
+                .await
+            }
+            events::MATCH_PENDING_APPROVAL => {
+                let pending: MatchProposed = decode(event)?;
+                let organization_name = self.registry.organization_name(pending.organization_id).await?;
+                let text = compose::match_pending_approval(&pending, &organization_name);
+                let recipient = Recipient::CoordinatorsOf(pending.municipality_code.clone());
+                record(
+                    tx,
+                    event,
+                    &pending.municipality_code,
+                    recipient,
+                    text,
+                    pending.need_id,
+                    Some(pending.proposal_id),
+                )
+                .await
+            }
+            events::MATCH_ACCEPTED | events::MATCH_REJECTED | events::MATCH_EXPIRED => {
+                let answered: MatchAnswered = decode(event)?;
+                let organization_name = self.registry.organization_name(answered.organization_id).await?;
+                let text = compose::match_answered(&event.event_type, &answered, &organization_name);
+                let recipient = Recipient::CoordinatorsOf(answered.municipality_code.clone());
+                record(
+                    tx,
+                    event,
+                    &answered.municipality_code,
+                    recipient,
+                    text,
+                    answered.need_id,
+                    Some(answered.proposal_id),
                 )
                 .await
             }

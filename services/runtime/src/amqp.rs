@@ -41,8 +41,18 @@ pub const SUBSCRIPTIONS: &[(ServiceName, &[&str])] = &[
         ],
     ),
     (ServiceName::Notifications, &["match.*", "need.unmatched"]),
-    // A municipality's own categories, so needs named by them are stored under their codes.
-    (ServiceName::Intake, &["category.created"]),
+    // A municipality's own categories, so needs named by them are stored under their codes;
+    // matching's proposals and answers, which move needs through their lifecycle.
+    (
+        ServiceName::Intake,
+        &[
+            "category.created",
+            "match.proposed",
+            "match.accepted",
+            "match.rejected",
+            "match.expired",
+        ],
+    ),
 ];
 
 /// Whether some service's queue is bound for `event_type` (topic patterns: `*` is one word).

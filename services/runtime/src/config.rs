@@ -117,6 +117,9 @@ pub struct Config {
     /// How often intake looks for needs due for follow-up, in seconds
     /// (TSUNAGU_INTAKE_FOLLOW_UP_SWEEP_SECONDS, default 60).
     pub intake_follow_up_sweep_seconds: u32,
+    /// How often matching looks for unanswered proposals past their deadline, in seconds
+    /// (TSUNAGU_MATCHING_EXPIRY_SWEEP_SECONDS, default 30).
+    pub matching_expiry_sweep_seconds: u32,
 }
 
 /// Every problem found in the environment, reported together.
@@ -261,6 +264,13 @@ impl Config {
             60u32,
             1,
         );
+        let matching_expiry_sweep_seconds = parse_number(
+            &mut problems,
+            &get,
+            "TSUNAGU_MATCHING_EXPIRY_SWEEP_SECONDS",
+            30u32,
+            1,
+        );
 
         if !problems.is_empty() {
             return Err(ConfigError { problems });
@@ -281,6 +291,7 @@ impl Config {
             intake_encryption_keys,
             intake_follow_up_days,
             intake_follow_up_sweep_seconds,
+            matching_expiry_sweep_seconds,
         })
     }
 

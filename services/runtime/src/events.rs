@@ -43,7 +43,14 @@ pub const NEED_STATUS_CHANGED: &str = "need.status_changed";
 pub const NEED_FOLLOW_UP_DUE: &str = "need.follow_up_due";
 /// Payload: [`AreaIssueRecorded`]: needs known in aggregate (地域課題), for the gap map.
 pub const AREA_ISSUE_RECORDED: &str = "area_issue.recorded";
+/// Payload: [`MatchProposed`]: sent to the provider.
 pub const MATCH_PROPOSED: &str = "match.proposed";
+/// Payload: [`MatchProposed`]: waiting for a coordinator's approval before the provider sees it.
+pub const MATCH_PENDING_APPROVAL: &str = "match.pending_approval";
+/// Payload: [`MatchAnswered`]. The reason a provider typed stays in matching (ListProposals).
+pub const MATCH_ACCEPTED: &str = "match.accepted";
+pub const MATCH_REJECTED: &str = "match.rejected";
+pub const MATCH_EXPIRED: &str = "match.expired";
 pub const NEED_UNMATCHED: &str = "need.unmatched";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -264,4 +271,16 @@ pub struct AreaIssueRecorded {
     pub estimated: bool,
     pub period_from: chrono::NaiveDate,
     pub period_to: chrono::NaiveDate,
+}
+
+/// A proposal was answered (accepted or rejected) or expired unanswered. Ids only: the reason
+/// the provider gave is free text and stays in matching.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchAnswered {
+    pub proposal_id: Uuid,
+    pub need_id: Uuid,
+    pub municipality_code: String,
+    pub resource_id: Uuid,
+    pub organization_id: Uuid,
+    pub category: String,
 }

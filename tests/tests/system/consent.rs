@@ -2,7 +2,8 @@
 //! to nobody; with it matching sees the need's ids and matching-relevant fields, never the
 //! person, the notes or the referrer (checked on the messages the broker delivers); a
 //! withdrawal takes the need out of matching and gives back the capacity its proposal held;
-//! contact details go to a provider only under the contact scope, after acceptance.
+//! contact details go to a provider only under the contact scope, after it accepted the
+//! proposal (which moves the need to 受諾済み in intake).
 
 use tonic::Code;
 use tsunagu_proto::common::v1 as common_pb;
@@ -346,21 +347,35 @@ async fn contact_details_go_to_the_provider_only_under_the_contact_scope_after_a
     let status = intake.get_shared_contact(ask()).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert!(status.message().contains("受諾"), "{}", status.message());
-    for to in [
-        pb::NeedStatus::Matching,
-        pb::NeedStatus::Proposed,
-        pb::NeedStatus::Accepted,
-    ] {
-        intake
-            .transition_need(pb::TransitionNeedRequest {
-                need_id: need.id.clone(),
-                to: to.into(),
-                changed_by: "SC".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-    }
+    // Matching proposes the need to the provider, which accepts; intake hears of it and the
+    // need is accepted (受諾済み).
+    let proposal = eventually("a proposal", WAIT, || async {
+        proposals_for(&system, &need.id).await.into_iter().next()
+    })
+    .await;
+    system
+        .matching()
+        .accept_proposal(tsunagu_proto::matching::v1::AcceptProposalRequest {
+            proposal_id: proposal.id.clone(),
+            responded_by: "NPO ささえあい 田村".into(),
+        })
+        .await
+        .unwrap();
+    eventually("the need accepted in intake", WAIT, || {
+        let mut intake = intake.clone();
+        let id = need.id.clone();
+        async move {
+            let need = intake
+                .get_need(pb::GetNeedRequest { id, view: 0 })
+                .await
+                .unwrap()
+                .into_inner()
+                .need
+                .unwrap();
+            (need.status() == pb::NeedStatus::Accepted).then_some(())
+        }
+    })
+    .await;
     let contact = intake.get_shared_contact(ask()).await.unwrap().into_inner();
     assert_eq!(
         (contact.name.as_str(), contact.phone.as_str()),

@@ -107,6 +107,7 @@ async fn invalid_input_names_the_field() {
             municipality_code: "12345".into(),
             need_id: String::new(),
             page: None,
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -18,6 +18,7 @@ mod organization_helper_exchange;
 mod organizations;
 mod outbox_survives_broker_outage;
 mod redelivery;
+mod referral_loop;
 mod registry_outage;
 mod residents;
 mod resource_exchange;

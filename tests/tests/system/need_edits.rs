@@ -10,7 +10,7 @@ use tsunagu_proto::common::v1 as common_pb;
 use tsunagu_proto::intake::v1 as pb;
 use tsunagu_tests::{Fixture, MUNICIPALITY, TestSystem};
 
-use crate::support::{WAIT, submit_need, violated_fields};
+use crate::support::{WAIT, submit_need, submit_unshared, violated_fields};
 
 fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     Some(prost_types::FieldMask {
@@ -32,7 +32,9 @@ async fn a_need_is_edited_field_by_field_with_versions_and_history() {
     let system = TestSystem::start().await;
     let fixture = Fixture::create(&system, 5).await;
     let tap = system.tap_events().await;
-    let need = submit_need(&system, "edit-1", &fixture.daily_life_area_id, "ゴミ出し").await;
+    // Shared with matching (so edits reach it), of a category no resource serves (so no
+    // proposal moves it meanwhile).
+    let need = submit_need(&system, "edit-1", &fixture.daily_life_area_id, "見守り").await;
     let mut intake = system.intake();
 
     // Only the masked fields change; the category left empty in the request stays.
@@ -63,7 +65,7 @@ async fn a_need_is_edited_field_by_field_with_versions_and_history() {
         .unwrap();
     assert_eq!(edited.version, need.version + 1);
     assert_eq!(edited.urgency(), pb::Urgency::Urgent);
-    assert_eq!(edited.category, "life.garbage");
+    assert_eq!(edited.category, "life.watching");
     assert_eq!(edited.details.as_ref().unwrap().time_windows.len(), 1);
 
     // The same edit again changes nothing: no new version.
@@ -185,7 +187,7 @@ async fn needs_are_listed_by_filters_in_pages() {
         .enumerate()
     {
         ids.push(
-            submit_need(
+            submit_unshared(
                 &system,
                 &format!("list-{index}"),
                 &fixture.daily_life_area_id,
@@ -264,7 +266,7 @@ async fn next_update(stream: &mut tonic::Streaming<pb::WatchNeedResponse>) -> pb
 async fn a_watch_streams_every_change_and_resumes_after_a_reconnect_without_gaps() {
     let system = TestSystem::start().await;
     let fixture = Fixture::create(&system, 5).await;
-    let need = submit_need(&system, "watch-1", &fixture.daily_life_area_id, "ゴミ出し").await;
+    let need = submit_unshared(&system, "watch-1", &fixture.daily_life_area_id, "ゴミ出し").await;
     let mut intake = system.intake();
     let mut stream = intake
         .watch_need(pb::WatchNeedRequest {

@@ -9,7 +9,7 @@ use tsunagu_proto::registry::v1 as registry_pb;
 use tsunagu_runtime::ServiceName;
 use tsunagu_tests::{Fixture, MUNICIPALITY, Options, TestSystem, eventually};
 
-use crate::support::{WAIT, submit_need, violated_fields};
+use crate::support::{WAIT, submit_need, submit_unshared, violated_fields};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_need_is_flagged_once_announced_and_cleared_by_its_next_move() {
@@ -23,8 +23,8 @@ async fn an_idle_need_is_flagged_once_announced_and_cleared_by_its_next_move() {
     .await;
     let fixture = Fixture::create(&system, 5).await;
     let tap = system.tap_events().await;
-    let idle = submit_need(&system, "idle-1", &fixture.daily_life_area_id, "ゴミ出し").await;
-    let recent = submit_need(&system, "recent-1", &fixture.daily_life_area_id, "ゴミ出し").await;
+    let idle = submit_unshared(&system, "idle-1", &fixture.daily_life_area_id, "ゴミ出し").await;
+    let recent = submit_unshared(&system, "recent-1", &fixture.daily_life_area_id, "ゴミ出し").await;
     // Nobody touched the first one for twenty days.
     let intake_db = system.database(ServiceName::Intake).await;
     sqlx::query("UPDATE need SET status_changed_at = now() - interval '20 days' WHERE id = $1::uuid")

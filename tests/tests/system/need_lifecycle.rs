@@ -7,7 +7,7 @@ use tsunagu_proto::intake::v1 as pb;
 use tsunagu_runtime::ServiceName;
 use tsunagu_tests::{Fixture, MUNICIPALITY, TestSystem, eventually};
 
-use crate::support::{WAIT, submit_need, violated_fields};
+use crate::support::{WAIT, submit_unshared, violated_fields};
 
 fn step(need_id: &str, to: pb::NeedStatus, reason: &str, outcome: pb::Outcome) -> pb::TransitionNeedRequest {
     pb::TransitionNeedRequest {
@@ -24,7 +24,7 @@ fn step(need_id: &str, to: pb::NeedStatus, reason: &str, outcome: pb::Outcome) -
 async fn a_need_moves_through_its_lifecycle_and_every_step_is_kept() {
     let system = TestSystem::start().await;
     let fixture = Fixture::create(&system, 1).await;
-    let need = submit_need(&system, "life-1", &fixture.daily_life_area_id, "ゴミ出し").await;
+    let need = submit_unshared(&system, "life-1", &fixture.daily_life_area_id, "ゴミ出し").await;
     assert_eq!(need.status(), pb::NeedStatus::Submitted);
     let mut intake = system.intake();
     use pb::NeedStatus::*;
@@ -144,9 +144,9 @@ async fn a_need_moves_through_its_lifecycle_and_every_step_is_kept() {
 async fn needs_nobody_moved_for_a_while_are_listed_for_follow_up() {
     let system = TestSystem::start().await;
     let fixture = Fixture::create(&system, 5).await;
-    let waiting = submit_need(&system, "idle-1", &fixture.daily_life_area_id, "ゴミ出し").await;
-    let recent = submit_need(&system, "idle-2", &fixture.daily_life_area_id, "ゴミ出し").await;
-    let closed = submit_need(&system, "idle-3", &fixture.daily_life_area_id, "ゴミ出し").await;
+    let waiting = submit_unshared(&system, "idle-1", &fixture.daily_life_area_id, "ゴミ出し").await;
+    let recent = submit_unshared(&system, "idle-2", &fixture.daily_life_area_id, "ゴミ出し").await;
+    let closed = submit_unshared(&system, "idle-3", &fixture.daily_life_area_id, "ゴミ出し").await;
     let mut intake = system.intake();
     intake
         .transition_need(step(

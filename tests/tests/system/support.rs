@@ -37,6 +37,31 @@ pub async fn submit_need(
         .expect("need in response")
 }
 
+/// A need recorded without consent to share it: matching counts it and proposes it to nobody,
+/// so its status moves only by the test's own transitions (matching's proposals would move
+/// it too, through intake's consumer).
+pub async fn submit_unshared(
+    system: &TestSystem,
+    request_id: &str,
+    area_id: &str,
+    category: &str,
+) -> intake_pb::Need {
+    system
+        .intake()
+        .submit_need(intake_pb::SubmitNeedRequest {
+            request_id: request_id.into(),
+            municipality_code: MUNICIPALITY.into(),
+            area_id: area_id.into(),
+            category: category.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("need accepted")
+        .into_inner()
+        .need
+        .expect("need in response")
+}
+
 pub async fn proposals_for(system: &TestSystem, need_id: &str) -> Vec<matching_pb::Proposal> {
     system
         .matching()
@@ -44,6 +69,7 @@ pub async fn proposals_for(system: &TestSystem, need_id: &str) -> Vec<matching_p
             municipality_code: MUNICIPALITY.into(),
             need_id: need_id.into(),
             page: None,
+            ..Default::default()
         })
         .await
         .expect("list proposals")

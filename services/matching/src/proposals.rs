@@ -1,0 +1,471 @@
+//! The referral loop of a proposal (domain.md §8): made (waiting for a coordinator's approval
+//! where the municipality wants one, else sent to the provider with an answer deadline),
+//! accepted, rejected with a reason, expired, or withdrawn with its need. Every step that ends
+//! a proposal gives its unit of capacity back and, for a rejection or an expiry, matches the
+//! need again without the resources that declined it.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use tsunagu_runtime::error::{ServiceError, ServiceResult};
+use tsunagu_runtime::events::{self, MatchAnswered, MatchProposed, NeedUnmatched};
+use tsunagu_runtime::outbox;
+use uuid::Uuid;
+
+use crate::rule::{self, Candidate, Decision};
+
+/// Where a proposal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    AwaitingApproval,
+    Proposed,
+    Accepted,
+    Rejected,
+    Expired,
+    Withdrawn,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::AwaitingApproval,
+        Status::Proposed,
+        Status::Accepted,
+        Status::Rejected,
+        Status::Expired,
+        Status::Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::AwaitingApproval => "awaiting_approval",
+            Status::Proposed => "proposed",
+            Status::Accepted => "accepted",
+            Status::Rejected => "rejected",
+            Status::Expired => "expired",
+            Status::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|status| status.as_str() == stored)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::AwaitingApproval => "承認待ち",
+            Status::Proposed => "提案中",
+            Status::Accepted => "受諾",
+            Status::Rejected => "辞退",
+            Status::Expired => "期限切れ",
+            Status::Withdrawn => "取り下げ",
+        }
+    }
+}
+
+/// What may be done with a proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Approve,
+    Accept,
+    Reject,
+}
+
+impl Action {
+    /// The statuses the action applies to, and the status it leads to.
+    fn rule(self) -> (&'static [Status], Status) {
+        match self {
+            Action::Approve => (&[Status::AwaitingApproval], Status::Proposed),
+            Action::Accept => (&[Status::Proposed], Status::Accepted),
+            Action::Reject => (&[Status::AwaitingApproval, Status::Proposed], Status::Rejected),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Action::Approve => "承認",
+            Action::Accept => "受諾",
+            Action::Reject => "辞退",
+        }
+    }
+}
+
+/// The status `action` leads to from `current`, or the refusal naming where the proposal is.
+pub fn next(current: Status, action: Action) -> ServiceResult<Status> {
+    let (from, to) = action.rule();
+    if from.contains(&current) {
+        Ok(to)
+    } else {
+        Err(ServiceError::FailedPrecondition(format!(
+            "この提案は「{}」です。{}できません / a proposal that is {} cannot be {:?}d",
+            current.label(),
+            action.label(),
+            current.as_str(),
+            action
+        )))
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProposalRow {
+    pub id: Uuid,
+    pub municipality_code: String,
+    pub need_id: Uuid,
+    pub resource_id: Uuid,
+    pub organization_id: Uuid,
+    pub category: String,
+    pub status: String,
+    pub proposed_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub approved_by: Option<String>,
+    pub responded_by: Option<String>,
+    pub responded_at: Option<DateTime<Utc>>,
+    pub response_reason: Option<String>,
+}
+
+pub const PROPOSAL_COLUMNS: &str =
+    "id, municipality_code, need_id, resource_id, organization_id, category, status,
+     proposed_at, sent_at, expires_at, approved_by, responded_by, responded_at, response_reason";
+
+/// A municipality's settings of the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    pub require_approval: bool,
+    pub proposal_ttl_seconds: i32,
+}
+
+pub const DEFAULT_TTL_SECONDS: i32 = 7 * 24 * 3600;
+
+pub async fn settings(conn: &mut PgConnection, municipality_code: &str) -> sqlx::Result<Settings> {
+    let row: Option<(bool, i32)> = sqlx::query_as(
+        "SELECT require_approval, proposal_ttl_seconds FROM municipality_settings WHERE municipality_code = $1",
+    )
+    .bind(municipality_code)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map_or(
+        Settings {
+            require_approval: false,
+            proposal_ttl_seconds: DEFAULT_TTL_SECONDS,
+        },
+        |(require_approval, proposal_ttl_seconds)| Settings {
+            require_approval,
+            proposal_ttl_seconds,
+        },
+    ))
+}
+
+pub async fn save_settings(
+    conn: &mut PgConnection,
+    municipality_code: &str,
+    settings: Settings,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO municipality_settings (municipality_code, require_approval, proposal_ttl_seconds)
+         VALUES ($1, $2, $3)
+         ON CONFLICT (municipality_code) DO UPDATE SET require_approval = $2, proposal_ttl_seconds = $3,
+             updated_at = now()",
+    )
+    .bind(municipality_code)
+    .bind(settings.require_approval)
+    .bind(settings.proposal_ttl_seconds)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What matching knows of a need, for (re)matching it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NeedRef {
+    pub id: Uuid,
+    pub municipality_code: String,
+    pub area_id: Uuid,
+    pub category: String,
+    pub urgency: String,
+}
+
+/// Records a proposal for `need` with `candidate` (whose capacity `rule::decide` took): sent
+/// to the provider at once, or waiting for a coordinator's approval where the municipality
+/// wants one. Announced as `match.proposed` or `match.pending_approval`.
+pub async fn propose(tx: &mut PgConnection, need: &NeedRef, candidate: Candidate) -> sqlx::Result<Uuid> {
+    let settings = settings(tx, &need.municipality_code).await?;
+    let status = if settings.require_approval {
+        Status::AwaitingApproval
+    } else {
+        Status::Proposed
+    };
+    let proposal_id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO proposal (id, municipality_code, need_id, resource_id, organization_id, category, status,
+                               sent_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7,
+                 CASE WHEN $7 = 'proposed' THEN now() END,
+                 CASE WHEN $7 = 'proposed' THEN now() + make_interval(secs => $8) END)",
+    )
+    .bind(proposal_id)
+    .bind(&need.municipality_code)
+    .bind(need.id)
+    .bind(candidate.resource_id)
+    .bind(candidate.organization_id)
+    .bind(&need.category)
+    .bind(status.as_str())
+    .bind(f64::from(settings.proposal_ttl_seconds))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE need SET status = 'proposed', unmatched_reason = NULL WHERE id = $1")
+        .bind(need.id)
+        .execute(&mut *tx)
+        .await?;
+    let event = MatchProposed {
+        proposal_id,
+        need_id: need.id,
+        municipality_code: need.municipality_code.clone(),
+        resource_id: candidate.resource_id,
+        organization_id: candidate.organization_id,
+        category: need.category.clone(),
+        urgency: need.urgency.clone(),
+    };
+    let event_type = match status {
+        Status::AwaitingApproval => events::MATCH_PENDING_APPROVAL,
+        _ => events::MATCH_PROPOSED,
+    };
+    outbox::enqueue(tx, event_type, &need.municipality_code, &event).await?;
+    tracing::info!(need_id = %need.id, %proposal_id, resource_id = %candidate.resource_id, status = status.as_str(), "match proposed");
+    Ok(proposal_id)
+}
+
+/// Matches `need` (again), leaving out the resources that declined it before; records the
+/// proposal, or the need as unmatched with the reason (`need.unmatched`). Returns the
+/// proposal's id, if one was made.
+pub async fn match_need(tx: &mut PgConnection, need: &NeedRef) -> sqlx::Result<Option<Uuid>> {
+    let declined: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT resource_id FROM proposal WHERE need_id = $1 AND status IN ('rejected', 'expired')",
+    )
+    .bind(need.id)
+    .fetch_all(&mut *tx)
+    .await?;
+    match rule::decide(tx, need.area_id, &need.category, &declined).await? {
+        Decision::Proposed(candidate) => propose(tx, need, candidate).await.map(Some),
+        Decision::Unmatched { reason } => {
+            sqlx::query("UPDATE need SET status = 'unmatched', unmatched_reason = $2 WHERE id = $1")
+                .bind(need.id)
+                .bind(&reason)
+                .execute(&mut *tx)
+                .await?;
+            let event = NeedUnmatched {
+                need_id: need.id,
+                municipality_code: need.municipality_code.clone(),
+                area_id: need.area_id,
+                category: need.category.clone(),
+                reason: reason.clone(),
+            };
+            outbox::enqueue(tx, events::NEED_UNMATCHED, &need.municipality_code, &event).await?;
+            tracing::info!(need_id = %need.id, reason, "need unmatched");
+            Ok(None)
+        }
+    }
+}
+
+async fn lock(tx: &mut PgConnection, id: Uuid) -> ServiceResult<ProposalRow> {
+    sqlx::query_as::<_, ProposalRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {PROPOSAL_COLUMNS} FROM proposal WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ServiceError::NotFound(format!("提案 {id}")))
+}
+
+pub async fn fetch(conn: &mut PgConnection, id: Uuid) -> ServiceResult<ProposalRow> {
+    sqlx::query_as::<_, ProposalRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {PROPOSAL_COLUMNS} FROM proposal WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| ServiceError::NotFound(format!("提案 {id}")))
+}
+
+fn answered(row: &ProposalRow) -> MatchAnswered {
+    MatchAnswered {
+        proposal_id: row.id,
+        need_id: row.need_id,
+        municipality_code: row.municipality_code.clone(),
+        resource_id: row.resource_id,
+        organization_id: row.organization_id,
+        category: row.category.clone(),
+    }
+}
+
+/// A coordinator approves: the proposal goes to the provider, with its answer deadline.
+pub async fn approve(tx: &mut PgConnection, id: Uuid, approved_by: &str) -> ServiceResult<ProposalRow> {
+    let current = lock(tx, id).await?;
+    next(status_of(&current), Action::Approve)?;
+    let settings = settings(tx, &current.municipality_code).await?;
+    let row = sqlx::query_as::<_, ProposalRow>(sqlx::AssertSqlSafe(format!(
+        "UPDATE proposal SET status = 'proposed', approved_by = $2, approved_at = now(), sent_at = now(),
+                expires_at = now() + make_interval(secs => $3)
+         WHERE id = $1 RETURNING {PROPOSAL_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(approved_by)
+    .bind(f64::from(settings.proposal_ttl_seconds))
+    .fetch_one(&mut *tx)
+    .await?;
+    let urgency: String = sqlx::query_scalar("SELECT urgency FROM need WHERE id = $1")
+        .bind(row.need_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let event = MatchProposed {
+        proposal_id: row.id,
+        need_id: row.need_id,
+        municipality_code: row.municipality_code.clone(),
+        resource_id: row.resource_id,
+        organization_id: row.organization_id,
+        category: row.category.clone(),
+        urgency,
+    };
+    outbox::enqueue(tx, events::MATCH_PROPOSED, &row.municipality_code, &event).await?;
+    Ok(row)
+}
+
+/// The provider accepts: the place stays taken.
+pub async fn accept(tx: &mut PgConnection, id: Uuid, responded_by: &str) -> ServiceResult<ProposalRow> {
+    let current = lock(tx, id).await?;
+    next(status_of(&current), Action::Accept)?;
+    let row = sqlx::query_as::<_, ProposalRow>(sqlx::AssertSqlSafe(format!(
+        "UPDATE proposal SET status = 'accepted', responded_by = $2, responded_at = now()
+         WHERE id = $1 RETURNING {PROPOSAL_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(responded_by)
+    .fetch_one(&mut *tx)
+    .await?;
+    outbox::enqueue(
+        tx,
+        events::MATCH_ACCEPTED,
+        &row.municipality_code,
+        &answered(&row),
+    )
+    .await?;
+    Ok(row)
+}
+
+/// The provider (or a coordinator) rejects: the place is released and the need matched again
+/// without this resource. Returns the rejected proposal and the next one, if any.
+pub async fn reject(
+    tx: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+    responded_by: &str,
+) -> ServiceResult<(ProposalRow, Option<ProposalRow>)> {
+    let current = lock(tx, id).await?;
+    next(status_of(&current), Action::Reject)?;
+    let row = end(tx, id, Status::Rejected, reason, Some(responded_by)).await?;
+    outbox::enqueue(
+        tx,
+        events::MATCH_REJECTED,
+        &row.municipality_code,
+        &answered(&row),
+    )
+    .await?;
+    let next = rematch(tx, row.need_id).await?;
+    Ok((row, next))
+}
+
+/// Ends an open proposal with `status` and gives its place back.
+async fn end(
+    tx: &mut PgConnection,
+    id: Uuid,
+    status: Status,
+    reason: &str,
+    responded_by: Option<&str>,
+) -> ServiceResult<ProposalRow> {
+    let row = sqlx::query_as::<_, ProposalRow>(sqlx::AssertSqlSafe(format!(
+        "UPDATE proposal SET status = $2, response_reason = $3, responded_by = $4, responded_at = now()
+         WHERE id = $1 RETURNING {PROPOSAL_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(status.as_str())
+    .bind(reason)
+    .bind(responded_by)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE resource SET committed = committed - 1 WHERE id = $1 AND committed > 0")
+        .bind(row.resource_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(row)
+}
+
+async fn rematch(tx: &mut PgConnection, need_id: Uuid) -> ServiceResult<Option<ProposalRow>> {
+    let need = sqlx::query_as::<_, NeedRef>(
+        "SELECT id, municipality_code, area_id, category, urgency FROM need WHERE id = $1 AND status <> 'withdrawn'",
+    )
+    .bind(need_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(need) = need else { return Ok(None) };
+    match match_need(tx, &need).await? {
+        Some(next) => Ok(Some(fetch(tx, next).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Expires up to `batch` proposals whose answer deadline passed (`SKIP LOCKED`: replicas
+/// share the work), each with `match.expired` and a new match for its need.
+pub async fn expire_due(tx: &mut PgConnection, batch: i64) -> ServiceResult<usize> {
+    let due: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM proposal WHERE status = 'proposed' AND expires_at < now()
+         ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(batch)
+    .fetch_all(&mut *tx)
+    .await?;
+    for &id in &due {
+        let row = end(
+            tx,
+            id,
+            Status::Expired,
+            "期限までに回答がありませんでした / no answer before the deadline",
+            None,
+        )
+        .await?;
+        outbox::enqueue(tx, events::MATCH_EXPIRED, &row.municipality_code, &answered(&row)).await?;
+        rematch(tx, row.need_id).await?;
+    }
+    Ok(due.len())
+}
+
+pub fn status_of(row: &ProposalRow) -> Status {
+    Status::parse(&row.status).expect("the CHECK constraint admits known statuses only")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loop_allows_only_its_steps() {
+        use Status::*;
+        assert_eq!(next(AwaitingApproval, Action::Approve).unwrap(), Proposed);
+        assert_eq!(next(Proposed, Action::Accept).unwrap(), Accepted);
+        assert_eq!(next(Proposed, Action::Reject).unwrap(), Rejected);
+        assert_eq!(next(AwaitingApproval, Action::Reject).unwrap(), Rejected);
+        for (status, action) in [
+            (AwaitingApproval, Action::Accept),
+            (Proposed, Action::Approve),
+            (Accepted, Action::Reject),
+            (Rejected, Action::Accept),
+            (Expired, Action::Accept),
+            (Withdrawn, Action::Approve),
+        ] {
+            let Err(ServiceError::FailedPrecondition(message)) = next(status, action) else {
+                panic!("{status:?} {action:?}")
+            };
+            assert!(message.contains(status.label()), "{message}");
+        }
+        for status in Status::ALL {
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+        }
+    }
+}
