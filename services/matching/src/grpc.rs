@@ -14,7 +14,9 @@ use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::text;
 use uuid::Uuid;
 
+use crate::gap_store::{self, Layer};
 use crate::proposals::{self, PROPOSAL_COLUMNS, ProposalRow, Settings, Status as ProposalStatus};
+use crate::{gap_chart, gap_map::GapRow};
 
 pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
     Routes::new(MatchingServiceServer::new(MatchingApi { pool, outbox_wake }))
@@ -179,6 +181,62 @@ impl MatchingService for MatchingApi {
         }))
     }
 
+    async fn get_gap_map(
+        &self,
+        request: Request<pb::GetGapMapRequest>,
+    ) -> Result<Response<pb::GetGapMapResponse>, Status> {
+        let map = gap_map_of(&self.pool, request.get_ref()).await?;
+        Ok(Response::new(pb::GetGapMapResponse {
+            rows: map.rows.into_iter().map(gap_row_to_proto).collect(),
+            municipality_codes: map.municipality_codes,
+        }))
+    }
+
+    async fn export_gap_map(
+        &self,
+        request: Request<pb::ExportGapMapRequest>,
+    ) -> Result<Response<pb::ExportGapMapResponse>, Status> {
+        let request = request.into_inner();
+        let wanted = request.map.unwrap_or_default();
+        let map = gap_map_of(&self.pool, &wanted).await?;
+        let rows = gap_chart::sheet_rows(&map.rows);
+        let date = chrono::Local::now().format("%Y%m%d");
+        let (content, extension, content_type) = if request.format == pb::GapMapFormat::Csv as i32 {
+            (
+                tsunagu_tabular::write_csv(&gap_chart::HEADERS, &rows),
+                "csv",
+                "text/csv; charset=utf-8",
+            )
+        } else {
+            let content = tsunagu_tabular::write_xlsx("見える化", &gap_chart::HEADERS, &rows)
+                .map_err(|error| ServiceError::Internal(anyhow::anyhow!("{error}")))?;
+            (
+                content,
+                "xlsx",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            )
+        };
+        Ok(Response::new(pb::ExportGapMapResponse {
+            content,
+            file_name: format!("見える化_{}_{date}.{extension}", wanted.code.trim()),
+            content_type: content_type.into(),
+        }))
+    }
+
+    async fn render_gap_map_svg(
+        &self,
+        request: Request<pb::GetGapMapRequest>,
+    ) -> Result<Response<pb::RenderGapMapSvgResponse>, Status> {
+        let map = gap_map_of(&self.pool, request.get_ref()).await?;
+        let title = format!(
+            "ニーズと地域資源の見える化（{}）",
+            map.municipality_codes.join("・")
+        );
+        Ok(Response::new(pb::RenderGapMapSvgResponse {
+            svg: gap_chart::svg(&title, &map.rows),
+        }))
+    }
+
     async fn get_matching_settings(
         &self,
         request: Request<pb::GetMatchingSettingsRequest>,
@@ -217,6 +275,49 @@ impl MatchingService for MatchingApi {
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(settings_to_proto(code.as_str(), settings)))
+    }
+}
+
+/// Loads the map a request asks for, filtered to its category if it names one.
+async fn gap_map_of(pool: &PgPool, request: &pb::GetGapMapRequest) -> Result<gap_store::Map, Status> {
+    let code = MunicipalityCode::parse_known(&request.code)
+        .map_err(|error| ServiceError::invalid("code", error.to_string()))?;
+    let layer = match pb::GapMapLayer::try_from(request.layer) {
+        Ok(pb::GapMapLayer::Municipality) => Some(Layer::Municipality),
+        Ok(pb::GapMapLayer::DailyLifeArea) => Some(Layer::DailyLifeArea),
+        _ => None,
+    };
+    let mut map = gap_store::load(pool, code.as_str(), layer)
+        .await
+        .map_err(ServiceError::from)?;
+    if let Some(category) = text::normalised_non_empty(&request.category) {
+        let code = tsunagu_runtime::taxonomy::resolve_bundled(&category)
+            .map_or(category, |entry| entry.code.clone());
+        map.rows.retain(|row| row.category == code);
+    }
+    Ok(map)
+}
+
+fn count(value: i64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+fn gap_row_to_proto(row: GapRow) -> pb::GapMapRow {
+    pb::GapMapRow {
+        area_id: row.area_id.to_string(),
+        area_name: row.area_name,
+        category: row.category,
+        needs: count(row.needs),
+        awaiting_consent: count(row.awaiting_consent),
+        proposed: count(row.proposed),
+        accepted: count(row.accepted),
+        unmatched: count(row.unmatched),
+        unmatched_no_resource: count(row.unmatched_no_resource),
+        unmatched_no_coverage: count(row.unmatched_no_coverage),
+        unmatched_at_capacity: count(row.unmatched_at_capacity),
+        capacity_offered: count(row.capacity_offered),
+        capacity_used: count(row.capacity_used),
+        area_issue_count: count(row.area_issue_count),
     }
 }
 

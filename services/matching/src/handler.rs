@@ -37,6 +37,7 @@ impl EventHandler for MatchingHandler {
             }
             events::NEED_SUBMITTED | events::NEED_UPDATED => apply_need(tx, &decode(event)?).await?,
             events::NEED_WITHDRAWN => withdraw_need(tx, &decode(event)?).await?,
+            events::AREA_ISSUE_RECORDED => read_model::apply_area_issue(tx, &decode(event)?).await?,
             // Organisations matter to matching once eligibility and load are modelled.
             events::ORGANIZATION_CREATED | events::ORGANIZATION_UPDATED | events::ORGANIZATION_DELETED => {}
             other => tracing::debug!(event_type = other, "event not used by matching"),

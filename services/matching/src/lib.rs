@@ -11,9 +11,14 @@
 //! - `proposals`: the referral loop of a proposal (approval, acceptance, rejection with a
 //!   reason, expiry, withdrawal) and re-matching without the resources that declined;
 //! - `expiry`: the sweep that expires unanswered proposals;
+//! - `gap_map` (pure), `gap_store`, `gap_chart`: the gap map (見える化) per area and
+//!   category, as rows, sheets and an SVG chart;
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
 mod expiry;
+mod gap_chart;
+mod gap_map;
+mod gap_store;
 mod grpc;
 mod handler;
 mod proposals;

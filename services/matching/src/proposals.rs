@@ -211,10 +211,12 @@ pub async fn propose(tx: &mut PgConnection, need: &NeedRef, candidate: Candidate
     .bind(f64::from(settings.proposal_ttl_seconds))
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE need SET status = 'proposed', unmatched_reason = NULL WHERE id = $1")
-        .bind(need.id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE need SET status = 'proposed', unmatched_reason = NULL, unmatched_kind = NULL WHERE id = $1",
+    )
+    .bind(need.id)
+    .execute(&mut *tx)
+    .await?;
     let event = MatchProposed {
         proposal_id,
         need_id: need.id,
@@ -245,10 +247,11 @@ pub async fn match_need(tx: &mut PgConnection, need: &NeedRef) -> sqlx::Result<O
     .await?;
     match rule::decide(tx, need.area_id, &need.category, &declined).await? {
         Decision::Proposed(candidate) => propose(tx, need, candidate).await.map(Some),
-        Decision::Unmatched { reason } => {
-            sqlx::query("UPDATE need SET status = 'unmatched', unmatched_reason = $2 WHERE id = $1")
+        Decision::Unmatched { reason, kind } => {
+            sqlx::query("UPDATE need SET status = 'unmatched', unmatched_reason = $2, unmatched_kind = $3 WHERE id = $1")
                 .bind(need.id)
                 .bind(&reason)
+                .bind(kind)
                 .execute(&mut *tx)
                 .await?;
             let event = NeedUnmatched {

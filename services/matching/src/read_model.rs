@@ -2,18 +2,40 @@
 //! Idempotent (upserts guarded by version), so a replayed or stale event changes nothing.
 
 use sqlx::PgConnection;
-use tsunagu_runtime::events::{AreaCreated, ResourceChanged};
+use tsunagu_runtime::events::{AreaCreated, AreaIssueRecorded, ResourceChanged};
 
 pub async fn apply_area(tx: &mut PgConnection, area: &AreaCreated) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO area (id, parent_id, kind, municipality_code) VALUES ($1, $2, $3, $4)
+        "INSERT INTO area (id, parent_id, kind, municipality_code, name) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (id) DO UPDATE SET parent_id = EXCLUDED.parent_id, kind = EXCLUDED.kind,
-                                        municipality_code = EXCLUDED.municipality_code",
+                                        municipality_code = EXCLUDED.municipality_code, name = EXCLUDED.name",
     )
     .bind(area.area_id)
     .bind(area.parent_id)
     .bind(&area.kind)
     .bind(&area.municipality_code)
+    .bind(&area.name)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// An area issue from intake, for the gap map (recorded once; a redelivery changes nothing).
+pub async fn apply_area_issue(tx: &mut PgConnection, issue: &AreaIssueRecorded) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO area_issue (id, municipality_code, source, area_id, category, count, estimated, period_from,
+                                 period_to)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(issue.area_issue_id)
+    .bind(&issue.municipality_code)
+    .bind(&issue.source)
+    .bind(issue.area_id)
+    .bind(&issue.category)
+    .bind(i32::try_from(issue.count).unwrap_or(i32::MAX))
+    .bind(issue.estimated)
+    .bind(issue.period_from)
+    .bind(issue.period_to)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -13,7 +13,11 @@ pub struct Candidate {
 
 pub enum Decision {
     Proposed(Candidate),
-    Unmatched { reason: String },
+    /// `kind` names the reason for the gap map: `no_resource`, `no_coverage` or `at_capacity`.
+    Unmatched {
+        reason: String,
+        kind: &'static str,
+    },
 }
 
 /// Chooses a resource and commits one unit of its capacity, in the caller's transaction.
@@ -62,13 +66,16 @@ pub async fn decide(
             }));
         }
     }
-    Ok(Decision::Unmatched {
-        reason: explain_unmatched(tx, area_id, category).await?,
-    })
+    let (kind, reason) = explain_unmatched(tx, area_id, category).await?;
+    Ok(Decision::Unmatched { reason, kind })
 }
 
 /// Says why nothing was proposed, in the words a coordinator uses.
-async fn explain_unmatched(tx: &mut PgConnection, area_id: Uuid, category: &str) -> sqlx::Result<String> {
+async fn explain_unmatched(
+    tx: &mut PgConnection,
+    area_id: Uuid,
+    category: &str,
+) -> sqlx::Result<(&'static str, String)> {
     let (of_category, covering): (i64, i64) = sqlx::query_as(
         "WITH RECURSIVE covering (id, parent_id) AS (
              SELECT $1::uuid, (SELECT parent_id FROM area WHERE id = $1)
@@ -89,14 +96,25 @@ async fn explain_unmatched(tx: &mut PgConnection, area_id: Uuid, category: &str)
         .map(|entry| entry.name.as_str())
         .unwrap_or(category);
     Ok(if of_category == 0 {
-        format!("「{category}」の地域資源が登録されていません / no resource of this category is registered")
+        (
+            "no_resource",
+            format!(
+                "「{category}」の地域資源が登録されていません / no resource of this category is registered"
+            ),
+        )
     } else if covering == 0 {
-        format!(
-            "この区域を対象とする「{category}」の地域資源がありません / no resource of this category covers the area"
+        (
+            "no_coverage",
+            format!(
+                "この区域を対象とする「{category}」の地域資源がありません / no resource of this category covers the area"
+            ),
         )
     } else {
-        format!(
-            "対象となる「{category}」の地域資源はすべて受け入れ上限に達しています / every candidate is at capacity"
+        (
+            "at_capacity",
+            format!(
+                "対象となる「{category}」の地域資源はすべて受け入れ上限に達しているか、お断りされました / every candidate is at capacity or declined"
+            ),
         )
     })
 }

@@ -38,6 +38,7 @@ pub const SUBSCRIPTIONS: &[(ServiceName, &[&str])] = &[
             "need.submitted",
             "need.updated",
             "need.withdrawn",
+            "area_issue.recorded",
         ],
     ),
     (ServiceName::Notifications, &["match.*", "need.unmatched"]),

@@ -7,6 +7,7 @@ mod consent;
 mod dead_letters;
 mod end_to_end;
 mod events_out_of_order;
+mod gap_map;
 mod health_and_reflection;
 mod invalid_input;
 mod need_edits;
