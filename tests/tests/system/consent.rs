@@ -35,6 +35,23 @@ fn personal() -> pb::PersonalData {
     }
 }
 
+/// 鈴木 一郎, registered by the 包括.
+async fn register_suzuki(system: &TestSystem, request_id: &str) -> pb::Resident {
+    system
+        .intake()
+        .register_resident(pb::RegisterResidentRequest {
+            request_id: request_id.into(),
+            municipality_code: MUNICIPALITY.into(),
+            personal: Some(personal()),
+            registered_by: "地域包括 山本".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .resident
+        .unwrap()
+}
+
 fn details() -> pb::NeedDetails {
     pb::NeedDetails {
         location: Some(common_pb::GeoPoint {
@@ -98,18 +115,7 @@ async fn consent_limits_what_matching_sees_and_withdrawal_releases_the_proposal(
     let tap = system.tap_events().await;
     let fixture = Fixture::create(&system, 1).await;
     let mut intake = system.intake();
-    let resident = intake
-        .register_resident(pb::RegisterResidentRequest {
-            request_id: "res-c".into(),
-            municipality_code: MUNICIPALITY.into(),
-            personal: Some(personal()),
-            registered_by: "地域包括 山本".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .resident
-        .unwrap();
+    let resident = register_suzuki(&system, "res-c").await;
 
     // 1. Submitted without consent: recorded with everything, shared with nobody.
     let need = intake
@@ -309,18 +315,7 @@ async fn contact_details_go_to_the_provider_only_under_the_contact_scope_after_a
     let system = TestSystem::start().await;
     let fixture = Fixture::create(&system, 1).await;
     let mut intake = system.intake();
-    let resident = intake
-        .register_resident(pb::RegisterResidentRequest {
-            request_id: "res-d".into(),
-            municipality_code: MUNICIPALITY.into(),
-            personal: Some(personal()),
-            registered_by: "地域包括 山本".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .resident
-        .unwrap();
+    let resident = register_suzuki(&system, "res-d").await;
     let need = intake
         .submit_need(pb::SubmitNeedRequest {
             request_id: "contact-1".into(),
