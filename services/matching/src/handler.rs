@@ -6,10 +6,13 @@ use sqlx::PgConnection;
 use tokio::sync::Notify;
 use tsunagu_runtime::amqp::Envelope;
 use tsunagu_runtime::consumer::{EventHandler, HandlerError};
-use tsunagu_runtime::events::{self, AreaCreated, NeedSubmitted, NeedWithdrawn, ResourceChanged};
+use tsunagu_runtime::events::{
+    self, AreaCreated, MatchAnswered, NeedSubmitted, NeedWithdrawn, ResourceChanged,
+};
+use tsunagu_runtime::outbox;
 use uuid::Uuid;
 
-use crate::proposals::{self, NeedRef};
+use crate::proposals::{self, NeedRef, PROPOSAL_COLUMNS, ProposalRow};
 use crate::read_model;
 use crate::rule::{self, Decision};
 
@@ -131,19 +134,32 @@ async fn withdraw_need(tx: &mut PgConnection, withdrawn: &NeedWithdrawn) -> Resu
     if updated == 0 {
         return Ok(());
     }
-    let released: Option<Uuid> = sqlx::query_scalar(
+    let released: Option<ProposalRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE proposal SET status = 'withdrawn', withdrawn_at = now(), responded_at = now(),
                 response_reason = 'ニーズの取り下げ / the need was withdrawn'
-         WHERE need_id = $1 AND status IN ('awaiting_approval', 'proposed', 'accepted') RETURNING resource_id",
-    )
+         WHERE need_id = $1 AND status IN ('awaiting_approval', 'proposed', 'accepted')
+         RETURNING {PROPOSAL_COLUMNS}"
+    )))
     .bind(withdrawn.need_id)
     .fetch_optional(&mut *tx)
     .await?;
-    if let Some(resource_id) = released {
+    if let Some(proposal) = &released {
         sqlx::query("UPDATE resource SET committed = committed - 1 WHERE id = $1 AND committed > 0")
-            .bind(resource_id)
+            .bind(proposal.resource_id)
             .execute(&mut *tx)
             .await?;
+        // A provider that was asked (or had accepted) must hear that it is off.
+        if proposal.sent_at.is_some() {
+            let event = MatchAnswered {
+                proposal_id: proposal.id,
+                need_id: proposal.need_id,
+                municipality_code: proposal.municipality_code.clone(),
+                resource_id: proposal.resource_id,
+                organization_id: proposal.organization_id,
+                category: proposal.category.clone(),
+            };
+            outbox::enqueue(tx, events::MATCH_WITHDRAWN, &proposal.municipality_code, &event).await?;
+        }
     }
     tracing::info!(need_id = %withdrawn.need_id, reason = withdrawn.reason, released = released.is_some(), "need withdrawn");
     Ok(())

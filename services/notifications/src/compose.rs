@@ -57,6 +57,19 @@ pub fn match_pending_approval(event: &MatchProposed, organization_name: &str) ->
     }
 }
 
+/// To the provider: a proposal it had is off (the need left matching).
+pub fn match_withdrawn(event: &MatchAnswered, organization_name: &str) -> Text {
+    let category = category_name(&event.category);
+    Text {
+        title: format!("「{category}」の提案は取り下げられました"),
+        body: format!(
+            "{organization_name} 様\n\n「{category}」の提案（ID: {}）は、ご本人の事情により取り下げられました。\
+             この件へのご対応は不要です。\n\nニーズID: {}",
+            event.proposal_id, event.need_id
+        ),
+    }
+}
+
 /// To the municipality's coordinators: the provider answered, or did not in time.
 pub fn match_answered(event_type: &str, event: &MatchAnswered, organization_name: &str) -> Text {
     let category = category_name(&event.category);
@@ -121,5 +134,8 @@ mod tests {
         );
         let text = match_answered(tsunagu_runtime::events::MATCH_EXPIRED, &event, "NPO法人つなぐ");
         assert!(text.title.contains("期限"), "{}", text.title);
+        let text = match_withdrawn(&event, "NPO法人つなぐ");
+        assert!(text.title.contains("「ゴミ出し」") && text.title.contains("取り下げ"), "{}", text.title);
+        assert!(text.body.starts_with("NPO法人つなぐ 様"));
     }
 }

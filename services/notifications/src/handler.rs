@@ -116,6 +116,22 @@ impl EventHandler for NotificationsHandler {
                 )
                 .await
             }
+            events::MATCH_WITHDRAWN => {
+                let withdrawn: MatchAnswered = decode(event)?;
+                let organization_name = self.registry.organization_name(withdrawn.organization_id).await?;
+                let text = compose::match_withdrawn(&withdrawn, &organization_name);
+                let recipient = Recipient::Organization(withdrawn.organization_id.to_string());
+                record(
+                    tx,
+                    event,
+                    &withdrawn.municipality_code,
+                    recipient,
+                    text,
+                    withdrawn.need_id,
+                    Some(withdrawn.proposal_id),
+                )
+                .await
+            }
             events::NEED_UNMATCHED => {
                 let unmatched: NeedUnmatched = decode(event)?;
                 let text = compose::need_unmatched(&unmatched);

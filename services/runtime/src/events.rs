@@ -51,6 +51,9 @@ pub const MATCH_PENDING_APPROVAL: &str = "match.pending_approval";
 pub const MATCH_ACCEPTED: &str = "match.accepted";
 pub const MATCH_REJECTED: &str = "match.rejected";
 pub const MATCH_EXPIRED: &str = "match.expired";
+/// Payload: [`MatchAnswered`]: the need left matching (consent withdrawn, cancelled …) while
+/// the provider had the proposal; it must not act on it.
+pub const MATCH_WITHDRAWN: &str = "match.withdrawn";
 pub const NEED_UNMATCHED: &str = "need.unmatched";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

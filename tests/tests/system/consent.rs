@@ -271,6 +271,16 @@ async fn consent_limits_what_matching_sees_and_withdrawal_releases_the_proposal(
             events.iter().any(|e| e.routing_key == "need.withdrawn")
         })
         .await;
+    // The provider that had the proposal is told it is off.
+    eventually("the provider told of the withdrawal", WAIT, || async {
+        let all =
+            crate::support::notifications_of(&system, crate::support::organization(&fixture.organization_id))
+                .await;
+        all.iter()
+            .any(|n| n.need_id == need.id && n.title.contains("取り下げ"))
+            .then_some(())
+    })
+    .await;
     // A second withdrawal has nothing to withdraw.
     let status = intake
         .withdraw_consent(pb::WithdrawConsentRequest {
