@@ -135,7 +135,11 @@ mod tests {
         let text = match_answered(tsunagu_runtime::events::MATCH_EXPIRED, &event, "NPO法人つなぐ");
         assert!(text.title.contains("期限"), "{}", text.title);
         let text = match_withdrawn(&event, "NPO法人つなぐ");
-        assert!(text.title.contains("「ゴミ出し」") && text.title.contains("取り下げ"), "{}", text.title);
+        assert!(
+            text.title.contains("「ゴミ出し」") && text.title.contains("取り下げ"),
+            "{}",
+            text.title
+        );
         assert!(text.body.starts_with("NPO法人つなぐ 様"));
     }
 }
