@@ -18,6 +18,25 @@ fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     })
 }
 
+/// An edit of `need_id` that sets the fields of `need` the mask names (the id is filled in).
+fn edit(need_id: &str, need: pb::Need, paths: &[&str]) -> pb::UpdateNeedRequest {
+    pb::UpdateNeedRequest {
+        need: Some(pb::Need {
+            id: need_id.into(),
+            ..need
+        }),
+        update_mask: mask(paths),
+        ..Default::default()
+    }
+}
+
+fn urgency(urgency: pb::Urgency) -> pb::Need {
+    pb::Need {
+        urgency: urgency.into(),
+        ..Default::default()
+    }
+}
+
 fn step(need_id: &str, to: pb::NeedStatus) -> pb::TransitionNeedRequest {
     pb::TransitionNeedRequest {
         need_id: need_id.into(),
@@ -70,15 +89,7 @@ async fn a_need_is_edited_field_by_field_with_versions_and_history() {
 
     // The same edit again changes nothing: no new version.
     let again = intake
-        .update_need(pb::UpdateNeedRequest {
-            need: Some(pb::Need {
-                id: need.id.clone(),
-                urgency: pb::Urgency::Urgent.into(),
-                ..Default::default()
-            }),
-            update_mask: mask(&["urgency"]),
-            ..Default::default()
-        })
+        .update_need(edit(&need.id, urgency(pb::Urgency::Urgent), &["urgency"]))
         .await
         .unwrap()
         .into_inner()
@@ -89,39 +100,19 @@ async fn a_need_is_edited_field_by_field_with_versions_and_history() {
     // A stale version is ABORTED; an unknown path and a bad value are named.
     let stale = intake
         .update_need(pb::UpdateNeedRequest {
-            need: Some(pb::Need {
-                id: need.id.clone(),
-                urgency: pb::Urgency::Routine.into(),
-                ..Default::default()
-            }),
-            update_mask: mask(&["urgency"]),
             expected_version: need.version,
-            ..Default::default()
+            ..edit(&need.id, urgency(pb::Urgency::Routine), &["urgency"])
         })
         .await
         .unwrap_err();
     assert_eq!(stale.code(), Code::Aborted);
     let bad = intake
-        .update_need(pb::UpdateNeedRequest {
-            need: Some(pb::Need {
-                id: need.id.clone(),
-                ..Default::default()
-            }),
-            update_mask: mask(&["status", "category"]),
-            ..Default::default()
-        })
+        .update_need(edit(&need.id, pb::Need::default(), &["status", "category"]))
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&bad), ["update_mask.paths[0]"]);
     let bad = intake
-        .update_need(pb::UpdateNeedRequest {
-            need: Some(pb::Need {
-                id: need.id.clone(),
-                ..Default::default()
-            }),
-            update_mask: mask(&["category"]),
-            ..Default::default()
-        })
+        .update_need(edit(&need.id, pb::Need::default(), &["category"]))
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&bad), ["need.category"]);
@@ -161,15 +152,7 @@ async fn a_need_is_edited_field_by_field_with_versions_and_history() {
         .await
         .unwrap();
     let closed = intake
-        .update_need(pb::UpdateNeedRequest {
-            need: Some(pb::Need {
-                id: need.id.clone(),
-                urgency: pb::Urgency::Routine.into(),
-                ..Default::default()
-            }),
-            update_mask: mask(&["urgency"]),
-            ..Default::default()
-        })
+        .update_need(edit(&need.id, urgency(pb::Urgency::Routine), &["urgency"]))
         .await
         .unwrap_err();
     assert_eq!(closed.code(), Code::FailedPrecondition);
@@ -289,15 +272,7 @@ async fn a_watch_streams_every_change_and_resumes_after_a_reconnect_without_gaps
     let change = moved.status_change.expect("a status change");
     assert_eq!(change.to(), pb::NeedStatus::Matching);
     intake
-        .update_need(pb::UpdateNeedRequest {
-            need: Some(pb::Need {
-                id: need.id.clone(),
-                urgency: pb::Urgency::Urgent.into(),
-                ..Default::default()
-            }),
-            update_mask: mask(&["urgency"]),
-            ..Default::default()
-        })
+        .update_need(edit(&need.id, urgency(pb::Urgency::Urgent), &["urgency"]))
         .await
         .unwrap();
     let edited = next_update(&mut stream).await;
