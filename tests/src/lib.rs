@@ -220,21 +220,35 @@ impl TestSystem {
         let _ = connection.close(200, "done".into()).await;
     }
 
-    /// Removes one binding of a service's queue, as a broken or half-migrated topology would.
+    /// Removes one binding of a service's queue (or of its partition exchange), as a broken
+    /// or half-migrated topology would.
     pub async fn unbind(&self, service: ServiceName, pattern: &str) {
         let connection = amqp::connect(RABBITMQ_URL, "tsunagu-test-unbind")
             .await
             .expect("connect");
         let channel = connection.create_channel().await.expect("channel");
-        channel
-            .queue_unbind(
-                self.topology.queue(service).as_str().into(),
-                self.topology.events_exchange().as_str().into(),
-                pattern.into(),
-                lapin::types::FieldTable::default(),
-            )
-            .await
-            .expect("unbind");
+        if self.topology.is_partitioned(service) {
+            channel
+                .exchange_unbind(
+                    self.topology.partition_exchange(service).as_str().into(),
+                    self.topology.events_exchange().as_str().into(),
+                    pattern.into(),
+                    Default::default(),
+                    lapin::types::FieldTable::default(),
+                )
+                .await
+                .expect("unbind");
+        } else {
+            channel
+                .queue_unbind(
+                    self.topology.queue(service).as_str().into(),
+                    self.topology.events_exchange().as_str().into(),
+                    pattern.into(),
+                    lapin::types::FieldTable::default(),
+                )
+                .await
+                .expect("unbind");
+        }
         let _ = connection.close(200, "done".into()).await;
     }
 

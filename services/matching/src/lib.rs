@@ -38,7 +38,7 @@ pub const GRPC_SERVICE_NAME: &str = "tsunagu.matching.v1.MatchingService";
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<RunningService> {
     let sweep = std::time::Duration::from_secs(u64::from(config.matching_expiry_sweep_seconds));
     let mut host = ServiceHost::start(ServiceName::Matching, config, &MIGRATIONS, shutdown.clone()).await?;
-    host.spawn_consumer(handler::MatchingHandler {
+    host.spawn_partitioned_consumer(handler::MatchingHandler {
         outbox_wake: host.outbox_wake.clone(),
     });
     tokio::spawn(expiry::run_sweep(

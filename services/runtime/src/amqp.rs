@@ -8,6 +8,12 @@
 //!                    dead-letters to {ns}.dead-letter after `delivery_limit` deliveries
 //! {ns}.dead-letter   fanout exchange and quorum queue: messages that could not be processed,
 //!                    with the reason in the `x-tsunagu-error` header (or RabbitMQ's `x-death`)
+//!
+//! A partitioned service (matching) has no single queue but:
+//! {ns}.<service>.partitions   consistent-hash exchange, bound to {ns}.events with the
+//!                             service's patterns, hashing the municipality header
+//! {ns}.<service>.pNNN         one quorum queue per partition, single active consumer, so
+//!                             one municipality's events are handled in order by one worker
 //! ```
 //!
 //! Every service declares the whole topology when it starts, so no event is published before
@@ -16,7 +22,8 @@
 use std::collections::HashMap;
 
 use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeBindOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
@@ -81,13 +88,44 @@ pub fn is_subscribed(event_type: &str) -> bool {
 pub struct Topology {
     pub namespace: String,
     pub delivery_limit: u32,
+    /// How many partition queues a partitioned service has.
+    pub partitions: u16,
 }
+
+/// Services whose events are partitioned by municipality across workers (see
+/// `crate::partitions`); every other service's instances share one queue.
+pub const PARTITIONED: &[ServiceName] = &[ServiceName::Matching];
 
 impl Topology {
     pub fn from_config(config: &Config) -> Topology {
         Topology {
             namespace: config.amqp_namespace.clone(),
             delivery_limit: config.amqp_delivery_limit,
+            partitions: config.matching_partitions,
+        }
+    }
+
+    pub fn is_partitioned(&self, service: ServiceName) -> bool {
+        PARTITIONED.contains(&service)
+    }
+
+    /// The consistent-hash exchange that spreads a partitioned service's events.
+    pub fn partition_exchange(&self, service: ServiceName) -> String {
+        format!("{}.{}.partitions", self.namespace, service.as_str())
+    }
+
+    pub fn partition_queue(&self, service: ServiceName, partition: u16) -> String {
+        format!("{}.{}.p{partition:03}", self.namespace, service.as_str())
+    }
+
+    /// Every queue the service's consumers read.
+    pub fn queues(&self, service: ServiceName) -> Vec<String> {
+        if self.is_partitioned(service) {
+            (0..self.partitions)
+                .map(|partition| self.partition_queue(service, partition))
+                .collect()
+        } else {
+            vec![self.queue(service)]
         }
     }
 
@@ -163,6 +201,11 @@ impl Topology {
                 "x-delivery-limit".into(),
                 AMQPValue::LongInt(i32::try_from(self.delivery_limit).unwrap_or(i32::MAX)),
             );
+            if self.is_partitioned(*service) {
+                self.declare_partitions(channel, *service, patterns, arguments)
+                    .await?;
+                continue;
+            }
             let queue = self.queue(*service);
             channel
                 .queue_declare(queue.as_str().into(), durable_queue, arguments)
@@ -182,12 +225,89 @@ impl Topology {
         Ok(())
     }
 
+    /// The consistent-hash exchange (plugin `rabbitmq_consistent_hash_exchange`) hashes the
+    /// municipality header, so all of one municipality's events land in one partition queue,
+    /// in the order they were published. Single active consumer keeps that order even while
+    /// two workers briefly both subscribe to a partition during a hand-over.
+    async fn declare_partitions(
+        &self,
+        channel: &Channel,
+        service: ServiceName,
+        patterns: &[&str],
+        mut arguments: FieldTable,
+    ) -> lapin::Result<()> {
+        let exchange = self.partition_exchange(service);
+        let mut hashing = FieldTable::default();
+        hashing.insert(
+            "hash-header".into(),
+            AMQPValue::LongString(HEADER_MUNICIPALITY.into()),
+        );
+        channel
+            .exchange_declare(
+                exchange.as_str().into(),
+                ExchangeKind::Custom("x-consistent-hash".into()),
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                hashing,
+            )
+            .await?;
+        for pattern in patterns {
+            channel
+                .exchange_bind(
+                    exchange.as_str().into(),
+                    self.events_exchange().as_str().into(),
+                    (*pattern).into(),
+                    ExchangeBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        arguments.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+        for partition in 0..self.partitions {
+            let queue = self.partition_queue(service, partition);
+            channel
+                .queue_declare(
+                    queue.as_str().into(),
+                    QueueDeclareOptions {
+                        durable: true,
+                        ..Default::default()
+                    },
+                    arguments.clone(),
+                )
+                .await?;
+            // The binding key of a consistent-hash exchange is the queue's weight: equal
+            // weights give every partition an equal share of the hash space.
+            channel
+                .queue_bind(
+                    queue.as_str().into(),
+                    exchange.as_str().into(),
+                    "1".into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Deletes everything [`declare`](Self::declare) made. For tests that share a vhost.
     pub async fn delete(&self, channel: &Channel) -> lapin::Result<()> {
         for (service, _) in SUBSCRIPTIONS {
-            channel
-                .queue_delete(self.queue(*service).as_str().into(), Default::default())
-                .await?;
+            for queue in self.queues(*service) {
+                channel
+                    .queue_delete(queue.as_str().into(), Default::default())
+                    .await?;
+            }
+            if self.is_partitioned(*service) {
+                channel
+                    .exchange_delete(
+                        self.partition_exchange(*service).as_str().into(),
+                        Default::default(),
+                    )
+                    .await?;
+            }
         }
         channel
             .queue_delete(self.dead_letter_queue().as_str().into(), Default::default())
@@ -447,8 +567,13 @@ mod tests {
         let topology = Topology {
             namespace: "t".into(),
             delivery_limit: 5,
+            partitions: 3,
         };
-        assert_eq!(topology.queue(ServiceName::Matching), "t.matching");
+        assert_eq!(topology.queues(ServiceName::Intake), ["t.intake"]);
+        assert_eq!(
+            topology.queues(ServiceName::Matching),
+            ["t.matching.p000", "t.matching.p001", "t.matching.p002"]
+        );
         assert_eq!(topology.events_exchange(), "t.events");
         assert!(SUBSCRIPTIONS.iter().all(|(_, patterns)| !patterns.is_empty()));
     }

@@ -120,7 +120,17 @@ pub struct Config {
     /// How often matching looks for unanswered proposals past their deadline, in seconds
     /// (TSUNAGU_MATCHING_EXPIRY_SWEEP_SECONDS, default 30).
     pub matching_expiry_sweep_seconds: u32,
+    /// Into how many partition queues matching's events are hashed by municipality
+    /// (TSUNAGU_MATCHING_PARTITIONS, default 16, at most 256). Every worker of a deployment
+    /// must use the same number; change it only with the matching queues drained.
+    pub matching_partitions: u16,
+    /// How often a matching worker counts the live workers and takes or gives back
+    /// partitions, in milliseconds (TSUNAGU_MATCHING_REBALANCE_MILLIS, default 1000).
+    pub matching_rebalance_millis: u32,
 }
+
+/// Matching's partition queues when TSUNAGU_MATCHING_PARTITIONS is not set.
+pub const DEFAULT_MATCHING_PARTITIONS: u16 = 16;
 
 /// Every problem found in the environment, reported together.
 #[derive(Debug, thiserror::Error)]
@@ -271,6 +281,25 @@ impl Config {
             30u32,
             1,
         );
+        let matching_partitions = parse_number(
+            &mut problems,
+            &get,
+            "TSUNAGU_MATCHING_PARTITIONS",
+            DEFAULT_MATCHING_PARTITIONS,
+            1,
+        );
+        if matching_partitions > 256 {
+            problems.push(format!(
+                "TSUNAGU_MATCHING_PARTITIONS={matching_partitions} must be at most 256"
+            ));
+        }
+        let matching_rebalance_millis = parse_number(
+            &mut problems,
+            &get,
+            "TSUNAGU_MATCHING_REBALANCE_MILLIS",
+            1000u32,
+            50,
+        );
 
         if !problems.is_empty() {
             return Err(ConfigError { problems });
@@ -292,6 +321,8 @@ impl Config {
             intake_follow_up_days,
             intake_follow_up_sweep_seconds,
             matching_expiry_sweep_seconds,
+            matching_partitions,
+            matching_rebalance_millis,
         })
     }
 

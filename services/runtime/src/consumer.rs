@@ -121,13 +121,23 @@ async fn consume_session<H: EventHandler>(
             anyhow::bail!("consumer stream ended")
         };
         let delivery = delivery?;
-        process_delivery(settings, pool, handler, &dead_letter_channel, delivery, shutdown).await?;
+        process_delivery(
+            settings,
+            &queue,
+            pool,
+            handler,
+            &dead_letter_channel,
+            delivery,
+            shutdown,
+        )
+        .await?;
     }
 }
 
 /// Handles one delivery to its end: acked, requeued, or dead-lettered.
-async fn process_delivery<H: EventHandler>(
+pub(crate) async fn process_delivery<H: EventHandler>(
     settings: &ConsumerSettings,
+    queue: &str,
     pool: &PgPool,
     handler: &H,
     dead_letter_channel: &lapin::Channel,
@@ -135,7 +145,6 @@ async fn process_delivery<H: EventHandler>(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let service = settings.service.as_str();
-    let queue = settings.topology.queue(settings.service);
     let headers = amqp::header_strings(&delivery.properties);
     let span = tracing::info_span!(
         "process",
@@ -143,7 +152,7 @@ async fn process_delivery<H: EventHandler>(
         otel.kind = "consumer",
         messaging.system = "rabbitmq",
         messaging.operation.type = "process",
-        messaging.destination.name = queue.as_str(),
+        messaging.destination.name = queue,
         messaging.rabbitmq.destination.routing_key = delivery.routing_key.as_str(),
         messaging.message.id = tracing::field::Empty,
         tsunagu.service = service,

@@ -22,6 +22,7 @@ pub mod field_mask;
 pub mod grpc;
 pub mod health;
 pub mod outbox;
+pub mod partitions;
 pub mod service;
 pub mod shutdown;
 pub mod supervisor;

@@ -17,6 +17,7 @@ use crate::amqp::Topology;
 use crate::config::{Config, ServiceName};
 use crate::consumer::{ConsumerSettings, EventHandler, run_consumer};
 use crate::health::{BrokerStatus, run_health_monitor};
+use crate::partitions::{PartitionSettings, run_partitioned_consumer};
 use crate::{db, outbox};
 
 pub struct ServiceHost {
@@ -76,6 +77,27 @@ impl ServiceHost {
             prefetch: self.config.amqp_prefetch,
         };
         self.tasks.spawn(run_consumer(
+            settings,
+            self.pool.clone(),
+            handler,
+            self.broker_status.clone(),
+            self.shutdown.clone(),
+        ));
+    }
+
+    /// Consumes a fair share of the service's partition queues with `handler`, alongside
+    /// whatever other workers of the service run (see `crate::partitions`).
+    pub fn spawn_partitioned_consumer<H: EventHandler>(&mut self, handler: H) {
+        let settings = PartitionSettings {
+            consumer: ConsumerSettings {
+                service: self.name,
+                amqp_url: self.config.amqp_url.clone(),
+                topology: Topology::from_config(&self.config),
+                prefetch: self.config.amqp_prefetch,
+            },
+            rebalance: std::time::Duration::from_millis(u64::from(self.config.matching_rebalance_millis)),
+        };
+        self.tasks.spawn(run_partitioned_consumer(
             settings,
             self.pool.clone(),
             handler,

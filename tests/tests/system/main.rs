@@ -10,6 +10,7 @@ mod events_out_of_order;
 mod gap_map;
 mod health_and_reflection;
 mod invalid_input;
+mod matching_workers;
 mod need_edits;
 mod need_follow_up;
 mod need_imports;

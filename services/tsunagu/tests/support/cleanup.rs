@@ -12,6 +12,7 @@ pub async fn clean_up(database_name: &str, namespace: &str) {
             let topology = Topology {
                 namespace: namespace.to_string(),
                 delivery_limit: 5,
+                partitions: tsunagu_runtime::config::DEFAULT_MATCHING_PARTITIONS,
             };
             let _ = topology.delete(&channel).await;
         }

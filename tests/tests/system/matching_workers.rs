@@ -1,0 +1,298 @@
+//! Matching scales by workers: three of them share a prefecture of twenty municipalities
+//! through the partition queues. Every need is decided exactly once (one proposal or one
+//! `need.unmatched`), no resource goes over its capacity — including one that covers the whole
+//! prefecture and so is contended by every partition — and when one worker stops in the middle
+//! of the stream, the other two take over its partitions and nothing is lost.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tsunagu_proto::intake::v1 as intake_pb;
+use tsunagu_proto::registry::v1 as registry_pb;
+use tsunagu_runtime::ServiceName;
+use tsunagu_runtime::partitions::partition_holders;
+use tsunagu_tests::{Options, PREFECTURE, TestSystem, consent_to_share, eventually, new_resource};
+use uuid::Uuid;
+
+use crate::support::WAIT;
+
+const MUNICIPALITIES: usize = 20;
+const NEEDS_PER_MUNICIPALITY: usize = 6;
+const LOCAL_CAPACITY: u32 = 3;
+const PREFECTURE_WIDE_CAPACITY: u32 = 10;
+
+struct Municipality {
+    code: String,
+    area_id: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_share_twenty_municipalities_and_survive_losing_one() {
+    let system = TestSystem::start_with(Options {
+        seed_official_areas: true,
+        without: vec![ServiceName::Matching],
+        env: vec![("TSUNAGU_MATCHING_REBALANCE_MILLIS", "200".into())],
+        ..Options::default()
+    })
+    .await;
+    let matching_db = system.database(ServiceName::Matching).await;
+    let tap = system.tap_events().await;
+
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        let stop = CancellationToken::new();
+        let worker = tsunagu_matching::start(system.config.clone(), stop.clone())
+            .await
+            .expect("matching worker starts");
+        workers.push((stop, worker));
+    }
+    let partitions = i64::from(system.config.matching_partitions);
+    // Each worker ends up with at most its fair share, and together they hold every partition.
+    eventually("three workers to share the partitions fairly", WAIT, || async {
+        let holders = partition_holders(&matching_db, ServiceName::Matching)
+            .await
+            .unwrap();
+        let fair = holders.len() == 3 && holders[0] <= (partitions + 2) / 3;
+        (fair && holders.iter().sum::<i64>() == partitions).then_some(())
+    })
+    .await;
+
+    // Twenty municipalities of 岐阜県, each with a resource of its own; one more resource, of
+    // the first municipality, covers the whole prefecture.
+    let municipalities = municipalities(&system, MUNICIPALITIES).await;
+    let mut resources = Vec::new();
+    for municipality in &municipalities {
+        resources.push(create_resource(&system, municipality, &municipality.area_id, LOCAL_CAPACITY).await);
+    }
+    let prefecture = area_by_code(&system, PREFECTURE).await;
+    resources.push(
+        create_resource(
+            &system,
+            &municipalities[0],
+            &prefecture.id,
+            PREFECTURE_WIDE_CAPACITY,
+        )
+        .await,
+    );
+    eventually("matching to know every resource", WAIT, || async {
+        let known: i64 = sqlx::query_scalar("SELECT count(*) FROM resource")
+            .fetch_one(&matching_db)
+            .await
+            .unwrap();
+        (known == resources.len() as i64).then_some(())
+    })
+    .await;
+
+    // The needs arrive municipality by municipality interleaved; the second worker stops
+    // after half of them.
+    let total = MUNICIPALITIES * NEEDS_PER_MUNICIPALITY;
+    let system = Arc::new(system);
+    let mut need_ids = Vec::new();
+    for round in 0..NEEDS_PER_MUNICIPALITY {
+        let submissions = municipalities.iter().map(|municipality| {
+            let system = system.clone();
+            let request_id = format!("worker-test-{}-{round}", municipality.code);
+            let (code, area) = (municipality.code.clone(), municipality.area_id.clone());
+            async move { submit(&system, &request_id, &code, &area).await }
+        });
+        need_ids.extend(futures_util::future::join_all(submissions).await);
+        if round == NEEDS_PER_MUNICIPALITY / 2 - 1 {
+            let (stop, worker) = workers.remove(1);
+            stop.cancel();
+            worker.wait().await.expect("the worker stops cleanly");
+        }
+    }
+    assert_eq!(need_ids.len(), total);
+
+    eventually(
+        "the two workers left to take over every partition",
+        WAIT,
+        || async {
+            let holders = partition_holders(&matching_db, ServiceName::Matching)
+                .await
+                .unwrap();
+            let fair = holders.len() == 2 && holders[0] <= (partitions + 1) / 2;
+            (fair && holders.iter().sum::<i64>() == partitions).then_some(())
+        },
+    )
+    .await;
+
+    // Every need decided; exactly once each, as the published decisions show.
+    eventually("every need to be decided", WAIT, || async {
+        let decided: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM need WHERE status IN ('proposed', 'unmatched')")
+                .fetch_one(&matching_db)
+                .await
+                .unwrap();
+        (decided == total as i64).then_some(())
+    })
+    .await;
+    let is_decision = |event: &&tsunagu_tests::TappedEvent| {
+        matches!(event.routing_key.as_str(), "match.proposed" | "need.unmatched")
+    };
+    let mut events = tap
+        .collect_until("a decision for every need", WAIT, |events| {
+            events.iter().filter(is_decision).count() >= total
+        })
+        .await;
+    // Whatever else matching would publish is in its outbox until confirmed: once that is
+    // empty, the tap holds every decision there is.
+    eventually("matching's outbox to be published", WAIT, || async {
+        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .fetch_one(&matching_db)
+            .await
+            .unwrap();
+        (waiting == 0).then_some(())
+    })
+    .await;
+    events.extend(tap.drain().await);
+    let mut decisions: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for event in events.iter().filter(is_decision) {
+        let need_id: Uuid = event.payload()["need_id"].as_str().unwrap().parse().unwrap();
+        decisions
+            .entry(need_id)
+            .or_default()
+            .push(event.routing_key.clone());
+    }
+    for need_id in &need_ids {
+        let decided = decisions.get(need_id).cloned().unwrap_or_default();
+        assert_eq!(decided.len(), 1, "need {need_id} decided once: {decided:?}");
+    }
+
+    // Capacity: no resource over it, and all of it used (every need could use the
+    // prefecture-wide resource, so the places taken are exactly the places offered).
+    let over: Vec<(Uuid, i64, i32)> = sqlx::query_as(
+        "SELECT r.id, count(p.id), r.capacity FROM resource r
+         LEFT JOIN proposal p ON p.resource_id = r.id AND p.status IN ('awaiting_approval', 'proposed', 'accepted')
+         GROUP BY r.id, r.capacity HAVING count(p.id) > r.capacity OR count(p.id) <> r.committed",
+    )
+    .fetch_all(&matching_db)
+    .await
+    .unwrap();
+    assert!(over.is_empty(), "over capacity or miscounted: {over:?}");
+    let proposed: i64 = sqlx::query_scalar("SELECT count(*) FROM proposal")
+        .fetch_one(&matching_db)
+        .await
+        .unwrap();
+    let offered = i64::from(LOCAL_CAPACITY) * MUNICIPALITIES as i64 + i64::from(PREFECTURE_WIDE_CAPACITY);
+    assert_eq!(proposed, offered);
+    let twice: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT need_id FROM proposal GROUP BY need_id HAVING count(*) > 1) AS t",
+    )
+    .fetch_one(&matching_db)
+    .await
+    .unwrap();
+    assert_eq!(twice, 0, "no need got two proposals");
+
+    tap.close().await;
+    for (stop, worker) in workers {
+        stop.cancel();
+        worker.wait().await.expect("the worker stops cleanly");
+    }
+    matching_db.close().await;
+    Arc::into_inner(system)
+        .expect("no submission holds the system")
+        .shutdown()
+        .await;
+}
+
+async fn area_by_code(system: &TestSystem, code: &str) -> registry_pb::Area {
+    system
+        .registry()
+        .get_area(registry_pb::GetAreaRequest {
+            id: String::new(),
+            code: code.into(),
+        })
+        .await
+        .unwrap_or_else(|status| panic!("area {code}: {status:?}"))
+        .into_inner()
+        .area
+        .unwrap()
+}
+
+/// The first `count` municipalities of 岐阜県 from the official list the registry seeded.
+async fn municipalities(system: &TestSystem, count: usize) -> Vec<Municipality> {
+    let prefecture = area_by_code(system, PREFECTURE).await;
+    let areas = system
+        .registry()
+        .list_areas(registry_pb::ListAreasRequest {
+            parent_id: prefecture.id,
+            page: Some(tsunagu_proto::common::v1::PageRequest {
+                page_size: 100,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("list the prefecture's municipalities")
+        .into_inner()
+        .areas;
+    assert!(areas.len() >= count, "岐阜県 has {} municipalities", areas.len());
+    areas
+        .into_iter()
+        .take(count)
+        .map(|area| Municipality {
+            code: area.code,
+            area_id: area.id,
+        })
+        .collect()
+}
+
+async fn create_resource(
+    system: &TestSystem,
+    municipality: &Municipality,
+    coverage: &str,
+    capacity: u32,
+) -> String {
+    let mut registry = system.registry();
+    let organization = registry
+        .create_organization(registry_pb::CreateOrganizationRequest {
+            municipality_code: municipality.code.clone(),
+            name: format!("ささえあいの会 {}", municipality.code),
+            name_kana: "ササエアイノカイ".into(),
+            kind: registry_pb::OrganizationKind::Npo.into(),
+            area_ids: vec![municipality.area_id.clone()],
+            ..Default::default()
+        })
+        .await
+        .expect("organization")
+        .into_inner()
+        .organization
+        .unwrap();
+    let mut request = new_resource(
+        &organization.id,
+        "ゴミ出し支え隊",
+        "ゴミ出し",
+        &[coverage],
+        capacity,
+    );
+    request.resource.as_mut().unwrap().municipality_code = municipality.code.clone();
+    registry
+        .create_resource(request)
+        .await
+        .expect("resource")
+        .into_inner()
+        .resource
+        .unwrap()
+        .id
+}
+
+async fn submit(system: &TestSystem, request_id: &str, municipality_code: &str, area_id: &str) -> Uuid {
+    let need = system
+        .intake()
+        .submit_need(intake_pb::SubmitNeedRequest {
+            request_id: request_id.into(),
+            municipality_code: municipality_code.into(),
+            area_id: area_id.into(),
+            category: "ゴミ出し".into(),
+            urgency: intake_pb::Urgency::Routine.into(),
+            consent: Some(consent_to_share()),
+            ..Default::default()
+        })
+        .await
+        .expect("need accepted")
+        .into_inner()
+        .need
+        .unwrap();
+    need.id.parse().unwrap()
+}
