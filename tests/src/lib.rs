@@ -431,6 +431,14 @@ pub fn new_resource(
                 maximum,
                 ..Default::default()
             }),
+            // Women and men help: a need that requires either gender can be matched.
+            capabilities: Some(registry_pb::Capabilities {
+                helper_genders: vec![
+                    registry_pb::Gender::Female.into(),
+                    registry_pb::Gender::Male.into(),
+                ],
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         created_by: "テスト".into(),

@@ -14,7 +14,7 @@ pub fn category_name(code: &str) -> String {
     taxonomy::resolve_bundled(code).map_or_else(|| code.to_string(), |entry| entry.name.clone())
 }
 
-pub const HEADERS: [&str; 14] = [
+pub const HEADERS: [&str; 15] = [
     "区域",
     "区域ID",
     "カテゴリ",
@@ -26,6 +26,7 @@ pub const HEADERS: [&str; 14] = [
     "うち資源なし",
     "うち区域外",
     "うち満員・辞退",
+    "うち条件不一致",
     "受け入れ枠",
     "使用中",
     "地域課題（人数）",
@@ -46,6 +47,7 @@ pub fn sheet_rows(rows: &[GapRow]) -> Vec<Vec<String>> {
                 row.unmatched_no_resource.to_string(),
                 row.unmatched_no_coverage.to_string(),
                 row.unmatched_at_capacity.to_string(),
+                row.unmatched_conditions.to_string(),
                 row.capacity_offered.to_string(),
                 row.capacity_used.to_string(),
                 row.area_issue_count.to_string(),

@@ -21,7 +21,7 @@ pub enum NeedState {
     AwaitingConsent,
     Proposed,
     Accepted,
-    /// With the kind of its reason: no_resource, no_coverage or at_capacity.
+    /// With the kind of its reason: no_resource, no_coverage, at_capacity or conditions.
     Unmatched(UnmatchedKind),
     Withdrawn,
 }
@@ -31,6 +31,9 @@ pub enum UnmatchedKind {
     NoResource,
     NoCoverage,
     AtCapacity,
+    /// Resources cover the area but none meets the need's schedule, eligibility, fee or
+    /// requirements.
+    Conditions,
 }
 
 impl UnmatchedKind {
@@ -38,6 +41,7 @@ impl UnmatchedKind {
         match stored {
             Some("no_resource") => UnmatchedKind::NoResource,
             Some("no_coverage") => UnmatchedKind::NoCoverage,
+            Some("conditions") => UnmatchedKind::Conditions,
             _ => UnmatchedKind::AtCapacity,
         }
     }
@@ -77,6 +81,7 @@ pub struct GapRow {
     pub unmatched_no_resource: i64,
     pub unmatched_no_coverage: i64,
     pub unmatched_at_capacity: i64,
+    pub unmatched_conditions: i64,
     /// Places offered by the resources serving the area, and those taken.
     pub capacity_offered: i64,
     pub capacity_used: i64,
@@ -147,6 +152,7 @@ pub fn gap_map(layer: &[Uuid], facts: &Facts<'_>) -> Vec<GapRow> {
                     UnmatchedKind::NoResource => counts.unmatched_no_resource += 1,
                     UnmatchedKind::NoCoverage => counts.unmatched_no_coverage += 1,
                     UnmatchedKind::AtCapacity => counts.unmatched_at_capacity += 1,
+                    UnmatchedKind::Conditions => counts.unmatched_conditions += 1,
                 }
             }
             NeedState::Withdrawn => {}

@@ -1,11 +1,13 @@
 //! The matching gRPC edge: proposals and their loop, and the municipality's settings of it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
+use tsunagu_matching_engine::domain::Weights;
 use tsunagu_proto::matching::v1 as pb;
 use tsunagu_proto::matching::v1::matching_service_server::{MatchingService, MatchingServiceServer};
 use tsunagu_runtime::MunicipalityCode;
@@ -16,7 +18,7 @@ use uuid::Uuid;
 
 use crate::gap_store::{self, Layer};
 use crate::proposals::{self, PROPOSAL_COLUMNS, ProposalRow, Settings, Status as ProposalStatus};
-use crate::{gap_chart, gap_map::GapRow};
+use crate::{gap_chart, gap_map::GapRow, weights};
 
 pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
     Routes::new(MatchingServiceServer::new(MatchingApi { pool, outbox_wake }))
@@ -58,6 +60,16 @@ fn proposal_to_proto(row: ProposalRow) -> pb::Proposal {
         responded_by: row.responded_by.unwrap_or_default(),
         responded_at: row.responded_at.map(timestamp),
         reason: row.response_reason.unwrap_or_default(),
+        cost: row.cost,
+        factors: row
+            .factors
+            .0
+            .into_iter()
+            .map(|factor| pb::CostFactor {
+                name: factor.name,
+                cost: factor.cost,
+            })
+            .collect(),
     }
 }
 
@@ -247,7 +259,14 @@ impl MatchingService for MatchingApi {
         let settings = proposals::settings(&mut conn, code.as_str())
             .await
             .map_err(ServiceError::from)?;
-        Ok(Response::new(settings_to_proto(code.as_str(), settings)))
+        let weights = weights::load(&mut conn, code.as_str())
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(settings_to_proto(
+            code.as_str(),
+            settings,
+            &weights,
+        )))
     }
 
     async fn set_matching_settings(
@@ -270,11 +289,27 @@ impl MatchingService for MatchingApi {
             require_approval: request.require_approval,
             proposal_ttl_seconds: ttl,
         };
-        let mut conn = self.pool.acquire().await.map_err(ServiceError::from)?;
-        proposals::save_settings(&mut conn, code.as_str(), settings)
+        let changed: BTreeMap<String, i64> = request.weights.into_iter().collect();
+        let in_force = weights::with_changes(&changed).map_err(|problems| {
+            let mut violations = Violations::new();
+            for (name, problem) in problems {
+                violations.add(format!("weights[{name}]"), problem);
+            }
+            violations.into_result().expect_err("at least one problem")
+        })?;
+        let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
+        proposals::save_settings(&mut tx, code.as_str(), settings)
             .await
             .map_err(ServiceError::from)?;
-        Ok(Response::new(settings_to_proto(code.as_str(), settings)))
+        weights::save_changes(&mut tx, code.as_str(), &changed)
+            .await
+            .map_err(ServiceError::from)?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        Ok(Response::new(settings_to_proto(
+            code.as_str(),
+            settings,
+            &in_force,
+        )))
     }
 }
 
@@ -318,13 +353,18 @@ fn gap_row_to_proto(row: GapRow) -> pb::GapMapRow {
         capacity_offered: count(row.capacity_offered),
         capacity_used: count(row.capacity_used),
         area_issue_count: count(row.area_issue_count),
+        unmatched_conditions: count(row.unmatched_conditions),
     }
 }
 
-fn settings_to_proto(code: &str, settings: Settings) -> pb::MatchingSettings {
+fn settings_to_proto(code: &str, settings: Settings, in_force: &Weights) -> pb::MatchingSettings {
     pb::MatchingSettings {
         municipality_code: code.to_string(),
         require_approval: settings.require_approval,
         proposal_ttl_seconds: u32::try_from(settings.proposal_ttl_seconds).unwrap_or(0),
+        weights: weights::NAMES
+            .iter()
+            .filter_map(|name| weights::get(in_force, name).map(|value| (name.to_string(), value)))
+            .collect(),
     }
 }

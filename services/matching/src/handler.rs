@@ -12,9 +12,9 @@ use tsunagu_runtime::events::{
 use tsunagu_runtime::outbox;
 use uuid::Uuid;
 
+use crate::placement::{self, Decision};
 use crate::proposals::{self, NeedRef, PROPOSAL_COLUMNS, ProposalRow};
 use crate::read_model;
-use crate::rule::{self, Decision};
 
 pub struct MatchingHandler {
     pub outbox_wake: Arc<Notify>,
@@ -86,9 +86,10 @@ async fn apply_need(tx: &mut PgConnection, need: &NeedSubmitted) -> Result<(), H
         "awaiting_consent"
     };
     sqlx::query(
-        "INSERT INTO need (id, municipality_code, area_id, category, urgency, status, version, resident_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        "INSERT INTO need (id, municipality_code, area_id, category, urgency, status, version, resident_id, details)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (id) DO UPDATE SET area_id = $3, category = $4, urgency = $5, version = $7, resident_id = $8,
+             details = $9,
              status = CASE WHEN need.status IN ('proposed', 'withdrawn') THEN need.status ELSE $6 END",
     )
     .bind(need.need_id)
@@ -99,6 +100,7 @@ async fn apply_need(tx: &mut PgConnection, need: &NeedSubmitted) -> Result<(), H
     .bind(waiting)
     .bind(need.version)
     .bind(need.resident_id)
+    .bind(need.details.as_ref().map(sqlx::types::Json))
     .execute(&mut *tx)
     .await?;
     let status = held.map(|(status, _)| status);
@@ -170,8 +172,9 @@ enum UnmatchedNeeds {
     OfCategory(String),
 }
 
-/// Tries again to match the unmatched needs a registry change may serve: urgent first, then
-/// oldest first. Needs that stay unmatched are not reported again.
+/// Tries again to match the unmatched needs a registry change may serve, each municipality's
+/// together at the optimum over the places left. Needs that stay unmatched keep their (possibly
+/// new) reason but are not reported again: the coordinators heard of them already.
 async fn rematch(tx: &mut PgConnection, which: UnmatchedNeeds) -> Result<(), HandlerError> {
     let (area_id, category) = match which {
         UnmatchedNeeds::InAreaSubtree(area_id) => (Some(area_id), None),
@@ -179,7 +182,7 @@ async fn rematch(tx: &mut PgConnection, which: UnmatchedNeeds) -> Result<(), Han
     };
     // An area's arrival can complete the path from a need's area up to a resource's coverage,
     // so the needs of its whole subtree get another chance.
-    let needs: Vec<(Uuid, String, Uuid, String, String)> = sqlx::query_as(
+    let needs: Vec<NeedRef> = sqlx::query_as(
         "WITH RECURSIVE subtree (id) AS (
              SELECT $1::uuid
              UNION ALL
@@ -189,32 +192,28 @@ async fn rematch(tx: &mut PgConnection, which: UnmatchedNeeds) -> Result<(), Han
          WHERE status = 'unmatched'
            AND ($1::uuid IS NULL OR area_id IN (SELECT id FROM subtree))
            AND ($2::text IS NULL OR category = $2)
-         ORDER BY urgency = 'urgent' DESC, received_at, id
+         ORDER BY municipality_code, id
          FOR UPDATE",
     )
     .bind(area_id)
     .bind(category)
     .fetch_all(&mut *tx)
     .await?;
-    for (id, municipality_code, area_id, category, urgency) in needs {
-        let need = NeedRef {
-            id,
-            municipality_code,
-            area_id,
-            category,
-            urgency,
-        };
-        // Still unmatched: no new `need.unmatched` (the coordinators heard of it already).
-        let declined: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT resource_id FROM proposal WHERE need_id = $1 AND status IN ('rejected', 'expired')",
-        )
-        .bind(need.id)
-        .fetch_all(&mut *tx)
-        .await?;
-        if let Decision::Proposed(candidate) =
-            rule::decide(tx, need.area_id, &need.category, &declined).await?
-        {
-            proposals::propose(tx, &need, candidate).await?;
+    for municipality in needs.chunk_by(|a, b| a.municipality_code == b.municipality_code) {
+        let mut pending = Vec::with_capacity(municipality.len());
+        for need in municipality {
+            pending.push(proposals::pending(tx, need).await?);
+        }
+        let decisions = placement::place(tx, &municipality[0].municipality_code, &pending).await?;
+        for (need, decision) in municipality.iter().zip(decisions) {
+            match decision {
+                Decision::Proposed(candidate) => {
+                    proposals::propose(tx, need, &candidate).await?;
+                }
+                Decision::Unmatched { reason, kind } => {
+                    proposals::record_unmatched(tx, need, &reason, kind).await?;
+                }
+            }
         }
     }
     Ok(())

@@ -1,13 +1,11 @@
 //! The matching service. It keeps its own read model of areas and resources from registry
 //! events, and proposes a resource for each submitted need.
 //!
-//! This is the foundation's simple rule (first resource of the need's category whose coverage
-//! contains the need's area and has capacity left, least loaded first); the exact optimising
-//! engine replaces `rule` in a later issue without changing the service around it.
-//!
-//! - `read_model`: applies registry events;
-//! - `rule`: chooses a resource for a need, inside the event's transaction;
-//! - `handler`: routes events to the two;
+//! - `read_model`: applies registry events (areas, resources with their terms);
+//! - `placement`: decides needs with the exact engine (`tsunagu-matching-engine`) over the
+//!   places left, inside the event's transaction, and explains every decision;
+//! - `weights`: each municipality's cost weights over the engine's defaults;
+//! - `handler`: routes events to the read model and placement;
 //! - `proposals`: the referral loop of a proposal (approval, acceptance, rejection with a
 //!   reason, expiry, withdrawal) and re-matching without the resources that declined;
 //! - `expiry`: the sweep that expires unanswered proposals;
@@ -21,9 +19,10 @@ mod gap_map;
 mod gap_store;
 mod grpc;
 mod handler;
+mod placement;
 mod proposals;
 mod read_model;
-mod rule;
+mod weights;
 
 use std::sync::Arc;
 

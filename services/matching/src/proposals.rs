@@ -11,7 +11,7 @@ use tsunagu_runtime::events::{self, MatchAnswered, MatchProposed, NeedUnmatched}
 use tsunagu_runtime::outbox;
 use uuid::Uuid;
 
-use crate::rule::{self, Candidate, Decision};
+use crate::placement::{self, Decision, Pending, Placed};
 
 /// Where a proposal stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,11 +120,20 @@ pub struct ProposalRow {
     pub responded_by: Option<String>,
     pub responded_at: Option<DateTime<Utc>>,
     pub response_reason: Option<String>,
+    pub cost: i64,
+    pub factors: sqlx::types::Json<Vec<FactorRow>>,
+}
+
+/// One factor of a proposal's cost, as stored.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FactorRow {
+    pub name: String,
+    pub cost: i64,
 }
 
 pub const PROPOSAL_COLUMNS: &str =
     "id, municipality_code, need_id, resource_id, organization_id, category, status,
-     proposed_at, sent_at, expires_at, approved_by, responded_by, responded_at, response_reason";
+     proposed_at, sent_at, expires_at, approved_by, responded_by, responded_at, response_reason, cost, factors";
 
 /// A municipality's settings of the loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,10 +192,11 @@ pub struct NeedRef {
     pub urgency: String,
 }
 
-/// Records a proposal for `need` with `candidate` (whose capacity `rule::decide` took): sent
+/// Records a proposal for `need` with `candidate` (whose place `placement::place` took): sent
 /// to the provider at once, or waiting for a coordinator's approval where the municipality
-/// wants one. Announced as `match.proposed` or `match.pending_approval`.
-pub async fn propose(tx: &mut PgConnection, need: &NeedRef, candidate: Candidate) -> sqlx::Result<Uuid> {
+/// wants one, with the cost and factors that chose it. Announced as `match.proposed` or
+/// `match.pending_approval`.
+pub async fn propose(tx: &mut PgConnection, need: &NeedRef, candidate: &Placed) -> sqlx::Result<Uuid> {
     let settings = settings(tx, &need.municipality_code).await?;
     let status = if settings.require_approval {
         Status::AwaitingApproval
@@ -196,10 +206,10 @@ pub async fn propose(tx: &mut PgConnection, need: &NeedRef, candidate: Candidate
     let proposal_id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO proposal (id, municipality_code, need_id, resource_id, organization_id, category, status,
-                               sent_at, expires_at)
+                               sent_at, expires_at, cost, factors)
          VALUES ($1, $2, $3, $4, $5, $6, $7,
                  CASE WHEN $7 = 'proposed' THEN now() END,
-                 CASE WHEN $7 = 'proposed' THEN now() + make_interval(secs => $8) END)",
+                 CASE WHEN $7 = 'proposed' THEN now() + make_interval(secs => $8) END, $9, $10)",
     )
     .bind(proposal_id)
     .bind(&need.municipality_code)
@@ -209,6 +219,17 @@ pub async fn propose(tx: &mut PgConnection, need: &NeedRef, candidate: Candidate
     .bind(&need.category)
     .bind(status.as_str())
     .bind(f64::from(settings.proposal_ttl_seconds))
+    .bind(candidate.cost)
+    .bind(sqlx::types::Json(
+        candidate
+            .factors
+            .iter()
+            .map(|(name, cost)| FactorRow {
+                name: name.clone(),
+                cost: *cost,
+            })
+            .collect::<Vec<_>>(),
+    ))
     .execute(&mut *tx)
     .await?;
     sqlx::query(
@@ -235,25 +256,40 @@ pub async fn propose(tx: &mut PgConnection, need: &NeedRef, candidate: Candidate
     Ok(proposal_id)
 }
 
-/// Matches `need` (again), leaving out the resources that declined it before; records the
-/// proposal, or the need as unmatched with the reason (`need.unmatched`). Returns the
-/// proposal's id, if one was made.
-pub async fn match_need(tx: &mut PgConnection, need: &NeedRef) -> sqlx::Result<Option<Uuid>> {
+/// What intake told matching of the need, and the resources that declined it before.
+pub async fn pending(tx: &mut PgConnection, need: &NeedRef) -> sqlx::Result<Pending> {
+    let details: Option<sqlx::types::Json<tsunagu_runtime::events::NeedDetailsPayload>> =
+        sqlx::query_scalar("SELECT details FROM need WHERE id = $1")
+            .bind(need.id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten();
     let declined: Vec<Uuid> = sqlx::query_scalar(
         "SELECT resource_id FROM proposal WHERE need_id = $1 AND status IN ('rejected', 'expired')",
     )
     .bind(need.id)
     .fetch_all(&mut *tx)
     .await?;
-    match rule::decide(tx, need.area_id, &need.category, &declined).await? {
-        Decision::Proposed(candidate) => propose(tx, need, candidate).await.map(Some),
+    Ok(Pending {
+        need: need.clone(),
+        details: details.map(|json| json.0),
+        declined,
+    })
+}
+
+/// Matches `need` (again), leaving out the resources that declined it before; records the
+/// proposal, or the need as unmatched with the reason (`need.unmatched`). Returns the
+/// proposal's id, if one was made.
+pub async fn match_need(tx: &mut PgConnection, need: &NeedRef) -> sqlx::Result<Option<Uuid>> {
+    let pending = pending(tx, need).await?;
+    let decision = placement::place(tx, &need.municipality_code, std::slice::from_ref(&pending))
+        .await?
+        .pop()
+        .expect("one decision per need");
+    match decision {
+        Decision::Proposed(candidate) => propose(tx, need, &candidate).await.map(Some),
         Decision::Unmatched { reason, kind } => {
-            sqlx::query("UPDATE need SET status = 'unmatched', unmatched_reason = $2, unmatched_kind = $3 WHERE id = $1")
-                .bind(need.id)
-                .bind(&reason)
-                .bind(kind)
-                .execute(&mut *tx)
-                .await?;
+            record_unmatched(tx, need, &reason, kind).await?;
             let event = NeedUnmatched {
                 need_id: need.id,
                 municipality_code: need.municipality_code.clone(),
@@ -266,6 +302,24 @@ pub async fn match_need(tx: &mut PgConnection, need: &NeedRef) -> sqlx::Result<O
             Ok(None)
         }
     }
+}
+
+/// Keeps why the need is unmatched, for the gap map and for coordinators.
+pub async fn record_unmatched(
+    tx: &mut PgConnection,
+    need: &NeedRef,
+    reason: &str,
+    kind: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE need SET status = 'unmatched', unmatched_reason = $2, unmatched_kind = $3 WHERE id = $1",
+    )
+    .bind(need.id)
+    .bind(reason)
+    .bind(kind)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 async fn lock(tx: &mut PgConnection, id: Uuid) -> ServiceResult<ProposalRow> {

@@ -48,9 +48,9 @@ pub async fn apply_resource(tx: &mut PgConnection, resource: &ResourceChanged) -
     // Capacity never drops below what is already committed: the proposals made stand, and
     // the resource takes no new need until enough are released.
     let applied = sqlx::query(
-        "INSERT INTO resource (id, municipality_code, organization_id, category, capacity, version, accepting)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (id) DO UPDATE SET category = EXCLUDED.category,
+        "INSERT INTO resource (id, municipality_code, organization_id, category, capacity, version, accepting, terms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (id) DO UPDATE SET category = EXCLUDED.category, terms = EXCLUDED.terms,
              organization_id = EXCLUDED.organization_id,
              capacity = GREATEST(EXCLUDED.capacity, resource.committed),
              version = EXCLUDED.version, accepting = EXCLUDED.accepting
@@ -63,6 +63,7 @@ pub async fn apply_resource(tx: &mut PgConnection, resource: &ResourceChanged) -
     .bind(capacity)
     .bind(resource.version)
     .bind(resource.accepting)
+    .bind(resource.terms.as_ref().map(sqlx::types::Json))
     .execute(&mut *tx)
     .await?
     .rows_affected()

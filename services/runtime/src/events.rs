@@ -220,6 +220,37 @@ pub struct ResourceChanged {
     /// proposes it to no new need.
     #[serde(default = "accepting_by_default")]
     pub accepting: bool,
+    /// What matching checks and weighs beyond category, coverage and capacity; absent in
+    /// events written before matching used them (the resource then fits every need).
+    #[serde(default)]
+    pub terms: Option<ResourceTermsPayload>,
+}
+
+/// A resource's terms as matching uses them: where, when, for whom, at what fee, with what.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ResourceTermsPayload {
+    /// The resource's point; a confidential one only to about 500 m, like a need's.
+    #[serde(default)]
+    pub latitude: Option<f64>,
+    #[serde(default)]
+    pub longitude: Option<f64>,
+    /// When it is open or serves, as weekly windows over the coming four weeks (a rule that
+    /// falls on a weekday in that time, e.g. 第2火曜, counts as that weekday). Empty: not stated.
+    #[serde(default)]
+    pub weekly_windows: Vec<WeeklyWindowPayload>,
+    /// Eligibility it accepts (general_elderly, support_1 …); empty: everyone.
+    #[serde(default)]
+    pub eligibility: Vec<String>,
+    /// The fee per use in yen: Some(0) free, None not known.
+    #[serde(default)]
+    pub fee_yen: Option<u32>,
+    #[serde(default)]
+    pub wheelchair_vehicle: bool,
+    #[serde(default)]
+    pub languages: Vec<String>,
+    /// female, male: the genders of its helpers.
+    #[serde(default)]
+    pub helper_genders: Vec<String>,
 }
 
 fn accepting_by_default() -> bool {

@@ -344,10 +344,10 @@ pub fn instructions(services: &[RunningService], demo: &Demo) -> String {
 
 Try it (every service answers reflection: grpcurl -plaintext {intake} list):
 
-# 1. Submit a need: ゴミ出し on Tuesday and Friday mornings in 「{area_name}」 (idempotent by
+# 1. Submit a need: ゴミ出し on Tuesday and Friday, 7:00–9:00, in 「{area_name}」 (idempotent by
 #    request_id), with the resident's written consent to share it with providers (without
 #    consent it is recorded and counted, but proposed to nobody)
-grpcurl -plaintext -d '{{"request_id":"{request_id}","municipality_code":"{DEMO_MUNICIPALITY}","area_id":"{area_id}","category":"ゴミ出し","urgency":"URGENCY_ROUTINE","details":{{"time_windows":[{{"weekday":"WEEKDAY_TUESDAY","start_minute":540,"end_minute":720}},{{"weekday":"WEEKDAY_FRIDAY","start_minute":540,"end_minute":720}}],"frequency":{{"times":2,"per":"FREQUENCY_UNIT_WEEK"}}}},"channel":"REFERRAL_CHANNEL_CARE_MANAGER","consent":{{"given_by":"CONSENT_GIVER_RESIDENT","method":"CONSENT_METHOD_WRITTEN","scopes":["CONSENT_SCOPE_SHARE_NEED_WITH_PROVIDERS"]}}}}' {intake} tsunagu.intake.v1.IntakeService/SubmitNeed
+grpcurl -plaintext -d '{{"request_id":"{request_id}","municipality_code":"{DEMO_MUNICIPALITY}","area_id":"{area_id}","category":"ゴミ出し","urgency":"URGENCY_ROUTINE","details":{{"time_windows":[{{"weekday":"WEEKDAY_TUESDAY","start_minute":420,"end_minute":540}},{{"weekday":"WEEKDAY_FRIDAY","start_minute":420,"end_minute":540}}],"frequency":{{"times":2,"per":"FREQUENCY_UNIT_WEEK"}}}},"channel":"REFERRAL_CHANNEL_CARE_MANAGER","consent":{{"given_by":"CONSENT_GIVER_RESIDENT","method":"CONSENT_METHOD_WRITTEN","scopes":["CONSENT_SCOPE_SHARE_NEED_WITH_PROVIDERS"]}}}}' {intake} tsunagu.intake.v1.IntakeService/SubmitNeed
 
 # 2. The proposal matching made
 grpcurl -plaintext -d '{{"municipality_code":"{DEMO_MUNICIPALITY}"}}' {matching} tsunagu.matching.v1.MatchingService/ListProposals

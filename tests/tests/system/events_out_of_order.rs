@@ -49,6 +49,7 @@ async fn a_need_that_arrives_before_its_area_is_matched_when_the_area_arrives() 
                 coverage_area_ids: vec![municipality],
                 capacity: 1,
                 accepting: true,
+                terms: None,
             },
         ))
         .await;

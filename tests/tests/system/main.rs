@@ -6,6 +6,7 @@ mod community;
 mod consent;
 mod dead_letters;
 mod end_to_end;
+mod engine_matching;
 mod events_out_of_order;
 mod gap_map;
 mod health_and_reflection;

@@ -187,6 +187,7 @@ async fn a_coordinator_approves_first_and_an_acceptance_reaches_intake() {
             municipality_code: MUNICIPALITY.into(),
             require_approval: true,
             proposal_ttl_seconds: 0,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -280,6 +281,7 @@ async fn an_unanswered_proposal_expires_and_releases_its_place() {
             municipality_code: MUNICIPALITY.into(),
             require_approval: false,
             proposal_ttl_seconds: 1,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -6,6 +6,7 @@
 //! - this module: the operations that tie them together (create, masked update).
 
 pub mod input;
+pub mod matching_terms;
 pub mod model;
 pub mod store;
 

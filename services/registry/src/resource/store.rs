@@ -46,6 +46,10 @@ impl ResourceRecord {
                 maximum => maximum,
             },
             accepting: self.deleted_at.is_none() && self.fields.accepting(),
+            terms: Some(super::matching_terms::terms(
+                &self.fields,
+                crate::community::common::today_in_japan(),
+            )),
         }
     }
 }
