@@ -233,7 +233,9 @@ async fn submissions(
     };
     let phase = drive(clients, seconds, submit(format!("bench-{label}"))).await?;
     let stopped = Instant::now();
-    // The load is over: how long until the relay has published every event.
+    // The load is over: how long until the relay has published every event (polled, with a
+    // deadline so a stuck relay fails the run instead of hanging it).
+    let deadline = stopped + Duration::from_secs(120);
     loop {
         let backlog: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
             .fetch_one(intake_db)
@@ -241,6 +243,10 @@ async fn submissions(
         if backlog == 0 {
             break;
         }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the relay did not drain the outbox: {backlog} events left"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let drained = stopped.elapsed();

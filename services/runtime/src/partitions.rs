@@ -325,12 +325,9 @@ impl Leases {
 
     /// Workers of this service whose lease connection is open, this one included.
     async fn live_workers(&mut self) -> sqlx::Result<usize> {
-        // Two-key advisory locks show the first key as `classid` and have `objsubid` 2.
-        let count: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_locks
-             WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = $1::bigint::oid
-               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        )
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM pg_locks WHERE {HELD_LOCKS_OF_CLASS}"
+        )))
         .bind(i64::from(lock_class(self.service, "workers")))
         .fetch_one(&mut self.connection)
         .await?;
@@ -341,16 +338,19 @@ impl Leases {
 /// How many partitions each live worker of `service` holds, largest first: what an operator
 /// (or a test) looks at to see the work shared out.
 pub async fn partition_holders(pool: &PgPool, service: ServiceName) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM pg_locks
-         WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = $1::bigint::oid
-           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-         GROUP BY pid ORDER BY count(*) DESC",
-    )
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM pg_locks WHERE {HELD_LOCKS_OF_CLASS} GROUP BY pid ORDER BY count(*) DESC"
+    )))
     .bind(i64::from(lock_class(service, "partitions")))
     .fetch_all(pool)
     .await
 }
+
+/// The granted two-key advisory locks of class `$1` in this database (two-key locks show the
+/// first key as `classid` and have `objsubid` 2).
+const HELD_LOCKS_OF_CLASS: &str =
+    "locktype = 'advisory' AND granted AND objsubid = 2 AND classid = $1::bigint::oid
+     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
 
 /// A stable lock key per service and purpose (FNV-1a of the name), so the services that share
 /// one database never take each other's locks.
