@@ -1,7 +1,8 @@
 //! Intake's consumer: what other services tell intake. The registry's new categories
 //! (`category.created`, see `categories`), and matching's proposals and their answers, which
 //! move a need through its lifecycle so that the need's status, history and watchers follow
-//! the referral: proposed → 提案中, accepted → 受諾済み, rejected or expired → マッチング中 again.
+//! the referral: proposed → 提案中, accepted → 受諾済み, rejected, expired or withdrawn by
+//! matching → マッチング中 again.
 //!
 //! A step the need's current status does not allow (it was put on hold, cancelled …) is left
 //! out and logged: the coordinator's decision stands over matching's news.
@@ -36,6 +37,15 @@ impl EventHandler for IntakeListener {
             ),
             events::MATCH_REJECTED | events::MATCH_EXPIRED => {
                 (decode::<MatchAnswered>(event)?.need_id, &[NeedStatus::Matching])
+            }
+            // Matching took the proposal back (the resource or the need changed) and looks
+            // again; a need paused or closed by a coordinator stays where it is.
+            events::MATCH_WITHDRAWN => {
+                let need_id = decode::<MatchAnswered>(event)?.need_id;
+                if store::status_of(tx, need_id).await.ok() != Some(NeedStatus::Proposed) {
+                    return Ok(());
+                }
+                (need_id, &[NeedStatus::Matching])
             }
             other => {
                 tracing::debug!(event_type = other, "event not used by intake");

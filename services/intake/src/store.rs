@@ -509,6 +509,10 @@ pub async fn transition_in(
         {
             sharing::announce_withdrawn(tx, &row, transition.to.as_str()).await?;
         }
+        // Reopened: matching takes the need up again, as far as the consent in force allows.
+        NeedStatus::Submitted if from.is_closed() => {
+            sharing::announce_updated(tx, &row, consent.as_ref()).await?;
+        }
         _ => {}
     }
     watch::notify(tx, id).await?;

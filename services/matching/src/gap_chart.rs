@@ -14,7 +14,7 @@ pub fn category_name(code: &str) -> String {
     taxonomy::resolve_bundled(code).map_or_else(|| code.to_string(), |entry| entry.name.clone())
 }
 
-pub const HEADERS: [&str; 15] = [
+pub const HEADERS: [&str; 17] = [
     "区域",
     "区域ID",
     "カテゴリ",
@@ -30,6 +30,8 @@ pub const HEADERS: [&str; 15] = [
     "受け入れ枠",
     "使用中",
     "地域課題（人数）",
+    "保留",
+    "支援完了",
 ];
 
 pub fn sheet_rows(rows: &[GapRow]) -> Vec<Vec<String>> {
@@ -51,6 +53,8 @@ pub fn sheet_rows(rows: &[GapRow]) -> Vec<Vec<String>> {
                 row.capacity_offered.to_string(),
                 row.capacity_used.to_string(),
                 row.area_issue_count.to_string(),
+                row.on_hold.to_string(),
+                row.completed.to_string(),
             ]
         })
         .collect()
@@ -95,7 +99,7 @@ pub fn svg(title: &str, rows: &[GapRow]) -> String {
     );
     let legend = [
         ("#2e7d32", "提案・受諾"),
-        ("#9e9e9e", "同意待ち"),
+        ("#9e9e9e", "同意待ち・保留"),
         ("#c62828", "マッチせず"),
         ("#1565c0", "受け入れ枠"),
     ];
@@ -114,7 +118,7 @@ pub fn svg(title: &str, rows: &[GapRow]) -> String {
         let unit = bar_width / scale_max as f64;
         let segments = [
             (row.proposed + row.accepted, "#2e7d32"),
-            (row.awaiting_consent, "#9e9e9e"),
+            (row.awaiting_consent + row.on_hold, "#9e9e9e"),
             (row.unmatched, "#c62828"),
         ];
         let mut x = label_width;

@@ -23,6 +23,10 @@ pub enum NeedState {
     Accepted,
     /// With the kind of its reason: no_resource, no_coverage, at_capacity or conditions.
     Unmatched(UnmatchedKind),
+    /// Paused by a coordinator (保留): open, but proposed to nobody.
+    OnHold,
+    /// Helped and closed: history, not an open need.
+    Completed,
     Withdrawn,
 }
 
@@ -72,7 +76,7 @@ pub struct GapRow {
     pub area_id: Uuid,
     pub area_name: String,
     pub category: String,
-    /// Needs not withdrawn.
+    /// Open needs (not withdrawn, not completed).
     pub needs: i64,
     pub awaiting_consent: i64,
     pub proposed: i64,
@@ -87,6 +91,9 @@ pub struct GapRow {
     pub capacity_used: i64,
     /// Residents counted by area issues (surveys, 地域ケア会議 …).
     pub area_issue_count: i64,
+    /// Needs completed with help (not among `needs`), and open needs on hold.
+    pub completed: i64,
+    pub on_hold: i64,
 }
 
 /// The areas and what is known in them.
@@ -141,6 +148,10 @@ pub fn gap_map(layer: &[Uuid], facts: &Facts<'_>) -> Vec<GapRow> {
             continue;
         }
         let counts = row_of(&mut rows, facts.areas, area, &need.category);
+        if need.state == NeedState::Completed {
+            counts.completed += 1;
+            continue;
+        }
         counts.needs += 1;
         match need.state {
             NeedState::AwaitingConsent => counts.awaiting_consent += 1,
@@ -155,7 +166,8 @@ pub fn gap_map(layer: &[Uuid], facts: &Facts<'_>) -> Vec<GapRow> {
                     UnmatchedKind::Conditions => counts.unmatched_conditions += 1,
                 }
             }
-            NeedState::Withdrawn => {}
+            NeedState::OnHold => counts.on_hold += 1,
+            NeedState::Completed | NeedState::Withdrawn => {}
         }
     }
     for resource in facts.resources {

@@ -65,9 +65,10 @@ pub async fn load(pool: &PgPool, code: &str, layer: Option<Layer>) -> sqlx::Resu
         .into_iter()
         .map(|(id, parent, name, _, _)| (id, AreaNode { parent, name }))
         .collect();
-    let need_rows: Vec<(Uuid, String, String, Option<String>, bool)> = sqlx::query_as(
+    let need_rows: Vec<(Uuid, String, String, Option<String>, bool, bool)> = sqlx::query_as(
         "SELECT n.area_id, n.category, n.status, n.unmatched_kind,
-                EXISTS (SELECT 1 FROM proposal p WHERE p.need_id = n.id AND p.status = 'accepted')
+                EXISTS (SELECT 1 FROM proposal p WHERE p.need_id = n.id AND p.status = 'accepted'),
+                n.on_hold
          FROM need n WHERE n.municipality_code = ANY($1)",
     )
     .bind(&scope)
@@ -75,11 +76,14 @@ pub async fn load(pool: &PgPool, code: &str, layer: Option<Layer>) -> sqlx::Resu
     .await?;
     let needs: Vec<NeedFact> = need_rows
         .into_iter()
-        .map(|(area_id, category, status, kind, accepted)| NeedFact {
+        .map(|(area_id, category, status, kind, accepted, on_hold)| NeedFact {
             area_id,
             category,
             state: match status.as_str() {
                 "withdrawn" => NeedState::Withdrawn,
+                "closed" => NeedState::Completed,
+                // A paused need that holds an accepted place still counts as accepted.
+                _ if on_hold && !accepted => NeedState::OnHold,
                 "awaiting_consent" => NeedState::AwaitingConsent,
                 "unmatched" => NeedState::Unmatched(UnmatchedKind::parse(kind.as_deref())),
                 _ if accepted => NeedState::Accepted,

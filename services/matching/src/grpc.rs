@@ -29,7 +29,7 @@ struct MatchingApi {
     outbox_wake: Arc<Notify>,
 }
 
-const STATUSES: [(ProposalStatus, pb::ProposalStatus); 6] = [
+const STATUSES: [(ProposalStatus, pb::ProposalStatus); 7] = [
     (
         ProposalStatus::AwaitingApproval,
         pb::ProposalStatus::AwaitingApproval,
@@ -39,6 +39,7 @@ const STATUSES: [(ProposalStatus, pb::ProposalStatus); 6] = [
     (ProposalStatus::Rejected, pb::ProposalStatus::Rejected),
     (ProposalStatus::Expired, pb::ProposalStatus::Expired),
     (ProposalStatus::Withdrawn, pb::ProposalStatus::Withdrawn),
+    (ProposalStatus::Completed, pb::ProposalStatus::Completed),
 ];
 
 fn proposal_to_proto(row: ProposalRow) -> pb::Proposal {
@@ -354,6 +355,8 @@ fn gap_row_to_proto(row: GapRow) -> pb::GapMapRow {
         capacity_used: count(row.capacity_used),
         area_issue_count: count(row.area_issue_count),
         unmatched_conditions: count(row.unmatched_conditions),
+        completed: count(row.completed),
+        on_hold: count(row.on_hold),
     }
 }
 

@@ -22,6 +22,8 @@ mod handler;
 mod placement;
 mod proposals;
 mod read_model;
+mod reoptimise;
+mod taxonomy;
 mod weights;
 
 use std::sync::Arc;

@@ -21,6 +21,7 @@ use tsunagu_runtime::events::{NeedDetailsPayload, ResourceTermsPayload};
 use uuid::Uuid;
 
 use crate::proposals::NeedRef;
+use crate::taxonomy::Taxonomy;
 use crate::weights;
 
 /// A need waiting for a proposal, with what the engine weighs and the resources that
@@ -123,14 +124,32 @@ struct ResourceRow {
     committed: i32,
     terms: Option<Json<ResourceTermsPayload>>,
     coverage: Vec<Uuid>,
+    /// The helpers of the resource's organisation.
+    helpers: Vec<Uuid>,
 }
 
-/// Loads what the pending needs touch and solves it; nothing is written.
-async fn solve(
-    tx: &mut PgConnection,
-    pending: &[&Pending],
-    weights: &Weights,
-) -> sqlx::Result<Vec<Decision>> {
+/// What the pending needs touch, in the engine's terms: the areas of the needs and their
+/// ancestors, the resources covering any of them, the category tree and the helpers.
+struct Loaded {
+    resource_rows: Vec<ResourceRow>,
+    resources: Vec<Resource>,
+    needs: Vec<Need>,
+    area_tree: Tree,
+    category_tree: Tree,
+}
+
+impl Loaded {
+    fn world<'a>(&'a self, weights: &'a Weights) -> World<'a> {
+        World {
+            areas: &self.area_tree,
+            categories: &self.category_tree,
+            resources: &self.resources,
+            weights,
+        }
+    }
+}
+
+async fn load(tx: &mut PgConnection, pending: &[&Pending]) -> sqlx::Result<Loaded> {
     // The areas of the needs and all their ancestors: a resource covering any of them serves
     // the need (coverage may cross municipal borders).
     let need_areas: Vec<Uuid> = pending.iter().map(|p| p.need.area_id).collect();
@@ -160,7 +179,9 @@ async fn solve(
     }
     let resource_rows: Vec<ResourceRow> = sqlx::query_as(
         "SELECT r.id, r.organization_id, r.category, r.capacity, r.committed, r.terms,
-                array_agg(rc.area_id ORDER BY rc.area_id) AS coverage
+                array_agg(rc.area_id ORDER BY rc.area_id) AS coverage,
+                COALESCE((SELECT array_agg(h.id ORDER BY h.id) FROM helper h
+                          WHERE h.organization_id = r.organization_id AND NOT h.deleted), '{}') AS helpers
          FROM resource r JOIN resource_coverage rc ON rc.resource_id = r.id
          WHERE r.accepting AND rc.area_id = ANY($1)
          GROUP BY r.id ORDER BY r.id",
@@ -169,12 +190,25 @@ async fn solve(
     .fetch_all(&mut *tx)
     .await?;
 
-    let mut categories = CategoryIndex::default();
+    let taxonomy = Taxonomy::load(tx).await?;
+    let mut categories = CategoryIndex::new(&taxonomy);
     for row in &resource_rows {
         categories.add(&row.category);
     }
     for p in pending {
         categories.add(&p.need.category);
+    }
+    // Helpers are compared by identity only: their ids become dense numbers.
+    let mut helpers = Index::default();
+    for row in &resource_rows {
+        for helper in &row.helpers {
+            helpers.add(*helper);
+        }
+    }
+    for p in pending {
+        if let Some(known) = p.details.as_ref().and_then(|d| d.preferred_helper_id) {
+            helpers.add(known);
+        }
     }
     let resource_index: HashMap<Uuid, u32> = resource_rows
         .iter()
@@ -183,26 +217,56 @@ async fn solve(
         .collect();
     let resources: Vec<Resource> = resource_rows
         .iter()
-        .map(|row| engine_resource(row, &areas, &categories))
+        .map(|row| engine_resource(row, &areas, &categories, &helpers))
         .collect();
     let needs: Vec<Need> = pending
         .iter()
-        .map(|p| engine_need(p, &areas, &categories, &resource_index))
+        .map(|p| engine_need(p, &areas, &categories, &helpers, &resource_index))
         .collect();
+    Ok(Loaded {
+        resource_rows,
+        resources,
+        needs,
+        area_tree: Tree::new(area_parents),
+        category_tree: categories.tree(),
+    })
+}
 
-    let area_tree = Tree::new(area_parents);
-    let category_tree = categories.tree();
-    let world = World {
-        areas: &area_tree,
-        categories: &category_tree,
-        resources: &resources,
-        weights,
+/// Whether `resource_id` may still serve the need, as the need and the resource stand now,
+/// with its own place counted free (the need holds it): the test an open proposal must pass
+/// after either side changed. Nothing is written.
+pub async fn still_fits(tx: &mut PgConnection, pending: &Pending, resource_id: Uuid) -> sqlx::Result<bool> {
+    let weights = weights::load(tx, &pending.need.municipality_code).await?;
+    let mut loaded = load(tx, &[pending]).await?;
+    let Some(offer) = loaded.resource_rows.iter().position(|row| row.id == resource_id) else {
+        // It no longer covers the need's area (or takes no one).
+        return Ok(false);
     };
+    let resource = &mut loaded.resources[offer];
+    resource.taken = resource.taken.saturating_sub(1);
+    let world = loaded.world(&weights);
+    let instance = domain::plan(&loaded.needs, &world, 1);
+    let penalty = instance.penalty(0);
+    Ok(instance
+        .arcs_of(0)
+        .iter()
+        .any(|arc| arc.offer as usize == offer && arc.cost < penalty))
+}
+
+/// Loads what the pending needs touch and solves it; nothing is written.
+async fn solve(
+    tx: &mut PgConnection,
+    pending: &[&Pending],
+    weights: &Weights,
+) -> sqlx::Result<Vec<Decision>> {
+    let loaded = load(tx, pending).await?;
+    let world = loaded.world(weights);
+    let (needs, resource_rows) = (&loaded.needs, &loaded.resource_rows);
     // The solve is CPU work of milliseconds for a municipality's backlog: it runs on the
     // consumer's task, inside the event's transaction, so what it read stays what it decides.
-    let instance = domain::plan(&needs, &world, 1);
+    let instance = domain::plan(needs, &world, 1);
     let assignment = tsunagu_matching_engine::solve(&instance, 1);
-    let explanations = domain::explain(&needs, &world, &instance, &assignment);
+    let explanations = domain::explain(needs, &world, &instance, &assignment);
 
     let mut decisions = Vec::with_capacity(pending.len());
     for (p, explanation) in pending.iter().zip(explanations) {
@@ -239,7 +303,7 @@ async fn solve(
                     Unmatched::Constraint(_) | Unmatched::TooCostly => "conditions",
                 };
                 Decision::Unmatched {
-                    reason: describe(&p.need.category, kind, &reason, &nearest, &resource_rows),
+                    reason: describe(&p.need.category, kind, &reason, &nearest, resource_rows),
                     kind,
                 }
             }
@@ -291,7 +355,12 @@ fn describe(
     text
 }
 
-fn engine_resource(row: &ResourceRow, areas: &Index, categories: &CategoryIndex) -> Resource {
+fn engine_resource(
+    row: &ResourceRow,
+    areas: &Index,
+    categories: &CategoryIndex,
+    helpers: &Index,
+) -> Resource {
     let terms = row.terms.as_ref().map(|terms| &terms.0);
     Resource {
         category: categories.get(&row.category),
@@ -319,9 +388,12 @@ fn engine_resource(row: &ResourceRow, areas: &Index, categories: &CategoryIndex)
             Some(languages) if !languages.is_empty() => languages,
             _ => vec!["ja".to_string()],
         },
-        // Continuity with a known helper needs the helpers of each resource's organisation in
-        // matching's read model; until then no resource is told apart by it.
-        helpers: Vec::new(),
+        helpers: row
+            .helpers
+            .iter()
+            .filter_map(|helper| helpers.find(helper))
+            .map(u64::from)
+            .collect(),
     }
 }
 
@@ -329,6 +401,7 @@ fn engine_need(
     pending: &Pending,
     areas: &Index,
     categories: &CategoryIndex,
+    helpers: &Index,
     resources: &HashMap<Uuid, u32>,
 ) -> Need {
     let details = pending.details.as_ref();
@@ -354,7 +427,12 @@ fn engine_need(
                 .map(|g| (g, d.helper_gender_required))
         }),
         languages: details.map_or_else(Vec::new, |d| d.languages.clone()),
-        known_helpers: Vec::new(),
+        known_helpers: details
+            .and_then(|d| d.preferred_helper_id)
+            .and_then(|helper| helpers.find(&helper))
+            .map(u64::from)
+            .into_iter()
+            .collect(),
         excluded: pending
             .declined
             .iter()
@@ -439,31 +517,47 @@ impl Index {
     }
 }
 
-/// Category codes with their bundled ancestors, so a need for 生活支援 (`life`) meets a
-/// resource of ゴミ出し (`life.garbage`) and the other way round. A municipality's own
-/// category (`212024.xxx`) is matched by its code alone: matching does not learn its parent.
-#[derive(Default)]
-struct CategoryIndex {
+/// Category codes with their ancestors (bundled or municipal), so a need for 生活支援 (`life`)
+/// meets a resource of ゴミ出し (`life.garbage`) and the other way round, and a municipality's
+/// own category (`212024.snow`) meets the resources of the category it extends.
+struct CategoryIndex<'a> {
+    taxonomy: &'a Taxonomy,
     codes: Vec<String>,
     parents: Vec<Option<u32>>,
     of: HashMap<String, u32>,
 }
 
-impl CategoryIndex {
+impl<'a> CategoryIndex<'a> {
+    fn new(taxonomy: &'a Taxonomy) -> CategoryIndex<'a> {
+        CategoryIndex {
+            taxonomy,
+            codes: Vec::new(),
+            parents: Vec::new(),
+            of: HashMap::new(),
+        }
+    }
+
     fn add(&mut self, code: &str) -> u32 {
         if let Some(&index) = self.of.get(code) {
             return index;
         }
-        let parent = tsunagu_runtime::taxonomy::bundled()
-            .iter()
-            .find(|category| category.code == code)
-            .and_then(|category| category.parent.clone())
-            .map(|parent| self.add(&parent));
-        let index = self.codes.len() as u32;
-        self.codes.push(code.to_string());
-        self.parents.push(parent);
-        self.of.insert(code.to_string(), index);
-        index
+        // Root first, so every parent has its index before its child (and a cycle ends).
+        let path = self.taxonomy.ancestors_or_self(code);
+        let mut parent = None;
+        for step in path.into_iter().rev() {
+            let index = match self.of.get(step) {
+                Some(&index) => index,
+                None => {
+                    let index = self.codes.len() as u32;
+                    self.codes.push(step.to_string());
+                    self.parents.push(parent);
+                    self.of.insert(step.to_string(), index);
+                    index
+                }
+            };
+            parent = Some(index);
+        }
+        self.of[code]
     }
 
     fn get(&self, code: &str) -> u32 {
@@ -480,17 +574,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bundled_categories_bring_their_ancestors_and_municipal_ones_stand_alone() {
-        let mut categories = CategoryIndex::default();
+    fn categories_bring_their_ancestors_bundled_or_municipal() {
+        let taxonomy = Taxonomy::with_municipal([("212024.snow".to_string(), "life".to_string())]);
+        let mut categories = CategoryIndex::new(&taxonomy);
         let garbage = categories.add("life.garbage");
         let life = categories.get("life");
         let tree = categories.tree();
         assert!(tree.contains(life, garbage));
         let own = categories.add("212024.snow");
+        let tree = categories.tree();
+        assert!(
+            tree.contains(life, own),
+            "a municipal category sits under its parent"
+        );
+        assert!(!tree.contains(garbage, own));
+        let unknown = categories.add("999999.unknown");
         assert_eq!(
-            categories.tree().ancestors(own).count(),
+            categories.tree().ancestors(unknown).count(),
             1,
-            "a municipal category stands alone"
+            "a category nobody described stands alone"
         );
     }
 

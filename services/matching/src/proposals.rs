@@ -22,16 +22,18 @@ pub enum Status {
     Rejected,
     Expired,
     Withdrawn,
+    Completed,
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::AwaitingApproval,
         Status::Proposed,
         Status::Accepted,
         Status::Rejected,
         Status::Expired,
         Status::Withdrawn,
+        Status::Completed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +44,7 @@ impl Status {
             Status::Rejected => "rejected",
             Status::Expired => "expired",
             Status::Withdrawn => "withdrawn",
+            Status::Completed => "completed",
         }
     }
 
@@ -57,6 +60,7 @@ impl Status {
             Status::Rejected => "辞退",
             Status::Expired => "期限切れ",
             Status::Withdrawn => "取り下げ",
+            Status::Completed => "支援完了",
         }
     }
 }
@@ -290,18 +294,24 @@ pub async fn match_need(tx: &mut PgConnection, need: &NeedRef) -> sqlx::Result<O
         Decision::Proposed(candidate) => propose(tx, need, &candidate).await.map(Some),
         Decision::Unmatched { reason, kind } => {
             record_unmatched(tx, need, &reason, kind).await?;
-            let event = NeedUnmatched {
-                need_id: need.id,
-                municipality_code: need.municipality_code.clone(),
-                area_id: need.area_id,
-                category: need.category.clone(),
-                reason: reason.clone(),
-            };
-            outbox::enqueue(tx, events::NEED_UNMATCHED, &need.municipality_code, &event).await?;
-            tracing::info!(need_id = %need.id, reason, "need unmatched");
+            announce_unmatched(tx, need, &reason).await?;
             Ok(None)
         }
     }
+}
+
+/// Tells the coordinators (`need.unmatched`) that the need found no resource, and why.
+pub async fn announce_unmatched(tx: &mut PgConnection, need: &NeedRef, reason: &str) -> sqlx::Result<()> {
+    let event = NeedUnmatched {
+        need_id: need.id,
+        municipality_code: need.municipality_code.clone(),
+        area_id: need.area_id,
+        category: need.category.clone(),
+        reason: reason.to_string(),
+    };
+    outbox::enqueue(tx, events::NEED_UNMATCHED, &need.municipality_code, &event).await?;
+    tracing::info!(need_id = %need.id, reason, "need unmatched");
+    Ok(())
 }
 
 /// Keeps why the need is unmatched, for the gap map and for coordinators.
@@ -350,7 +360,114 @@ fn answered(row: &ProposalRow) -> MatchAnswered {
         resource_id: row.resource_id,
         organization_id: row.organization_id,
         category: row.category.clone(),
+        withdrawal: None,
     }
+}
+
+/// Why matching takes an open proposal back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// Intake withdrew the need (cancelled, failed, entered in error, consent withdrawn).
+    NeedWithdrawn,
+    /// The need was edited and the resource no longer fits it.
+    NeedChanged,
+    /// The need was put on hold.
+    NeedOnHold,
+    /// The resource stopped taking needs, shrank, or no longer fits the need.
+    ResourceChanged,
+}
+
+impl Withdrawal {
+    /// The code `match.withdrawn` carries.
+    pub fn code(self) -> &'static str {
+        match self {
+            Withdrawal::NeedWithdrawn => "need_withdrawn",
+            Withdrawal::NeedChanged => "need_changed",
+            Withdrawal::NeedOnHold => "need_on_hold",
+            Withdrawal::ResourceChanged => "resource_changed",
+        }
+    }
+
+    /// Kept as the proposal's response reason, for coordinators.
+    fn reason(self) -> &'static str {
+        match self {
+            Withdrawal::NeedWithdrawn => "ニーズの取り下げ / the need was withdrawn",
+            Withdrawal::NeedChanged => "ニーズの内容が変わり条件に合わない / the edited need no longer fits",
+            Withdrawal::NeedOnHold => "ニーズの保留 / the need was put on hold",
+            Withdrawal::ResourceChanged => {
+                "地域資源の変更（受け入れ停止・枠の縮小・条件） / the resource changed"
+            }
+        }
+    }
+}
+
+/// Takes an open proposal back and gives its place back; a provider that was told of it hears
+/// that it is off (`match.withdrawn`, with the cause). The need's own status is the caller's.
+pub async fn withdraw(tx: &mut PgConnection, proposal: &ProposalRow, cause: Withdrawal) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE proposal SET status = 'withdrawn', withdrawn_at = now(), responded_at = now(), response_reason = $2
+         WHERE id = $1",
+    )
+    .bind(proposal.id)
+    .bind(cause.reason())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE resource SET committed = committed - 1 WHERE id = $1 AND committed > 0")
+        .bind(proposal.resource_id)
+        .execute(&mut *tx)
+        .await?;
+    if proposal.sent_at.is_some() {
+        let event = MatchAnswered {
+            withdrawal: Some(cause.code().to_string()),
+            ..answered(proposal)
+        };
+        outbox::enqueue(tx, events::MATCH_WITHDRAWN, &proposal.municipality_code, &event).await?;
+    }
+    tracing::info!(proposal_id = %proposal.id, need_id = %proposal.need_id, cause = cause.code(), "proposal withdrawn");
+    Ok(())
+}
+
+/// The need was completed: an accepted proposal is completed, an unanswered one withdrawn;
+/// either way its place is free again.
+pub async fn complete(tx: &mut PgConnection, proposal: &ProposalRow) -> sqlx::Result<()> {
+    if status_of(proposal) != Status::Accepted {
+        return withdraw(tx, proposal, Withdrawal::NeedWithdrawn).await;
+    }
+    sqlx::query("UPDATE proposal SET status = 'completed' WHERE id = $1")
+        .bind(proposal.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE resource SET committed = committed - 1 WHERE id = $1 AND committed > 0")
+        .bind(proposal.resource_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// The open proposals matching may still take back (not yet accepted), locked, newest first.
+pub async fn unanswered_of_resource(
+    tx: &mut PgConnection,
+    resource_id: Uuid,
+) -> sqlx::Result<Vec<ProposalRow>> {
+    sqlx::query_as::<_, ProposalRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {PROPOSAL_COLUMNS} FROM proposal
+         WHERE resource_id = $1 AND status IN ('awaiting_approval', 'proposed')
+         ORDER BY proposed_at DESC, id DESC FOR UPDATE"
+    )))
+    .bind(resource_id)
+    .fetch_all(&mut *tx)
+    .await
+}
+
+/// The need's open proposal, whatever its step, locked.
+pub async fn open_of_need(tx: &mut PgConnection, need_id: Uuid) -> sqlx::Result<Option<ProposalRow>> {
+    sqlx::query_as::<_, ProposalRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {PROPOSAL_COLUMNS} FROM proposal
+         WHERE need_id = $1 AND status IN ('awaiting_approval', 'proposed', 'accepted') FOR UPDATE"
+    )))
+    .bind(need_id)
+    .fetch_optional(&mut *tx)
+    .await
 }
 
 /// A coordinator approves: the proposal goes to the provider, with its answer deadline.
@@ -456,7 +573,8 @@ async fn end(
 
 async fn rematch(tx: &mut PgConnection, need_id: Uuid) -> ServiceResult<Option<ProposalRow>> {
     let need = sqlx::query_as::<_, NeedRef>(
-        "SELECT id, municipality_code, area_id, category, urgency FROM need WHERE id = $1 AND status <> 'withdrawn'",
+        "SELECT id, municipality_code, area_id, category, urgency FROM need
+         WHERE id = $1 AND status NOT IN ('withdrawn', 'closed') AND NOT on_hold",
     )
     .bind(need_id)
     .fetch_optional(&mut *tx)

@@ -2,7 +2,7 @@
 //! Idempotent (upserts guarded by version), so a replayed or stale event changes nothing.
 
 use sqlx::PgConnection;
-use tsunagu_runtime::events::{AreaCreated, AreaIssueRecorded, ResourceChanged};
+use tsunagu_runtime::events::{AreaCreated, AreaIssueRecorded, RegistryChange, ResourceChanged};
 
 pub async fn apply_area(tx: &mut PgConnection, area: &AreaCreated) -> sqlx::Result<()> {
     sqlx::query(
@@ -81,4 +81,25 @@ pub async fn apply_resource(tx: &mut PgConnection, resource: &ResourceChanged) -
         .execute(&mut *tx)
         .await?;
     Ok(true)
+}
+
+/// Which organisation a helper works for (ids only), unless a newer version was applied.
+pub async fn apply_helper(tx: &mut PgConnection, change: &RegistryChange, deleted: bool) -> sqlx::Result<()> {
+    // Events written before they carried the organisation tell matching nothing it can use.
+    let Some(organization_id) = change.organization_id else {
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO helper (id, organization_id, version, deleted) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET organization_id = EXCLUDED.organization_id,
+             version = EXCLUDED.version, deleted = EXCLUDED.deleted
+         WHERE helper.version < EXCLUDED.version",
+    )
+    .bind(change.entity_id)
+    .bind(organization_id)
+    .bind(change.version)
+    .bind(deleted)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

@@ -63,10 +63,22 @@ pub fn match_withdrawn(event: &MatchAnswered, organization_name: &str) -> Text {
     Text {
         title: format!("「{category}」の提案は取り下げられました"),
         body: format!(
-            "{organization_name} 様\n\n「{category}」の提案（ID: {}）は、ご本人の事情により取り下げられました。\
+            "{organization_name} 様\n\n「{category}」の提案（ID: {}）は、{}取り下げられました。\
              この件へのご対応は不要です。\n\nニーズID: {}",
-            event.proposal_id, event.need_id
+            event.proposal_id,
+            withdrawal_cause(event.withdrawal.as_deref()),
+            event.need_id
         ),
+    }
+}
+
+/// Why a proposal was taken back, as the provider reads it (the code matching sent).
+fn withdrawal_cause(code: Option<&str>) -> &'static str {
+    match code {
+        Some("need_changed") => "ご依頼の内容が変わり、貴団体の条件に合わなくなったため",
+        Some("need_on_hold") => "ご依頼が保留になったため",
+        Some("resource_changed") => "貴団体の活動の登録内容（受け入れ・対象・日時など）が変わったため",
+        _ => "ご本人の事情により",
     }
 }
 
@@ -117,6 +129,24 @@ mod tests {
     }
 
     #[test]
+    fn a_withdrawal_says_why() {
+        let mut event = MatchAnswered {
+            proposal_id: Uuid::now_v7(),
+            need_id: Uuid::now_v7(),
+            municipality_code: "212024".into(),
+            resource_id: Uuid::now_v7(),
+            organization_id: Uuid::now_v7(),
+            category: "life.garbage".into(),
+            withdrawal: None,
+        };
+        assert!(match_withdrawn(&event, "つなぐ").body.contains("ご本人の事情"));
+        event.withdrawal = Some("resource_changed".into());
+        let text = match_withdrawn(&event, "つなぐ");
+        assert!(text.body.contains("登録内容"), "{}", text.body);
+        assert!(!text.body.contains("ご本人の事情"));
+    }
+
+    #[test]
     fn answers_say_who_answered_what() {
         let event = MatchAnswered {
             proposal_id: Uuid::now_v7(),
@@ -125,6 +155,7 @@ mod tests {
             resource_id: Uuid::now_v7(),
             organization_id: Uuid::now_v7(),
             category: "life.garbage".into(),
+            withdrawal: None,
         };
         let text = match_answered(tsunagu_runtime::events::MATCH_REJECTED, &event, "NPO法人つなぐ");
         assert!(

@@ -246,6 +246,7 @@ pub async fn delete(
         entity_id: id,
         municipality_code: area.municipality_code.clone(),
         version: area.version,
+        organization_id: None,
     };
     outbox::enqueue(&mut tx, events::AREA_DELETED, &area.municipality_code, &event).await?;
     tx.commit().await?;

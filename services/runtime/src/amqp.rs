@@ -42,8 +42,12 @@ pub const SUBSCRIPTIONS: &[(ServiceName, &[&str])] = &[
             "area.*",
             "organization.*",
             "resource.*",
+            // Municipal categories with their parents; helpers with their organisations.
+            "category.created",
+            "helper.*",
             "need.submitted",
             "need.updated",
+            "need.status_changed",
             "need.withdrawn",
             "area_issue.recorded",
         ],
@@ -59,12 +63,13 @@ pub const SUBSCRIPTIONS: &[(ServiceName, &[&str])] = &[
             "match.accepted",
             "match.rejected",
             "match.expired",
+            "match.withdrawn",
         ],
     ),
 ];
 
 /// Whether some service's queue is bound for `event_type` (topic patterns: `*` is one word).
-/// Events nobody subscribes to yet (e.g. `helper.created`) are still published, for listeners
+/// Events nobody subscribes to yet (e.g. `coordinator.created`) are still published, for listeners
 /// added later, but an unrouted return for them is expected rather than a fault.
 pub fn is_subscribed(event_type: &str) -> bool {
     SUBSCRIPTIONS
@@ -535,7 +540,8 @@ mod tests {
         assert!(is_subscribed("resource.updated"));
         assert!(is_subscribed("need.submitted"));
         assert!(!is_subscribed("need.submitted.late"));
-        assert!(!is_subscribed("helper.created"));
+        assert!(is_subscribed("helper.created"));
+        assert!(!is_subscribed("coordinator.created"));
         assert!(!is_subscribed("resource"));
     }
 

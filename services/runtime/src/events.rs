@@ -199,6 +199,10 @@ pub struct RegistryChange {
     pub entity_id: Uuid,
     pub municipality_code: String,
     pub version: i64,
+    /// A helper's organisation (helper.* only), so that matching can tell which resources a
+    /// helper the resident knows works through. Absent in events written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<Uuid>,
 }
 
 /// A resource's state as matching needs it, after a create, update or delete. Carries the
@@ -317,4 +321,8 @@ pub struct MatchAnswered {
     pub resource_id: Uuid,
     pub organization_id: Uuid,
     pub category: String,
+    /// Why matching took a proposal back (`match.withdrawn` only): need_withdrawn,
+    /// need_changed, need_on_hold or resource_changed. A code, never free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawal: Option<String>,
 }

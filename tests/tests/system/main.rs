@@ -10,6 +10,7 @@ mod engine_matching;
 mod events_out_of_order;
 mod gap_map;
 mod health_and_reflection;
+mod incremental_matching;
 mod invalid_input;
 mod matching_workers;
 mod need_edits;

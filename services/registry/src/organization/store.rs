@@ -57,6 +57,7 @@ impl OrganizationRow {
             entity_id: self.id,
             municipality_code: self.municipality_code.clone(),
             version: self.version,
+            organization_id: None,
         }
     }
 }

@@ -219,10 +219,22 @@ impl Entity {
         municipality_code: &str,
         version: i64,
     ) -> ServiceResult<()> {
+        // Matching keeps which organisation a helper works for (continuity with a helper
+        // the resident knows); the other entities carry ids only.
+        let organization_id = match self.kind {
+            EntityKind::Helper => {
+                sqlx::query_scalar("SELECT organization_id FROM helper WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            _ => None,
+        };
         let change = RegistryChange {
             entity_id: id,
             municipality_code: municipality_code.to_string(),
             version,
+            organization_id,
         };
         outbox::enqueue(tx, event_type, municipality_code, &change).await?;
         Ok(())
