@@ -56,7 +56,10 @@ pub async fn supervise<F, Fut>(
             task,
             error = format!("{error:#}"),
             retry_in_ms = delay.as_millis() as u64,
-            "lost the broker, reconnecting"
+            // The error says which side failed: the broker (connection, a missing plugin's
+            // exchange type) or, for partitioned consumers, the database session holding the
+            // partition locks.
+            "consumer session failed, starting a new one"
         );
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
