@@ -2,7 +2,8 @@
 //! through the partition queues. Every need is decided exactly once (one proposal or one
 //! `need.unmatched`), no resource goes over its capacity — including one that covers the whole
 //! prefecture and so is contended by every partition — and when one worker stops in the middle
-//! of the stream, the other two take over its partitions and nothing is lost.
+//! of the stream, the other two take over its partitions and nothing is lost; and each
+//! municipality's needs are handled in the order they were published.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -184,6 +185,39 @@ async fn three_workers_share_twenty_municipalities_and_survive_losing_one() {
     .await
     .unwrap();
     assert_eq!(twice, 0, "no need got two proposals");
+
+    // Order: each municipality's needs were handled by matching in the order intake published
+    // them (one at a time per municipality: the submissions of a round follow the last one's),
+    // whichever worker held the partition, the stopped one included.
+    let intake_db = system.database(ServiceName::Intake).await;
+    let published: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, municipality_code FROM outbox WHERE event_type = 'need.submitted' ORDER BY created_at, id",
+    )
+    .fetch_all(&intake_db)
+    .await
+    .unwrap();
+    let handled: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT message_id FROM inbox WHERE event_type = 'need.submitted' ORDER BY received_at, message_id",
+    )
+    .fetch_all(&matching_db)
+    .await
+    .unwrap();
+    assert_eq!(handled.len(), total, "each need.submitted handled once");
+    let position: HashMap<Uuid, usize> = handled.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    for municipality in &municipalities {
+        let in_order: Vec<usize> = published
+            .iter()
+            .filter(|(_, code)| *code == municipality.code)
+            .map(|(id, _)| position[id])
+            .collect();
+        assert_eq!(in_order.len(), NEEDS_PER_MUNICIPALITY);
+        assert!(
+            in_order.is_sorted(),
+            "{} handled out of publication order: {in_order:?}",
+            municipality.code
+        );
+    }
+    intake_db.close().await;
 
     tap.close().await;
     for (stop, worker) in workers {
