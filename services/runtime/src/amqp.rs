@@ -34,6 +34,18 @@ use crate::config::{Config, ServiceName};
 pub const HOW_TO_START_RABBITMQ: &str = "RabbitMQ must be running: on Debian, \
 `rabbitmq-server -detached`; with Docker, `docker compose up -d rabbitmq`.";
 
+/// The binding key of every partition queue on a consistent-hash exchange: the queue's weight.
+/// Equal weights give every partition an equal share of the hash space.
+pub const PARTITION_WEIGHT: &str = "1";
+
+/// The event patterns `service` subscribes to.
+pub fn subscriptions(service: ServiceName) -> &'static [&'static str] {
+    SUBSCRIPTIONS
+        .iter()
+        .find(|(subscriber, _)| *subscriber == service)
+        .map_or(&[], |(_, patterns)| *patterns)
+}
+
 /// Which service reads which event types. The one place that says who consumes what.
 pub const SUBSCRIPTIONS: &[(ServiceName, &[&str])] = &[
     (
@@ -282,13 +294,11 @@ impl Topology {
                     arguments.clone(),
                 )
                 .await?;
-            // The binding key of a consistent-hash exchange is the queue's weight: equal
-            // weights give every partition an equal share of the hash space.
             channel
                 .queue_bind(
                     queue.as_str().into(),
                     exchange.as_str().into(),
-                    "1".into(),
+                    PARTITION_WEIGHT.into(),
                     QueueBindOptions::default(),
                     FieldTable::default(),
                 )

@@ -122,7 +122,8 @@ pub struct Config {
     pub matching_expiry_sweep_seconds: u32,
     /// Into how many partition queues matching's events are hashed by municipality
     /// (TSUNAGU_MATCHING_PARTITIONS, default 16, at most 256). Every worker of a deployment
-    /// must use the same number; change it only with the matching queues drained.
+    /// uses the same number; to change it, stop all matching workers and start them with the
+    /// new one: they drain the queues the old layout left before they take partitions.
     pub matching_partitions: u16,
     /// How often a matching worker counts the live workers and takes or gives back
     /// partitions, in milliseconds (TSUNAGU_MATCHING_REBALANCE_MILLIS, default 1000).
@@ -131,6 +132,9 @@ pub struct Config {
 
 /// Matching's partition queues when TSUNAGU_MATCHING_PARTITIONS is not set.
 pub const DEFAULT_MATCHING_PARTITIONS: u16 = 16;
+
+/// The most partition queues a partitioned service may have.
+pub const MAX_PARTITIONS: u16 = 256;
 
 /// Every problem found in the environment, reported together.
 #[derive(Debug, thiserror::Error)]
@@ -288,7 +292,7 @@ impl Config {
             DEFAULT_MATCHING_PARTITIONS,
             1,
         );
-        if matching_partitions > 256 {
+        if matching_partitions > MAX_PARTITIONS {
             problems.push(format!(
                 "TSUNAGU_MATCHING_PARTITIONS={matching_partitions} must be at most 256"
             ));

@@ -13,6 +13,13 @@
 //! A partition changes hands only after its old holder finished the message in hand and closed
 //! the partition's channel (which returns what it prefetched), so one municipality's events
 //! are still handled one at a time, in order. The inbox makes a redelivery harmless.
+//!
+//! Queues of an earlier layout — the single queue the service had before it was partitioned,
+//! and partition queues above the configured count after the count was lowered — are drained
+//! by the first worker that starts (the others wait for it) before any worker takes a
+//! partition: they are unbound so nothing new arrives, their messages are handled like any
+//! other, and they are deleted once empty. Nothing they held is lost, and what they held is
+//! handled before the newer messages of the same municipalities.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +27,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicQosOptions};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use sqlx::{PgConnection, PgPool};
@@ -28,7 +35,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::amqp;
-use crate::config::ServiceName;
+use crate::config::{MAX_PARTITIONS, ServiceName};
 use crate::consumer::{ConsumerSettings, EventHandler, process_delivery};
 use crate::health::BrokerStatus;
 use crate::supervisor::{Session, supervise};
@@ -108,7 +115,10 @@ async fn worker_session<H: EventHandler>(
         dead_letter_channel,
         held: BTreeMap::new(),
     };
-    let result = worker.rebalance_until(&mut leases, &shutdown).await;
+    let result = match worker.drain_retired(&mut leases, &shutdown).await {
+        Ok(()) => worker.rebalance_until(&mut leases, &shutdown).await,
+        Err(error) => Err(error.context("draining the queues of an earlier layout")),
+    };
     worker.release_all(&mut leases).await;
     let _ = connection.close(200, "worker stopped".into()).await;
     result
@@ -202,6 +212,175 @@ impl<H: EventHandler> Worker<'_, H> {
         Ok(())
     }
 
+    /// Drains and deletes the queues of an earlier layout (see the module's comment), one
+    /// worker at a time: the others wait on the same lock, then find nothing left.
+    async fn drain_retired(
+        &mut self,
+        leases: &mut Leases,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        leases.lock_draining().await?;
+        let result = self.drain_retired_locked(shutdown).await;
+        leases.unlock_draining().await?;
+        result
+    }
+
+    async fn drain_retired_locked(&mut self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let consumer = &self.settings.consumer;
+        let (service, topology) = (consumer.service, &consumer.topology);
+        let recorded: Option<i32> = sqlx::query_scalar("SELECT partitions FROM partition_layout")
+            .fetch_optional(&self.pool)
+            .await?;
+        if recorded == Some(i32::from(topology.partitions)) {
+            return Ok(());
+        }
+        // Without a record (the first start of this version), the unpartitioned queue may
+        // exist, and partition queues above the count up to the first one that does not.
+        let mut retired = Vec::new();
+        if recorded.is_none() {
+            retired.push(Retired::Unpartitioned(topology.queue(service)));
+        }
+        let above = recorded.map_or(MAX_PARTITIONS, |count| {
+            u16::try_from(count).unwrap_or(MAX_PARTITIONS)
+        });
+        retired.extend(
+            (topology.partitions..above)
+                .map(|partition| Retired::Partition(topology.partition_queue(service, partition))),
+        );
+        for queue in retired {
+            let channel = self.connection.create_channel().await?;
+            let passive = QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            // A queue that does not exist closes the probing channel: nothing to drain, and
+            // (partition queues being numbered from 0) no retired partition above it.
+            if channel
+                .queue_declare(queue.name().into(), passive, FieldTable::default())
+                .await
+                .is_err()
+            {
+                if matches!(queue, Retired::Partition(_)) {
+                    break;
+                }
+                continue;
+            }
+            self.unbind(&channel, &queue).await?;
+            let handled = self.drain(&channel, &queue, shutdown).await?;
+            // Unbound and drained: nothing can arrive any more. (Quorum queues refuse the
+            // if-empty flag; an unpartitioned queue may still get copies through bindings of
+            // older versions, but those copies are also in the partitions.)
+            channel
+                .queue_delete(queue.name().into(), QueueDeleteOptions::default())
+                .await?;
+            let _ = channel.close(200, "retired queue drained".into()).await;
+            tracing::info!(
+                service = service.as_str(),
+                queue = queue.name(),
+                handled,
+                "queue of an earlier layout drained and deleted"
+            );
+        }
+        sqlx::query(
+            "INSERT INTO partition_layout (partitions) VALUES ($1)
+             ON CONFLICT (singleton) DO UPDATE SET partitions = $1, recorded_at = now()",
+        )
+        .bind(i32::from(topology.partitions))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Handles what an unbound queue holds, through a consumer: `basic.get` is refused on a
+    /// quorum queue with single active consumer. Counts the ready messages, takes that many,
+    /// and looks again (a message given back by a failed attempt is counted the next time).
+    async fn drain(
+        &self,
+        channel: &Channel,
+        queue: &Retired,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<usize> {
+        let consumer = &self.settings.consumer;
+        let mut handled = 0;
+        loop {
+            let ready = channel
+                .queue_declare(
+                    queue.name().into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await?
+                .message_count();
+            if ready == 0 {
+                return Ok(handled);
+            }
+            let draining = self.connection.create_channel().await?;
+            draining.basic_qos(1, BasicQosOptions::default()).await?;
+            let mut deliveries = draining
+                .basic_consume(
+                    queue.name().into(),
+                    format!(
+                        "tsunagu-{}-drain-{}",
+                        consumer.service.as_str(),
+                        uuid::Uuid::now_v7()
+                    )
+                    .into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            for _ in 0..ready {
+                let next = tokio::time::timeout(DRAIN_WAIT, deliveries.next()).await;
+                let Ok(Some(delivery)) = next else { break };
+                process_delivery(
+                    consumer,
+                    queue.name(),
+                    &self.pool,
+                    &*self.handler,
+                    &self.dead_letter_channel,
+                    delivery?,
+                    shutdown,
+                )
+                .await?;
+                handled += 1;
+            }
+            draining.close(200, "drained".into()).await?;
+        }
+    }
+
+    async fn unbind(&self, channel: &Channel, queue: &Retired) -> lapin::Result<()> {
+        let consumer = &self.settings.consumer;
+        let topology = &consumer.topology;
+        match queue {
+            Retired::Unpartitioned(name) => {
+                for pattern in amqp::subscriptions(consumer.service) {
+                    channel
+                        .queue_unbind(
+                            name.as_str().into(),
+                            topology.events_exchange().as_str().into(),
+                            (*pattern).into(),
+                            FieldTable::default(),
+                        )
+                        .await?;
+                }
+            }
+            Retired::Partition(name) => {
+                channel
+                    .queue_unbind(
+                        name.as_str().into(),
+                        topology.partition_exchange(consumer.service).as_str().into(),
+                        amqp::PARTITION_WEIGHT.into(),
+                        FieldTable::default(),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn release(&mut self, leases: &mut Leases, partition: u16) {
         if let Some(held) = self.held.remove(&partition) {
             held.stop.cancel();
@@ -222,6 +401,25 @@ impl<H: EventHandler> Worker<'_, H> {
         }
         while let Some((&partition, _)) = self.held.iter().next() {
             self.release(leases, partition).await;
+        }
+    }
+}
+
+/// How long draining waits for the next message a queue said it holds.
+const DRAIN_WAIT: Duration = Duration::from_secs(10);
+
+/// A queue of an earlier layout.
+enum Retired {
+    /// The one queue of the service before it was partitioned, bound to the events exchange.
+    Unpartitioned(String),
+    /// A partition queue above the configured count, bound to the partition exchange.
+    Partition(String),
+}
+
+impl Retired {
+    fn name(&self) -> &str {
+        match self {
+            Retired::Unpartitioned(name) | Retired::Partition(name) => name,
         }
     }
 }
@@ -318,6 +516,23 @@ impl Leases {
         sqlx::query("SELECT pg_advisory_unlock($1, $2)")
             .bind(lock_class(self.service, "partitions"))
             .bind(i32::from(partition))
+            .execute(&mut self.connection)
+            .await?;
+        Ok(())
+    }
+
+    /// Waits until no other worker of the service drains retired queues, then holds that.
+    async fn lock_draining(&mut self) -> sqlx::Result<()> {
+        sqlx::query("SELECT pg_advisory_lock($1, 0)")
+            .bind(lock_class(self.service, "draining"))
+            .execute(&mut self.connection)
+            .await?;
+        Ok(())
+    }
+
+    async fn unlock_draining(&mut self) -> sqlx::Result<()> {
+        sqlx::query("SELECT pg_advisory_unlock($1, 0)")
+            .bind(lock_class(self.service, "draining"))
             .execute(&mut self.connection)
             .await?;
         Ok(())

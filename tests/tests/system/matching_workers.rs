@@ -8,12 +8,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
 use tokio_util::sync::CancellationToken;
 use tsunagu_proto::intake::v1 as intake_pb;
 use tsunagu_proto::registry::v1 as registry_pb;
 use tsunagu_runtime::ServiceName;
+use tsunagu_runtime::amqp::{self, Topology};
 use tsunagu_runtime::partitions::partition_holders;
-use tsunagu_tests::{Options, PREFECTURE, TestSystem, consent_to_share, eventually, new_resource};
+use tsunagu_tests::{
+    Options, PREFECTURE, RABBITMQ_URL, TestSystem, consent_to_share, eventually, new_resource,
+};
 use uuid::Uuid;
 
 use crate::support::WAIT;
@@ -229,6 +234,151 @@ async fn three_workers_share_twenty_municipalities_and_survive_losing_one() {
         .expect("no submission holds the system")
         .shutdown()
         .await;
+}
+
+/// Lowering the partition count, and upgrading from the single queue matching had before it
+/// was partitioned: the workers of the new layout drain what the old layout's queues hold
+/// before they take partitions, delete those queues, and every need is decided once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_layout_drains_the_queues_of_the_old_one() {
+    const NEW_PARTITIONS: u16 = 4;
+    let system = TestSystem::start_with(Options {
+        seed_official_areas: true,
+        without: vec![ServiceName::Matching],
+        ..Options::default()
+    })
+    .await;
+    let old_partitions = system.config.matching_partitions;
+    assert!(old_partitions > NEW_PARTITIONS);
+    let topology = Topology::from_config(&system.config);
+    let broker = amqp::connect(RABBITMQ_URL, "tsunagu-test-old-layout")
+        .await
+        .expect("broker");
+    let channel = broker.create_channel().await.unwrap();
+    // The queue matching had before partitioning, bound as it was (needs only, here).
+    let legacy = topology.queue(ServiceName::Matching);
+    channel
+        .queue_declare(
+            legacy.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    channel
+        .queue_bind(
+            legacy.as_str().into(),
+            topology.events_exchange().as_str().into(),
+            "need.submitted".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+    // With no matching running, the old layout's queues fill: registry and intake events of
+    // twenty municipalities over the old partitions, and copies of the needs in the legacy queue.
+    let municipalities = municipalities(&system, MUNICIPALITIES).await;
+    for municipality in &municipalities {
+        create_resource(&system, municipality, &municipality.area_id, LOCAL_CAPACITY).await;
+    }
+    let mut need_ids = Vec::new();
+    for round in 0..2 {
+        for municipality in &municipalities {
+            let request_id = format!("layout-{}-{round}", municipality.code);
+            need_ids.push(submit(&system, &request_id, &municipality.code, &municipality.area_id).await);
+        }
+    }
+    let waiting_in = |queue: String| {
+        let broker = &broker;
+        async move {
+            let probe = broker.create_channel().await.unwrap();
+            let declared = probe
+                .queue_declare(
+                    queue.as_str().into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .ok();
+            let _ = probe.close(200, "probe".into()).await;
+            declared.map(|queue| queue.message_count())
+        }
+    };
+    eventually("the old queues to hold the needs", WAIT, || async {
+        let mut retired = 0;
+        for partition in NEW_PARTITIONS..old_partitions {
+            retired += waiting_in(topology.partition_queue(ServiceName::Matching, partition))
+                .await
+                .unwrap_or(0);
+        }
+        let legacy_held = waiting_in(legacy.clone()).await.unwrap_or(0);
+        (retired > 0 && legacy_held as usize == need_ids.len()).then_some(())
+    })
+    .await;
+
+    // The new layout: fewer partitions.
+    let mut config = (*system.config).clone();
+    config.matching_partitions = NEW_PARTITIONS;
+    let stop = CancellationToken::new();
+    let worker = tsunagu_matching::start(Arc::new(config), stop.clone())
+        .await
+        .expect("matching worker starts");
+    let matching_db = system.database(ServiceName::Matching).await;
+    eventually("every need proposed", WAIT, || async {
+        let proposed: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT need_id) FROM proposal WHERE status IN ('proposed', 'awaiting_approval')",
+        )
+        .fetch_one(&matching_db)
+        .await
+        .unwrap();
+        (proposed == need_ids.len() as i64).then_some(())
+    })
+    .await;
+    let proposals: i64 = sqlx::query_scalar("SELECT count(*) FROM proposal")
+        .fetch_one(&matching_db)
+        .await
+        .unwrap();
+    assert_eq!(proposals, need_ids.len() as i64, "one proposal per need");
+    for partition in NEW_PARTITIONS..old_partitions {
+        let queue = topology.partition_queue(ServiceName::Matching, partition);
+        assert_eq!(waiting_in(queue.clone()).await, None, "{queue} deleted");
+    }
+    assert_eq!(waiting_in(legacy.clone()).await, None, "the legacy queue deleted");
+    for partition in 0..NEW_PARTITIONS {
+        let queue = topology.partition_queue(ServiceName::Matching, partition);
+        assert!(waiting_in(queue.clone()).await.is_some(), "{queue} kept");
+    }
+
+    // The new layout carries new needs.
+    let late = submit(
+        &system,
+        "layout-late",
+        &municipalities[3].code,
+        &municipalities[3].area_id,
+    )
+    .await;
+    eventually("the late need proposed", WAIT, || async {
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM need WHERE id = $1")
+            .bind(late)
+            .fetch_optional(&matching_db)
+            .await
+            .unwrap();
+        (status.as_deref() == Some("proposed")).then_some(())
+    })
+    .await;
+
+    let _ = broker.close(200, "done".into()).await;
+    stop.cancel();
+    worker.wait().await.expect("the worker stops cleanly");
+    matching_db.close().await;
+    system.shutdown().await;
 }
 
 async fn area_by_code(system: &TestSystem, code: &str) -> registry_pb::Area {
