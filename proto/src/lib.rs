@@ -12,6 +12,12 @@ pub mod common {
     }
 }
 
+pub mod access {
+    pub mod v1 {
+        tonic::include_proto!("tsunagu.access.v1");
+    }
+}
+
 pub mod registry {
     pub mod v1 {
         tonic::include_proto!("tsunagu.registry.v1");

@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use futures_util::TryStreamExt;
 use sqlx::{Connection, PgConnection};
-use tonic::transport::Channel;
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use tsunagu_runtime::ServiceName;
@@ -335,7 +334,7 @@ async fn bench(system: &TestSystem, resources: usize, report: &mut Report) -> an
 }
 
 async fn import_official(
-    registry: &mut RegistryServiceClient<Channel>,
+    registry: &mut RegistryServiceClient<tsunagu_tests::KeyedChannel>,
 ) -> anyhow::Result<pb::ImportOfficialAreasResponse> {
     Ok(registry
         .import_official_areas(pb::ImportOfficialAreasRequest {
@@ -384,7 +383,7 @@ impl Sheet {
 /// Sizes, the message limit, and the client-side cost of writing and reading the sheet.
 async fn report_sheet(
     report: &mut Report,
-    registry: &mut RegistryServiceClient<Channel>,
+    registry: &mut RegistryServiceClient<tsunagu_tests::KeyedChannel>,
     sheet: &Sheet,
     resources: usize,
 ) -> anyhow::Result<()> {
@@ -445,7 +444,7 @@ async fn report_sheet(
 }
 
 /// A client that sends and receives messages larger than tonic's default.
-fn registry_client(system: &TestSystem) -> RegistryServiceClient<Channel> {
+fn registry_client(system: &TestSystem) -> RegistryServiceClient<tsunagu_tests::KeyedChannel> {
     system
         .registry()
         .max_decoding_message_size(256 * 1024 * 1024)
@@ -509,7 +508,9 @@ struct Setup {
 
 impl Setup {
     /// 大垣市 (loaded with the official list), its daily-life areas, and the organisations.
-    async fn create(registry: &mut RegistryServiceClient<Channel>) -> anyhow::Result<Setup> {
+    async fn create(
+        registry: &mut RegistryServiceClient<tsunagu_tests::KeyedChannel>,
+    ) -> anyhow::Result<Setup> {
         let ogaki = registry
             .get_area(pb::GetAreaRequest {
                 id: String::new(),
@@ -801,7 +802,7 @@ struct PartFigure {
 
 /// Imports the parts one after the other, checking each report; aborts on any rejected row.
 async fn import_parts(
-    registry: &mut RegistryServiceClient<Channel>,
+    registry: &mut RegistryServiceClient<tsunagu_tests::KeyedChannel>,
     scratch: &mut PgConnection,
     parts: &[Part],
     expect: Expect,

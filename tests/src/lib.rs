@@ -11,14 +11,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 use tsunagu_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use tsunagu_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use tsunagu_proto::notifications::v1::notifications_service_client::NotificationsServiceClient;
 use tsunagu_proto::registry::v1 as registry_pb;
 use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use tsunagu_runtime::amqp::Topology;
+use tsunagu_runtime::auth::Role;
 use tsunagu_runtime::config::Config;
+use tsunagu_runtime::grpc::{TracedChannel, traced_channel};
 use tsunagu_runtime::service::RunningService;
 use tsunagu_runtime::{ServiceName, amqp, db};
 
@@ -48,8 +49,20 @@ pub struct Options {
     pub without: Vec<ServiceName>,
 }
 
+/// A channel whose calls carry an API key (and the trace context).
+pub type KeyedChannel = TracedChannel;
+
+/// The keys every test system starts with.
+pub struct TestKeys {
+    /// 岐阜県's administrator ([`PREFECTURE`]).
+    pub prefecture_admin: String,
+    /// 大垣市's administrator ([`MUNICIPALITY`]): what the default clients carry.
+    pub municipal_admin: String,
+}
+
 pub struct TestSystem {
     pub config: Arc<Config>,
+    pub keys: TestKeys,
     pub database_url: String,
     database_name: String,
     pub topology: Topology,
@@ -76,6 +89,7 @@ impl TestSystem {
             .expect("create the test database");
 
         let namespace = format!("tsunagu-test-{suffix}");
+        let internal_token = tsunagu_runtime::auth::random_internal_token();
         let amqp_url = options
             .amqp_url
             .clone()
@@ -89,6 +103,7 @@ impl TestSystem {
                 ),
                 ("TSUNAGU_AMQP_URL", amqp_url.clone()),
                 ("TSUNAGU_AMQP_NAMESPACE", namespace.clone()),
+                ("TSUNAGU_INTERNAL_TOKEN", internal_token.clone()),
                 ("TSUNAGU_REGISTRY_LISTEN", "127.0.0.1:0".to_string()),
                 ("TSUNAGU_INTAKE_LISTEN", "127.0.0.1:0".to_string()),
                 ("TSUNAGU_MATCHING_LISTEN", "127.0.0.1:0".to_string()),
@@ -146,9 +161,14 @@ impl TestSystem {
                 .expect("notifications starts");
             services.push(notifications);
         }
+        let keys = TestKeys {
+            prefecture_admin: create_key(&database_url, Role::PrefectureAdmin, PREFECTURE, None, 30).await,
+            municipal_admin: create_key(&database_url, Role::MunicipalAdmin, MUNICIPALITY, None, 30).await,
+        };
         TestSystem {
             topology: Topology::from_config(&config),
             config,
+            keys,
             database_url,
             database_name,
             shutdown,
@@ -165,33 +185,51 @@ impl TestSystem {
             .expect("every service runs")
     }
 
-    fn channel(&self, name: ServiceName) -> Channel {
+    /// A channel to `name` whose calls carry the municipal admin's key.
+    fn channel(&self, name: ServiceName) -> KeyedChannel {
+        self.channel_with_key(name, &self.keys.municipal_admin)
+    }
+
+    /// A channel to `name` whose calls carry `key` (any text: malformed keys are sent as they
+    /// are, for tests of refusals).
+    pub fn channel_with_key(&self, name: ServiceName, key: &str) -> KeyedChannel {
+        traced_channel(&self.service(name).url(), key).expect("valid url and key")
+    }
+
+    /// A channel to `name` that carries no credentials at all.
+    pub fn anonymous_channel(&self, name: ServiceName) -> tonic::transport::Channel {
         tonic::transport::Endpoint::from_shared(self.service(name).url())
             .expect("valid url")
             .connect_lazy()
     }
 
-    pub fn registry(&self) -> RegistryServiceClient<Channel> {
+    /// A new key of `role` in `scope_code` (a provider's names its organisation), valid for
+    /// `valid_days`, written straight into the registry's database.
+    pub async fn key(&self, role: Role, scope_code: &str, organization_id: Option<uuid::Uuid>) -> String {
+        create_key(&self.database_url, role, scope_code, organization_id, 30).await
+    }
+
+    pub fn registry(&self) -> RegistryServiceClient<KeyedChannel> {
         RegistryServiceClient::new(self.channel(ServiceName::Registry))
     }
 
-    pub fn intake(&self) -> IntakeServiceClient<Channel> {
+    pub fn intake(&self) -> IntakeServiceClient<KeyedChannel> {
         IntakeServiceClient::new(self.channel(ServiceName::Intake))
     }
 
-    pub fn matching(&self) -> MatchingServiceClient<Channel> {
+    pub fn matching(&self) -> MatchingServiceClient<KeyedChannel> {
         MatchingServiceClient::new(self.channel(ServiceName::Matching))
     }
 
-    pub fn notifications(&self) -> NotificationsServiceClient<Channel> {
+    pub fn notifications(&self) -> NotificationsServiceClient<KeyedChannel> {
         NotificationsServiceClient::new(self.channel(ServiceName::Notifications))
     }
 
-    pub fn health(&self, name: ServiceName) -> tonic_health::pb::health_client::HealthClient<Channel> {
+    pub fn health(&self, name: ServiceName) -> tonic_health::pb::health_client::HealthClient<KeyedChannel> {
         tonic_health::pb::health_client::HealthClient::new(self.channel(name))
     }
 
-    pub fn grpc_channel(&self, name: ServiceName) -> Channel {
+    pub fn grpc_channel(&self, name: ServiceName) -> KeyedChannel {
         self.channel(name)
     }
 
@@ -294,6 +332,31 @@ async fn remove_test_resources(topology: &Topology, database_name: &str) {
         let _ = sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&pool).await;
         pool.close().await;
     }
+}
+
+/// Creates a key in the registry's schema of the test database.
+async fn create_key(
+    database_url: &str,
+    role: Role,
+    scope_code: &str,
+    organization_id: Option<uuid::Uuid>,
+    valid_days: u32,
+) -> String {
+    let pool = db::connect(database_url, ServiceName::Registry.as_str(), 1)
+        .await
+        .expect("connect to the registry's schema");
+    let grant = tsunagu_registry::access::KeyGrant {
+        name: format!("test {}", role.as_str()),
+        role,
+        scope_code: scope_code.to_string(),
+        organization_id,
+        valid_days,
+    };
+    let (_, key) = tsunagu_registry::access::create_key(&pool, &grant, "test harness", None)
+        .await
+        .expect("create a test key");
+    pool.close().await;
+    key
 }
 
 /// Polls `probe` until it returns `Some`, or panics with `what` after `timeout`.

@@ -31,10 +31,16 @@ impl EventHandler for IntakeListener {
             events::CATEGORY_CREATED => return categories::learn(tx, event).await,
             events::MATCH_PROPOSED => (decode::<MatchProposed>(event)?.need_id, &[NeedStatus::Proposed]),
             // An acceptance that overtook its proposal still lands: proposed, then accepted.
-            events::MATCH_ACCEPTED => (
-                decode::<MatchAnswered>(event)?.need_id,
-                &[NeedStatus::Proposed, NeedStatus::Accepted],
-            ),
+            events::MATCH_ACCEPTED => {
+                let accepted = decode::<MatchAnswered>(event)?;
+                // The provider helping may ask for the resident's contact (GetSharedContact).
+                sqlx::query("UPDATE need SET accepted_organization_id = $2 WHERE id = $1")
+                    .bind(accepted.need_id)
+                    .bind(accepted.organization_id)
+                    .execute(&mut *tx)
+                    .await?;
+                (accepted.need_id, &[NeedStatus::Proposed, NeedStatus::Accepted])
+            }
             events::MATCH_REJECTED | events::MATCH_EXPIRED => {
                 (decode::<MatchAnswered>(event)?.need_id, &[NeedStatus::Matching])
             }

@@ -21,9 +21,9 @@ pub struct RegistryLookup {
 }
 
 impl RegistryLookup {
-    pub fn connect(registry_url: &str) -> anyhow::Result<RegistryLookup> {
+    pub fn connect(registry_url: &str, internal_token: &str) -> anyhow::Result<RegistryLookup> {
         Ok(RegistryLookup {
-            client: RegistryServiceClient::new(traced_channel(registry_url)?),
+            client: RegistryServiceClient::new(traced_channel(registry_url, internal_token)?),
         })
     }
 

@@ -5,8 +5,10 @@
 //! - `domain`: validated inputs, parsed from requests, never generated types;
 //! - `store`: SQL, each write in one transaction with its outbox event;
 //! - `official_import`: the official list of 全国地方公共団体コード into the area tree;
+//! - `access`: API keys, who may manage them, and the introspection the other services ask;
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
+pub mod access;
 mod area_edit;
 mod batch;
 mod categories;
@@ -35,15 +37,23 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub const GRPC_SERVICE_NAME: &str = "tsunagu.registry.v1.RegistryService";
 
+/// Brings the registry's schema up to date (for commands that write to it before the service
+/// first ran, such as `tsunagu bootstrap-admin`).
+pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    tsunagu_runtime::db::migrate(pool, ServiceName::Registry.as_str(), &MIGRATIONS).await
+}
+
 /// Starts the registry: migrates its schema, starts its outbox relay and serves gRPC.
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<RunningService> {
     let seed_official_areas = config.seed_official_areas;
-    let host = ServiceHost::start(ServiceName::Registry, config, &MIGRATIONS, shutdown).await?;
+    let mut host = ServiceHost::start(ServiceName::Registry, config, &MIGRATIONS, shutdown).await?;
+    host.check_keys_with(access::LocalKeys::new(host.pool.clone()));
     if seed_official_areas {
         official_import::seed_if_empty(&host.pool).await?;
         host.outbox_wake.notify_one();
     }
     let routes = grpc::routes(host.pool.clone(), host.outbox_wake.clone());
     let routes = community::add_routes(routes, host.pool.clone(), host.outbox_wake.clone());
+    let routes = access::add_routes(routes, host.pool.clone());
     host.serve(routes, GRPC_SERVICE_NAME).await
 }

@@ -128,6 +128,13 @@ pub struct Config {
     /// How often a matching worker counts the live workers and takes or gives back
     /// partitions, in milliseconds (TSUNAGU_MATCHING_REBALANCE_MILLIS, default 1000).
     pub matching_rebalance_millis: u32,
+    /// The secret the services present to each other (TSUNAGU_INTERNAL_TOKEN, at least 32
+    /// characters). Required by `serve`; `up` and the tests make one per process.
+    pub internal_token: Option<String>,
+    /// How long a service other than the registry trusts a key the registry admitted, in
+    /// seconds (TSUNAGU_AUTH_CACHE_SECONDS, default 10): a revoked key stops working
+    /// everywhere within this time.
+    pub auth_cache_seconds: u32,
 }
 
 /// Matching's partition queues when TSUNAGU_MATCHING_PARTITIONS is not set.
@@ -305,6 +312,18 @@ impl Config {
             50,
         );
 
+        let internal_token = get("TSUNAGU_INTERNAL_TOKEN");
+        if let Some(token) = &internal_token
+            && (token.len() < 32 || !token.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            problems.push(
+                "TSUNAGU_INTERNAL_TOKEN must be at least 32 printable ASCII characters without spaces \
+                 (e.g. `openssl rand -base64 33`)"
+                    .to_string(),
+            );
+        }
+        let auth_cache_seconds = parse_number(&mut problems, &get, "TSUNAGU_AUTH_CACHE_SECONDS", 10u32, 0);
+
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -327,6 +346,18 @@ impl Config {
             matching_expiry_sweep_seconds,
             matching_partitions,
             matching_rebalance_millis,
+            internal_token,
+            auth_cache_seconds,
+        })
+    }
+
+    /// The internal token, or what to do about its absence.
+    pub fn internal_token(&self) -> anyhow::Result<&str> {
+        self.internal_token.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "TSUNAGU_INTERNAL_TOKEN is not set: every service of a deployment needs the same secret \
+                 (at least 32 characters, e.g. `openssl rand -base64 33`) to call the others"
+            )
         })
     }
 

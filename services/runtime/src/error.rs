@@ -39,6 +39,10 @@ pub enum ServiceError {
     Conflict(String),
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The caller may not do this, or the object does not exist: the two are not told apart,
+    /// so a refusal never reveals another tenant's data (issue 7).
+    #[error("permission denied")]
+    Denied,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -113,6 +117,7 @@ impl From<ServiceError> for tonic::Status {
             ServiceError::FailedPrecondition(what) => tonic::Status::failed_precondition(what),
             ServiceError::Conflict(what) => tonic::Status::aborted(what),
             ServiceError::Unavailable(what) => tonic::Status::unavailable(what),
+            ServiceError::Denied => crate::auth::denied(),
             ServiceError::Internal(cause) => {
                 // The cause chain goes to the log (and the trace), never to the caller.
                 tracing::error!(error = format!("{cause:#}"), "internal error");

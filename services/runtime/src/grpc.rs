@@ -26,28 +26,49 @@ pub fn server_span(service: &'static str, request: &http::Request<()>) -> Span {
     span
 }
 
-/// Client interceptor: puts the current span's trace context into the call's metadata.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PropagateTrace;
+/// Client interceptor: puts the current span's trace context into the call's metadata, and
+/// the caller's credentials (`authorization: Bearer …`) when it has some.
+#[derive(Clone, Debug, Default)]
+pub struct PropagateTrace {
+    authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl PropagateTrace {
+    /// Calls that carry `token` (the internal token between services, or an API key).
+    pub fn with_token(token: &str) -> anyhow::Result<PropagateTrace> {
+        let authorization = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| anyhow::anyhow!("a token must be printable ASCII"))?;
+        Ok(PropagateTrace {
+            authorization: Some(authorization),
+        })
+    }
+}
 
 impl Interceptor for PropagateTrace {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         telemetry::inject_current(&mut MetadataInjector(request.metadata_mut()));
+        if let Some(authorization) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
+        }
         Ok(request)
     }
 }
 
 pub type TracedChannel = tonic::service::interceptor::InterceptedService<Channel, PropagateTrace>;
 
-/// A lazily connecting channel to `url` whose calls carry the trace context.
-pub fn traced_channel(url: &str) -> anyhow::Result<TracedChannel> {
+/// A lazily connecting channel to `url` whose calls carry the trace context and `token`
+/// (another service's calls carry the deployment's internal token).
+pub fn traced_channel(url: &str, token: &str) -> anyhow::Result<TracedChannel> {
     let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
         .connect_timeout(std::time::Duration::from_secs(3))
         .timeout(std::time::Duration::from_secs(10))
         .connect_lazy();
     Ok(tonic::service::interceptor::InterceptedService::new(
         channel,
-        PropagateTrace,
+        PropagateTrace::with_token(token)?,
     ))
 }
 

@@ -5,6 +5,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::auth::{AuthLayer, Authenticator, KeyResolver, RemoteKeys};
+
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::sync::Notify;
@@ -29,6 +31,8 @@ pub struct ServiceHost {
     pub shutdown: CancellationToken,
     broker_status: BrokerStatus,
     tasks: JoinSet<()>,
+    /// Where API keys are checked: the registry's own store, else the registry over gRPC.
+    keys: Option<Arc<dyn KeyResolver>>,
 }
 
 impl ServiceHost {
@@ -55,6 +59,7 @@ impl ServiceHost {
             shutdown,
             broker_status: BrokerStatus::default(),
             tasks: JoinSet::new(),
+            keys: None,
         };
         host.tasks.spawn(outbox::run_relay(
             name.as_str(),
@@ -106,8 +111,15 @@ impl ServiceHost {
         ));
     }
 
+    /// Checks API keys with `keys` (the registry, which holds them) instead of asking the
+    /// registry over gRPC.
+    pub fn check_keys_with(&mut self, keys: Arc<dyn KeyResolver>) {
+        self.keys = Some(keys);
+    }
+
     /// Binds the listen address and serves `routes` plus health and reflection in the
-    /// background. `grpc_service_name` is the full name health checks ask for.
+    /// background, every other call authenticated first (`crate::auth`).
+    /// `grpc_service_name` is the full name health checks ask for.
     pub async fn serve(
         mut self,
         routes: Routes,
@@ -142,9 +154,21 @@ impl ServiceHost {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
 
+        let internal_token = self.config.internal_token()?;
+        let keys: Arc<dyn KeyResolver> = match self.keys.take() {
+            Some(keys) => keys,
+            None => Arc::new(RemoteKeys::new(
+                &self.config.registry_url,
+                internal_token,
+                std::time::Duration::from_secs(u64::from(self.config.auth_cache_seconds)),
+            )?),
+        };
+        let authenticator = Authenticator::new(internal_token, keys);
+
         let service = self.name.as_str();
         let router = tonic::transport::Server::builder()
             .trace_fn(move |request| crate::grpc::server_span(service, request))
+            .layer(AuthLayer::new(authenticator))
             .add_routes(routes)
             .add_service(health_service)
             .add_service(reflection_v1)

@@ -5,8 +5,10 @@
 use tonic::Code;
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use tsunagu_runtime::ServiceName;
+use tsunagu_runtime::auth::Role;
+use tsunagu_runtime::grpc::{TracedChannel, traced_channel};
 use tsunagu_runtime::service::RunningService;
+use tsunagu_runtime::{Config, ServiceName};
 
 pub const DEMO_PREFECTURE: &str = "210005"; // 岐阜県
 pub const DEMO_MUNICIPALITY: &str = "212024"; // 大垣市
@@ -45,8 +47,73 @@ fn target_of(services: &[RunningService], name: ServiceName) -> String {
     }
 }
 
-pub async fn load(services: &[RunningService]) -> anyhow::Result<Demo> {
-    let mut registry = RegistryServiceClient::connect(url_of(services, ServiceName::Registry)).await?;
+/// The keys of one `tsunagu up` session, printed with the walk-through.
+pub struct SessionKeys {
+    /// 岐阜県's administrator: the registry's data, keys, the prefecture's gap map.
+    pub prefecture_admin: String,
+    /// 大垣市's administrator: needs, residents, proposals and notifications of the city.
+    pub municipal_admin: String,
+}
+
+/// Keys for this session, valid for 30 days, written straight into the registry's database
+/// (the demo is a single process on the operator's own machine).
+pub async fn session_keys(config: &Config) -> anyhow::Result<SessionKeys> {
+    let registry = config.service(ServiceName::Registry);
+    let pool =
+        tsunagu_runtime::db::connect(&registry.database_url, ServiceName::Registry.as_str(), 1).await?;
+    let make = async |role: Role, scope: &str, name: &str| {
+        let grant = tsunagu_registry::access::KeyGrant {
+            name: name.to_string(),
+            role,
+            scope_code: scope.to_string(),
+            organization_id: None,
+            valid_days: 30,
+        };
+        tsunagu_registry::access::create_key(&pool, &grant, "tsunagu up", None)
+            .await
+            .map(|(_, key)| key)
+            .map_err(|error| anyhow::anyhow!("cannot create the session's keys: {error}"))
+    };
+    let prefecture_admin = make(
+        Role::PrefectureAdmin,
+        DEMO_PREFECTURE,
+        "tsunagu up: 岐阜県 管理者",
+    )
+    .await?;
+    let municipal_admin = make(
+        Role::MunicipalAdmin,
+        DEMO_MUNICIPALITY,
+        "tsunagu up: 大垣市 管理者",
+    )
+    .await?;
+    pool.close().await;
+    Ok(SessionKeys {
+        prefecture_admin,
+        municipal_admin,
+    })
+}
+
+/// What `tsunagu bootstrap-admin` prints: the key, once, and what to do with it.
+pub fn key_instructions(prefecture_code: &str, key: &str) -> String {
+    format!(
+        r#"都道府県管理者のAPIキー / the prefecture admin's API key ({prefecture_code}) — shown this once, keep it safe:
+
+  {key}
+
+Every call carries it:  grpcurl -H "authorization: Bearer {key}" …
+
+Create a municipality's keys with it (roles: ROLE_MUNICIPAL_ADMIN, ROLE_COORDINATOR, ROLE_PROVIDER
+with organization_id, ROLE_INTEGRATION; see README.md, "Access"):
+  grpcurl -plaintext -H "authorization: Bearer {key}"     -d '{{"name":"大垣市 管理者","role":"ROLE_MUNICIPAL_ADMIN","scope_code":"212024"}}'     localhost:50051 tsunagu.access.v1.AccessService/CreateApiKey
+"#
+    )
+}
+
+pub async fn load(services: &[RunningService], keys: &SessionKeys) -> anyhow::Result<Demo> {
+    let mut registry = RegistryServiceClient::new(traced_channel(
+        &url_of(services, ServiceName::Registry),
+        &keys.prefecture_admin,
+    )?);
 
     // 岐阜県 and 大垣市 come from the official list the registry loads on first start (or are
     // created here when that is switched off); the demo is loaded once its own area exists.
@@ -153,7 +220,7 @@ pub async fn load(services: &[RunningService]) -> anyhow::Result<Demo> {
 }
 
 async fn find_existing(
-    registry: &mut RegistryServiceClient<tonic::transport::Channel>,
+    registry: &mut RegistryServiceClient<TracedChannel>,
     municipality_id: &str,
 ) -> anyhow::Result<Demo> {
     let areas = registry
@@ -199,7 +266,7 @@ async fn find_existing(
 
 /// The official area with `code`, created if the registry does not have it yet.
 async fn official_area(
-    registry: &mut RegistryServiceClient<tonic::transport::Channel>,
+    registry: &mut RegistryServiceClient<TracedChannel>,
     kind: pb::AreaKind,
     code: &str,
     parent_id: &str,
@@ -220,7 +287,7 @@ async fn official_area(
 }
 
 async fn create_area(
-    registry: &mut RegistryServiceClient<tonic::transport::Channel>,
+    registry: &mut RegistryServiceClient<TracedChannel>,
     kind: pb::AreaKind,
     code: &str,
     name: &str,
@@ -243,7 +310,7 @@ async fn create_area(
 }
 
 async fn create_organization(
-    registry: &mut RegistryServiceClient<tonic::transport::Channel>,
+    registry: &mut RegistryServiceClient<TracedChannel>,
     name: &str,
     kana: &str,
     kind: pb::OrganizationKind,
@@ -273,7 +340,7 @@ struct Offer {
 }
 
 async fn create_resource(
-    registry: &mut RegistryServiceClient<tonic::transport::Channel>,
+    registry: &mut RegistryServiceClient<TracedChannel>,
     organization_id: &str,
     name: &str,
     category: &str,
@@ -328,7 +395,7 @@ async fn create_resource(
 }
 
 /// Ready-to-paste grpcurl calls that carry a need through to a notification.
-pub fn instructions(services: &[RunningService], demo: &Demo) -> String {
+pub fn instructions(services: &[RunningService], demo: &Demo, keys: &SessionKeys) -> String {
     let registry = target_of(services, ServiceName::Registry);
     let intake = target_of(services, ServiceName::Intake);
     let matching = target_of(services, ServiceName::Matching);
@@ -342,22 +409,29 @@ pub fn instructions(services: &[RunningService], demo: &Demo) -> String {
   matching      {matching}
   notifications {notifications}
 
-Try it (every service answers reflection: grpcurl -plaintext {intake} list):
+Every call carries an API key. This session's keys (valid 30 days; more with
+AccessService/CreateApiKey, see README.md "Access"):
+  岐阜県 管理者 (registry, keys, the prefecture's gap map):
+    PREF='authorization: Bearer {prefecture_key}'
+  大垣市 管理者 (needs, residents, proposals, notifications of the city):
+    CITY='authorization: Bearer {municipal_key}'
+
+Try it (every service answers reflection without a key: grpcurl -plaintext {intake} list):
 
 # 1. Submit a need: ゴミ出し on Tuesday and Friday, 7:00–9:00, in 「{area_name}」 (idempotent by
 #    request_id), with the resident's written consent to share it with providers (without
 #    consent it is recorded and counted, but proposed to nobody)
-grpcurl -plaintext -d '{{"request_id":"{request_id}","municipality_code":"{DEMO_MUNICIPALITY}","area_id":"{area_id}","category":"ゴミ出し","urgency":"URGENCY_ROUTINE","details":{{"time_windows":[{{"weekday":"WEEKDAY_TUESDAY","start_minute":420,"end_minute":540}},{{"weekday":"WEEKDAY_FRIDAY","start_minute":420,"end_minute":540}}],"frequency":{{"times":2,"per":"FREQUENCY_UNIT_WEEK"}}}},"channel":"REFERRAL_CHANNEL_CARE_MANAGER","consent":{{"given_by":"CONSENT_GIVER_RESIDENT","method":"CONSENT_METHOD_WRITTEN","scopes":["CONSENT_SCOPE_SHARE_NEED_WITH_PROVIDERS"]}}}}' {intake} tsunagu.intake.v1.IntakeService/SubmitNeed
+grpcurl -plaintext -H "$CITY" -d '{{"request_id":"{request_id}","municipality_code":"{DEMO_MUNICIPALITY}","area_id":"{area_id}","category":"ゴミ出し","urgency":"URGENCY_ROUTINE","details":{{"time_windows":[{{"weekday":"WEEKDAY_TUESDAY","start_minute":420,"end_minute":540}},{{"weekday":"WEEKDAY_FRIDAY","start_minute":420,"end_minute":540}}],"frequency":{{"times":2,"per":"FREQUENCY_UNIT_WEEK"}}}},"channel":"REFERRAL_CHANNEL_CARE_MANAGER","consent":{{"given_by":"CONSENT_GIVER_RESIDENT","method":"CONSENT_METHOD_WRITTEN","scopes":["CONSENT_SCOPE_SHARE_NEED_WITH_PROVIDERS"]}}}}' {intake} tsunagu.intake.v1.IntakeService/SubmitNeed
 
 # 2. The proposal matching made
-grpcurl -plaintext -d '{{"municipality_code":"{DEMO_MUNICIPALITY}"}}' {matching} tsunagu.matching.v1.MatchingService/ListProposals
+grpcurl -plaintext -H "$CITY" -d '{{"municipality_code":"{DEMO_MUNICIPALITY}"}}' {matching} tsunagu.matching.v1.MatchingService/ListProposals
 
 # 3. The provider's in-app notification
-grpcurl -plaintext -d '{{"recipient":{{"organization_id":"{org_id}"}}}}' {notifications} tsunagu.notifications.v1.NotificationsService/ListNotifications
+grpcurl -plaintext -H "$CITY" -d '{{"recipient":{{"organization_id":"{org_id}"}}}}' {notifications} tsunagu.notifications.v1.NotificationsService/ListNotifications
 
 # A need nobody can serve goes to the coordinators of the municipality:
-grpcurl -plaintext -d '{{"request_id":"{request_id}-2","municipality_code":"{DEMO_MUNICIPALITY}","area_id":"{area_id}","category":"外出支援","consent":{{"given_by":"CONSENT_GIVER_FAMILY","method":"CONSENT_METHOD_VERBAL","scopes":["CONSENT_SCOPE_SHARE_NEED_WITH_PROVIDERS"]}}}}' {intake} tsunagu.intake.v1.IntakeService/SubmitNeed
-grpcurl -plaintext -d '{{"recipient":{{"coordinators_of_municipality":"{DEMO_MUNICIPALITY}"}}}}' {notifications} tsunagu.notifications.v1.NotificationsService/ListNotifications
+grpcurl -plaintext -H "$CITY" -d '{{"request_id":"{request_id}-2","municipality_code":"{DEMO_MUNICIPALITY}","area_id":"{area_id}","category":"外出支援","consent":{{"given_by":"CONSENT_GIVER_FAMILY","method":"CONSENT_METHOD_VERBAL","scopes":["CONSENT_SCOPE_SHARE_NEED_WITH_PROVIDERS"]}}}}' {intake} tsunagu.intake.v1.IntakeService/SubmitNeed
+grpcurl -plaintext -H "$CITY" -d '{{"recipient":{{"coordinators_of_municipality":"{DEMO_MUNICIPALITY}"}}}}' {notifications} tsunagu.notifications.v1.NotificationsService/ListNotifications
 
 # Health
 grpcurl -plaintext -d '{{"service":"tsunagu.intake.v1.IntakeService"}}' {intake} grpc.health.v1.Health/Check
@@ -368,5 +442,7 @@ Ctrl-C stops everything gracefully.
         org_name = demo.organization_name,
         area_id = demo.daily_life_area_id,
         org_id = demo.organization_id,
+        prefecture_key = keys.prefecture_admin,
+        municipal_key = keys.municipal_admin,
     )
 }

@@ -16,6 +16,10 @@ const USAGE: &str = "\
 使い方 / usage:
   tsunagu up                 run all four services with demo data (ports 50051–50054)
   tsunagu serve <service>    run one service: registry | intake | matching | notifications
+                             (every service needs the same TSUNAGU_INTERNAL_TOKEN)
+  tsunagu bootstrap-admin <prefecture code>
+                             the first key of a deployment: a prefecture admin (printed once),
+                             made only when the prefecture has no live admin key
   tsunagu import resources|organizations|helpers <file.xlsx|file.csv> --municipality <code>
                              [--dry-run] [--registry http://127.0.0.1:50051] [--batch 500] [--by <name>]
                              upsert from a sheet (progress bar; rejected rows listed, exit code 3)
@@ -35,6 +39,7 @@ Configuration comes from the environment; see README.md (TSUNAGU_DATABASE_URL, T
 enum Command {
     Up,
     Serve(ServiceName),
+    BootstrapAdmin(String),
     Sheet(sheet_cli::SheetCommand),
 }
 
@@ -45,6 +50,7 @@ fn parse_args() -> Result<Command, String> {
         ["serve", name] => ServiceName::parse(name).map(Command::Serve).ok_or_else(|| {
             format!("unknown service {name:?}: expected registry, intake, matching or notifications")
         }),
+        ["bootstrap-admin", code] => Ok(Command::BootstrapAdmin(code.to_string())),
         ["import", ..] | ["export", ..] => {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             sheet_cli::parse(&args).map(Command::Sheet)
@@ -91,6 +97,7 @@ fn main() -> std::process::ExitCode {
         let result = match command {
             Command::Up => up(config).await,
             Command::Serve(service) => serve(config, service).await,
+            Command::BootstrapAdmin(code) => bootstrap_admin(&config, &code).await,
             Command::Sheet(_) => unreachable!("handled before the configuration is read"),
         };
         telemetry.shutdown();
@@ -124,8 +131,48 @@ async fn serve(config: Arc<Config>, service: ServiceName) -> anyhow::Result<()> 
     running.wait().await
 }
 
+/// The first prefecture admin key, written straight into the registry's database.
+async fn bootstrap_admin(config: &Config, prefecture_code: &str) -> anyhow::Result<()> {
+    let code = tsunagu_runtime::MunicipalityCode::parse_known(prefecture_code)
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    if !code.official().is_some_and(|entry| entry.is_prefecture()) {
+        anyhow::bail!(
+            "{prefecture_code} は都道府県のコードではありません / not a prefecture's code (e.g. 210005 for 岐阜県)"
+        );
+    }
+    let registry = config.service(ServiceName::Registry);
+    let pool =
+        tsunagu_runtime::db::connect(&registry.database_url, ServiceName::Registry.as_str(), 1).await?;
+    tsunagu_registry::migrate(&pool).await?;
+    match tsunagu_registry::access::bootstrap_prefecture_admin(
+        &pool,
+        code.as_str(),
+        "tsunagu bootstrap-admin",
+    )
+    .await?
+    {
+        Some(key) => {
+            println!("{}", demo::key_instructions(code.as_str(), &key));
+            Ok(())
+        }
+        None => anyhow::bail!(
+            "{} already has a live prefecture admin key: use it to create more (AccessService/CreateApiKey), \
+             or revoke it first",
+            code.as_str()
+        ),
+    }
+}
+
 async fn up(config: Arc<Config>) -> anyhow::Result<()> {
     preflight::check(&config).await?;
+    // One process: the services share a token made for this run unless one was configured.
+    let config = if config.internal_token.is_some() {
+        config
+    } else {
+        let mut with_token = Config::clone(&config);
+        with_token.internal_token = Some(tsunagu_runtime::auth::random_internal_token());
+        Arc::new(with_token)
+    };
     let shutdown = shutdown::on_signal();
     let registry = start_service(config.clone(), ServiceName::Registry, shutdown.clone()).await?;
     // The others reach the registry where it actually listens: with TSUNAGU_REGISTRY_LISTEN on
@@ -145,8 +192,9 @@ async fn up(config: Arc<Config>) -> anyhow::Result<()> {
         running.push(start_service(config.clone(), service, shutdown.clone()).await?);
     }
     preflight::wait_until_serving(&running).await?;
-    let demo = demo::load(&running).await?;
-    println!("{}", demo::instructions(&running, &demo));
+    let keys = demo::session_keys(&config).await?;
+    let demo = demo::load(&running, &keys).await?;
+    println!("{}", demo::instructions(&running, &demo, &keys));
     for service in running {
         service.wait().await?;
     }

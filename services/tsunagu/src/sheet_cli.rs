@@ -9,12 +9,14 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tsunagu_proto::intake::v1 as intake_pb;
 use tsunagu_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_proto::registry::v1::community_service_client::CommunityServiceClient;
 use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use tsunagu_runtime::grpc::{PropagateTrace, TracedChannel};
 
 pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:50051";
 pub const DEFAULT_INTAKE: &str = "http://127.0.0.1:50052";
@@ -195,34 +197,43 @@ pub fn parse(args: &[&str]) -> Result<SheetCommand, String> {
 }
 
 /// The registry's services share one connection: `RegistryService` for resources and
-/// organisations, `CommunityService` for helpers.
+/// organisations, `CommunityService` for helpers. Every call carries the API key of
+/// `TSUNAGU_API_KEY` (an environment variable rather than a flag, so the key stays out of shell
+/// history and process lists).
 #[derive(Clone)]
-struct Registry(Channel);
+struct Registry(TracedChannel);
 
 impl Registry {
     async fn connect(registry: &str) -> anyhow::Result<Registry> {
+        let key = std::env::var("TSUNAGU_API_KEY").map_err(|_| {
+            anyhow::anyhow!(
+                "TSUNAGU_API_KEY is not set: the import and export commands call Tsunagu with an API key \
+                 of the municipality (see README.md, \"Access\")"
+            )
+        })?;
         let channel = Channel::from_shared(registry.to_string())
             .with_context(|| format!("not a URL: {registry}"))?
             .connect()
             .await
             .with_context(|| format!("cannot reach {registry}"))?;
-        Ok(Registry(channel))
+        let credentials = PropagateTrace::with_token(key.trim()).context("TSUNAGU_API_KEY")?;
+        Ok(Registry(InterceptedService::new(channel, credentials)))
     }
 
-    fn registry(&self) -> RegistryServiceClient<Channel> {
+    fn registry(&self) -> RegistryServiceClient<TracedChannel> {
         RegistryServiceClient::new(self.0.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    fn community(&self) -> CommunityServiceClient<Channel> {
+    fn community(&self) -> CommunityServiceClient<TracedChannel> {
         CommunityServiceClient::new(self.0.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
 
     /// The same connection, when it leads to intake instead.
-    fn intake(&self) -> IntakeServiceClient<Channel> {
+    fn intake(&self) -> IntakeServiceClient<TracedChannel> {
         IntakeServiceClient::new(self.0.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)

@@ -18,10 +18,14 @@ use tokio::time::Instant;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use tsunagu_proto::access::v1 as access_pb;
+use tsunagu_proto::access::v1::access_service_client::AccessServiceClient;
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+/// The secret the served processes present to each other (any 32+ characters will do here).
+const INTERNAL_TOKEN: &str = "sheet-commands-test-internal-token-0123456789";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -73,6 +77,7 @@ async fn serve(service: &str, extra_env: &[(&str, &str)]) -> Served {
             format!("127.0.0.1:{port}"),
         )
         .env("TSUNAGU_DATABASE_MAX_CONNECTIONS", "4")
+        .env("TSUNAGU_INTERNAL_TOKEN", INTERNAL_TOKEN)
         .env("RUST_LOG", "warn")
         .envs(extra_env.iter().copied())
         .stdin(Stdio::null())
@@ -103,7 +108,12 @@ impl Served {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_sheet_imports_in_parts_reports_its_bad_row_and_round_trips() {
     let served = serve("registry", &[]).await;
-    let result = exercise(&served.url, &served.directory).await;
+    let result = async {
+        wait_serving(&served.url).await?;
+        let key = municipal_key(&served).await?;
+        exercise(&served.url, &served.directory, &key).await
+    }
+    .await;
     served.stop().await;
     if let Err(error) = result {
         panic!("{error:#}");
@@ -112,18 +122,94 @@ async fn a_long_sheet_imports_in_parts_reports_its_bad_row_and_round_trips() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn needs_and_survey_results_go_into_intake_row_by_row() {
+    // Intake checks keys with the registry, which holds them.
+    let registry = serve("registry", &[]).await;
     let served = serve(
         "intake",
-        &[(
-            "TSUNAGU_INTAKE_ENCRYPTION_KEYS",
-            "cli-1:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
-        )],
+        &[
+            (
+                "TSUNAGU_INTAKE_ENCRYPTION_KEYS",
+                "cli-1:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+            ),
+            ("TSUNAGU_REGISTRY_URL", &registry.url),
+        ],
     )
     .await;
-    let result = import_into_intake(&served.url, &served.directory).await;
+    let result = async {
+        wait_serving(&registry.url).await?;
+        let key = municipal_key(&registry).await?;
+        import_into_intake(&served.url, &served.directory, &key).await
+    }
+    .await;
     served.stop().await;
+    registry.stop().await;
     if let Err(error) = result {
         panic!("{error:#}");
+    }
+}
+
+/// A municipal admin key of 大垣市, made as an operator would: `tsunagu bootstrap-admin` on the
+/// registry's database prints the prefecture admin's key, which creates the city's key
+/// through `AccessService/CreateApiKey`.
+async fn municipal_key(registry: &Served) -> anyhow::Result<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
+        .args(["bootstrap-admin", "210005"])
+        .env(
+            "TSUNAGU_DATABASE_URL",
+            format!("{POSTGRES_URL}/{}", registry.database_name),
+        )
+        .env("TSUNAGU_INTERNAL_TOKEN", INTERNAL_TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("run tsunagu bootstrap-admin")?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    ensure!(
+        output.status.success(),
+        "bootstrap-admin failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let admin = stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("tsk_"))
+        .context("the bootstrap prints the key")?
+        .to_string();
+    // A second bootstrap refuses: the prefecture has a live admin key.
+    let again = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
+        .args(["bootstrap-admin", "210005"])
+        .env(
+            "TSUNAGU_DATABASE_URL",
+            format!("{POSTGRES_URL}/{}", registry.database_name),
+        )
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .await?;
+    ensure!(!again.status.success(), "a second bootstrap must refuse");
+    let channel = tonic::transport::Channel::from_shared(registry.url.clone())?
+        .connect()
+        .await?;
+    let mut access = AccessServiceClient::with_interceptor(channel, bearer(&admin));
+    let created = access
+        .create_api_key(access_pb::CreateApiKeyRequest {
+            name: "大垣市 管理者".into(),
+            role: access_pb::Role::MunicipalAdmin.into(),
+            scope_code: "212024".into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    Ok(created.key)
+}
+
+/// Adds `authorization: Bearer <key>` to every call.
+fn bearer(key: &str) -> impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
+    let value: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+        format!("Bearer {key}").parse().expect("a key is ASCII");
+    move |mut request: tonic::Request<()>| {
+        request.metadata_mut().insert("authorization", value.clone());
+        Ok(request)
     }
 }
 
@@ -153,7 +239,7 @@ async fn wait_serving(url: &str) -> anyhow::Result<tonic::transport::Channel> {
     }
 }
 
-async fn import_into_intake(url: &str, directory: &std::path::Path) -> anyhow::Result<()> {
+async fn import_into_intake(url: &str, directory: &std::path::Path, key: &str) -> anyhow::Result<()> {
     wait_serving(url).await?;
     let area = uuid::Uuid::now_v7();
     // 600 needs, a blank line, a bad row, 100 more: two parts, the bad row is line 603.
@@ -179,7 +265,7 @@ async fn import_into_intake(url: &str, directory: &std::path::Path) -> anyhow::R
     };
     let needs = args(sheet.to_str().unwrap(), "needs");
     let needs: Vec<&str> = needs.iter().map(String::as_str).collect();
-    let (code, stdout, stderr) = run_cli(&needs).await?;
+    let (code, stdout, stderr) = run_cli(&needs, key).await?;
     ensure!(code == 3, "exit code {code}\n{stdout}\n{stderr}");
     ensure!(
         stdout.contains("作成 700 / 更新 0 / 変更なし 0 / エラー 1 行"),
@@ -187,7 +273,7 @@ async fn import_into_intake(url: &str, directory: &std::path::Path) -> anyhow::R
     );
     ensure!(stdout.contains("603行目 「頻度」"), "{stdout}");
     // Again: every row already imported, nothing created twice.
-    let (code, stdout, stderr) = run_cli(&needs).await?;
+    let (code, stdout, stderr) = run_cli(&needs, key).await?;
     ensure!(code == 3, "exit code {code}\n{stdout}\n{stderr}");
     ensure!(
         stdout.contains("作成 0 / 更新 0 / 変更なし 700 / エラー 1 行"),
@@ -203,7 +289,7 @@ async fn import_into_intake(url: &str, directory: &std::path::Path) -> anyhow::R
     )?;
     let issues = args(survey.to_str().unwrap(), "area-issues");
     let issues: Vec<&str> = issues.iter().map(String::as_str).collect();
-    let (code, stdout, stderr) = run_cli(&issues).await?;
+    let (code, stdout, stderr) = run_cli(&issues, key).await?;
     ensure!(code == 0, "exit code {code}\n{stdout}\n{stderr}");
     ensure!(
         stdout.contains("作成 1 / 更新 0 / 変更なし 0 / エラー 0 行"),
@@ -212,9 +298,10 @@ async fn import_into_intake(url: &str, directory: &std::path::Path) -> anyhow::R
     Ok(())
 }
 
-async fn run_cli(args: &[&str]) -> anyhow::Result<(i32, String, String)> {
+async fn run_cli(args: &[&str], key: &str) -> anyhow::Result<(i32, String, String)> {
     let output = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
         .args(args)
+        .env("TSUNAGU_API_KEY", key)
         .stdin(Stdio::null())
         .output()
         .await
@@ -226,11 +313,11 @@ async fn run_cli(args: &[&str]) -> anyhow::Result<(i32, String, String)> {
     ))
 }
 
-async fn exercise(url: &str, directory: &std::path::Path) -> anyhow::Result<()> {
+async fn exercise(url: &str, directory: &std::path::Path, key: &str) -> anyhow::Result<()> {
     let url = url.to_string();
     // Wait for SERVING: migrations and the official list load first.
     let channel = wait_serving(&url).await?;
-    RegistryServiceClient::new(channel)
+    RegistryServiceClient::with_interceptor(channel, bearer(key))
         .create_organization(pb::CreateOrganizationRequest {
             municipality_code: "212024".into(),
             name: "NPO法人 ささえあい".into(),
@@ -252,17 +339,20 @@ async fn exercise(url: &str, directory: &std::path::Path) -> anyhow::Result<()> 
     std::fs::write(&sheet, csv)?;
     let sheet_path = sheet.to_str().unwrap();
 
-    let (code, stdout, stderr) = run_cli(&[
-        "import",
-        "resources",
-        sheet_path,
-        "--municipality",
-        "212024",
-        "--registry",
-        &url,
-        "--batch",
-        "500",
-    ])
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "import",
+            "resources",
+            sheet_path,
+            "--municipality",
+            "212024",
+            "--registry",
+            &url,
+            "--batch",
+            "500",
+        ],
+        key,
+    )
     .await?;
     ensure!(
         code == 3,
@@ -280,33 +370,39 @@ async fn exercise(url: &str, directory: &std::path::Path) -> anyhow::Result<()> 
 
     let exported = directory.join("export.csv");
     let exported = exported.to_str().unwrap();
-    let (code, stdout, stderr) = run_cli(&[
-        "export",
-        "resources",
-        "--municipality",
-        "212024",
-        "--registry",
-        &url,
-        "--format",
-        "csv",
-        "-o",
-        exported,
-    ])
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "export",
+            "resources",
+            "--municipality",
+            "212024",
+            "--registry",
+            &url,
+            "--format",
+            "csv",
+            "-o",
+            exported,
+        ],
+        key,
+    )
     .await?;
     ensure!(code == 0, "export exit code {code}\n{stdout}\n{stderr}");
     let bytes = std::fs::read(exported)?;
     let sheet = tsunagu_tabular::read(&bytes, tsunagu_tabular::Format::Csv)?;
     ensure!(sheet.rows.len() == 1200, "{} rows exported", sheet.rows.len());
 
-    let (code, stdout, stderr) = run_cli(&[
-        "import",
-        "resources",
-        exported,
-        "--municipality",
-        "212024",
-        "--registry",
-        &url,
-    ])
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "import",
+            "resources",
+            exported,
+            "--municipality",
+            "212024",
+            "--registry",
+            &url,
+        ],
+        key,
+    )
     .await?;
     ensure!(code == 0, "re-import exit code {code}\n{stdout}\n{stderr}");
     ensure!(
@@ -324,17 +420,20 @@ async fn exercise(url: &str, directory: &std::path::Path) -> anyhow::Result<()> 
          o-2,西地区社協,地区社協,大垣市社会福祉協議会\n\
          bad,名無しの会,秘密結社,\n",
     )?;
-    let (code, stdout, stderr) = run_cli(&[
-        "import",
-        "organizations",
-        organizations.to_str().unwrap(),
-        "--municipality",
-        "212024",
-        "--registry",
-        &url,
-        "--batch",
-        "2",
-    ])
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "import",
+            "organizations",
+            organizations.to_str().unwrap(),
+            "--municipality",
+            "212024",
+            "--registry",
+            &url,
+            "--batch",
+            "2",
+        ],
+        key,
+    )
     .await?;
     ensure!(code == 3, "organisations: exit code {code}\n{stdout}\n{stderr}");
     ensure!(
@@ -350,41 +449,50 @@ async fn exercise(url: &str, directory: &std::path::Path) -> anyhow::Result<()> 
          h-1,山田 花子,西地区社協,ゴミ出し,火 9:00〜12:00,養成済,生活支援サポーター養成講座 2025-06-14 12時間\n\
          h-2,田中 三郎,大垣市社会福祉協議会,買い物支援,,養成前,\n",
     )?;
-    let (code, stdout, stderr) = run_cli(&[
-        "import",
-        "helpers",
-        helpers.to_str().unwrap(),
-        "--municipality",
-        "212024",
-        "--registry",
-        &url,
-    ])
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "import",
+            "helpers",
+            helpers.to_str().unwrap(),
+            "--municipality",
+            "212024",
+            "--registry",
+            &url,
+        ],
+        key,
+    )
     .await?;
     ensure!(code == 0, "helpers: exit code {code}\n{stdout}\n{stderr}");
     ensure!(stdout.contains("作成 2 / 更新 0"), "{stdout}");
     let helpers_out = directory.join("helpers.xlsx");
     let helpers_out = helpers_out.to_str().unwrap();
-    let (code, stdout, stderr) = run_cli(&[
-        "export",
-        "helpers",
-        "--municipality",
-        "212024",
-        "--registry",
-        &url,
-        "-o",
-        helpers_out,
-    ])
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "export",
+            "helpers",
+            "--municipality",
+            "212024",
+            "--registry",
+            &url,
+            "-o",
+            helpers_out,
+        ],
+        key,
+    )
     .await?;
     ensure!(code == 0, "helpers export: exit code {code}\n{stdout}\n{stderr}");
-    let (code, stdout, stderr) = run_cli(&[
-        "import",
-        "helpers",
-        helpers_out,
-        "--municipality",
-        "212024",
-        "--registry",
-        &url,
-    ])
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "import",
+            "helpers",
+            helpers_out,
+            "--municipality",
+            "212024",
+            "--registry",
+            &url,
+        ],
+        key,
+    )
     .await?;
     ensure!(
         code == 0,
@@ -395,8 +503,32 @@ async fn exercise(url: &str, directory: &std::path::Path) -> anyhow::Result<()> 
         "{stdout}"
     );
 
+    // Without a key, or with a wrong one, nothing is imported and the operator is told why.
+    let args = [
+        "export",
+        "resources",
+        "--municipality",
+        "212024",
+        "--registry",
+        &url,
+    ];
+    let output = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
+        .args(args)
+        .env_remove("TSUNAGU_API_KEY")
+        .stdin(Stdio::null())
+        .output()
+        .await?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(
+        !output.status.success() && stderr.contains("TSUNAGU_API_KEY"),
+        "{stderr}"
+    );
+    let wrong = "tsk_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let (code, _, stderr) = run_cli(&args, wrong).await?;
+    ensure!(code != 0 && stderr.contains("APIキーが無効"), "{code} {stderr}");
+
     // Bad arguments are usage errors, not panics.
-    let (code, _, stderr) = run_cli(&["import", "resources", sheet_path]).await?;
+    let (code, _, stderr) = run_cli(&["import", "resources", sheet_path], key).await?;
     ensure!(code == 2 && stderr.contains("--municipality"), "{code} {stderr}");
     Ok(())
 }

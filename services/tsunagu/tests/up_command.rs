@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 use serde_json::Value;
 use support::cleanup::{POSTGRES_URL, RABBITMQ_URL, clean_up};
-use support::grpcurl::{Call, Grpcurl};
+use support::grpcurl::{Call, Grpcurl, header_assignment};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -98,14 +98,18 @@ async fn follow_the_instructions(
     // Read until the last line of the instructions.
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     let mut calls = Vec::new();
+    let mut headers = std::collections::HashMap::new();
     loop {
         let line = match tokio::time::timeout_at(deadline, stdout_lines.recv()).await {
             Ok(Some(line)) => line,
             Ok(None) => bail!("tsunagu up closed its stdout before printing the instructions"),
             Err(_) => bail!("no {LAST_LINE:?} line within {STARTUP_TIMEOUT:?}"),
         };
-        if line.starts_with("grpcurl -plaintext -d '") {
+        if line.starts_with("grpcurl -plaintext -") && line.contains(" -d '") {
             calls.push(Call::parse(&line).with_context(|| format!("cannot parse {line:?}"))?);
+        }
+        if let Some((variable, value)) = header_assignment(&line) {
+            headers.insert(variable, value);
         }
         if line.contains(LAST_LINE) {
             break;
@@ -125,7 +129,27 @@ async fn follow_the_instructions(
         health,
     ] = <[Call; 6]>::try_from(calls).expect("six calls, checked above");
 
-    let grpcurl = Grpcurl::new()?;
+    let mut grpcurl = Grpcurl::new()?;
+    ensure!(
+        headers
+            .get("CITY")
+            .is_some_and(|h| h.starts_with("authorization: Bearer tsk_")),
+        "the instructions print the city's key: {headers:?}"
+    );
+    grpcurl.headers = headers;
+    // Without the printed key, the same call is refused.
+    let anonymous = Call {
+        header: None,
+        ..submit.clone()
+    };
+    let refused = grpcurl.run(&anonymous).await;
+    ensure!(
+        refused
+            .as_ref()
+            .is_err_and(|error| format!("{error:#}").contains("Unauthenticated")
+                || format!("{error:#}").contains("認証")),
+        "a call without the key must be refused: {refused:?}"
+    );
 
     // 1. Submit a need: ゴミ出し in the demo's daily-life area.
     let response = grpcurl.run(&submit).await?;

@@ -12,7 +12,6 @@ use futures_util::StreamExt;
 use lapin::options::{BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{Connection, Consumer, ExchangeKind};
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 use tsunagu_proto::common::v1 as common_pb;
@@ -23,7 +22,7 @@ use tsunagu_tests::{Fixture, MUNICIPALITY, RABBITMQ_URL, TestSystem, eventually}
 
 use crate::support::WAIT;
 
-fn community(system: &TestSystem) -> CommunityServiceClient<Channel> {
+fn community(system: &TestSystem) -> CommunityServiceClient<tsunagu_tests::KeyedChannel> {
     CommunityServiceClient::new(system.grpc_channel(ServiceName::Registry))
 }
 

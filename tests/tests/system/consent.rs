@@ -8,7 +8,9 @@
 use tonic::Code;
 use tsunagu_proto::common::v1 as common_pb;
 use tsunagu_proto::intake::v1 as pb;
+use tsunagu_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use tsunagu_runtime::ServiceName;
+use tsunagu_runtime::auth::Role;
 use tsunagu_tests::{Fixture, MUNICIPALITY, TappedEvent, TestSystem, eventually};
 
 use crate::support::{WAIT, proposals_for, violated_fields};
@@ -386,7 +388,51 @@ async fn contact_details_go_to_the_provider_only_under_the_contact_scope_after_a
         (contact.name.as_str(), contact.phone.as_str()),
         ("鈴木 一郎", "0584-11-2233")
     );
-    // The disclosure is on record.
+    // The provider that accepted asks with its own key and gets it; another provider, or a
+    // coordinator of another city, is refused without learning whether the need exists.
+    let helping = system
+        .key(
+            Role::Provider,
+            MUNICIPALITY,
+            Some(fixture.organization_id.parse().unwrap()),
+        )
+        .await;
+    let provider_contact = IntakeServiceClient::new(system.channel_with_key(ServiceName::Intake, &helping))
+        .get_shared_contact(ask())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(provider_contact.name, "鈴木 一郎");
+    let other_organization = system
+        .registry()
+        .create_organization(tsunagu_proto::registry::v1::CreateOrganizationRequest {
+            municipality_code: MUNICIPALITY.into(),
+            name: "別の団体".into(),
+            kind: tsunagu_proto::registry::v1::OrganizationKind::Npo.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
+    let other = system
+        .key(
+            Role::Provider,
+            MUNICIPALITY,
+            Some(other_organization.id.parse().unwrap()),
+        )
+        .await;
+    let elsewhere = system.key(Role::Coordinator, "212016", None).await;
+    for key in [&other, &elsewhere] {
+        let refused = IntakeServiceClient::new(system.channel_with_key(ServiceName::Intake, key))
+            .get_shared_contact(ask())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied);
+    }
+    // Each disclosure is on record (the city admin's and the provider's); the refused ones
+    // disclosed nothing.
     let intake_db = system.database(ServiceName::Intake).await;
     let disclosures: i64 =
         sqlx::query_scalar("SELECT count(*) FROM contact_disclosure WHERE need_id = $1::uuid")
@@ -394,7 +440,7 @@ async fn contact_details_go_to_the_provider_only_under_the_contact_scope_after_a
             .fetch_one(&intake_db)
             .await
             .unwrap();
-    assert_eq!(disclosures, 1);
+    assert_eq!(disclosures, 2);
     // A narrower consent (the need only) ends it.
     intake
         .record_consent(pb::RecordConsentRequest {

@@ -1,5 +1,6 @@
 //! Whole-system tests against the real PostgreSQL and RabbitMQ on this machine.
 
+mod access;
 mod area_issues;
 mod area_queries;
 mod community;
@@ -29,4 +30,5 @@ mod resource_exchange;
 mod resource_freshness;
 mod resources;
 mod support;
+mod tenancy;
 mod unroutable_events;

@@ -12,9 +12,11 @@ use lapin::options::{QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use tokio_util::sync::CancellationToken;
 use tsunagu_proto::intake::v1 as intake_pb;
+use tsunagu_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use tsunagu_proto::registry::v1 as registry_pb;
 use tsunagu_runtime::ServiceName;
 use tsunagu_runtime::amqp::{self, Topology};
+use tsunagu_runtime::auth::Role;
 use tsunagu_runtime::partitions::partition_holders;
 use tsunagu_tests::{
     Options, PREFECTURE, RABBITMQ_URL, TestSystem, consent_to_share, eventually, new_resource,
@@ -31,6 +33,9 @@ const PREFECTURE_WIDE_CAPACITY: u32 = 10;
 struct Municipality {
     code: String,
     area_id: String,
+    /// The municipality's own system submits its needs (an integration key of its own: no
+    /// municipality submits another's).
+    key: String,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,8 +104,7 @@ async fn three_workers_share_twenty_municipalities_and_survive_losing_one() {
         let submissions = municipalities.iter().map(|municipality| {
             let system = system.clone();
             let request_id = format!("worker-test-{}-{round}", municipality.code);
-            let (code, area) = (municipality.code.clone(), municipality.area_id.clone());
-            async move { submit(&system, &request_id, &code, &area).await }
+            async move { submit(&system, &request_id, municipality).await }
         });
         need_ids.extend(futures_util::future::join_all(submissions).await);
         if round == NEEDS_PER_MUNICIPALITY / 2 - 1 {
@@ -289,7 +293,7 @@ async fn a_new_layout_drains_the_queues_of_the_old_one() {
     for round in 0..2 {
         for municipality in &municipalities {
             let request_id = format!("layout-{}-{round}", municipality.code);
-            need_ids.push(submit(&system, &request_id, &municipality.code, &municipality.area_id).await);
+            need_ids.push(submit(&system, &request_id, municipality).await);
         }
     }
     let waiting_in = |queue: String| {
@@ -357,13 +361,7 @@ async fn a_new_layout_drains_the_queues_of_the_old_one() {
     }
 
     // The new layout carries new needs.
-    let late = submit(
-        &system,
-        "layout-late",
-        &municipalities[3].code,
-        &municipalities[3].area_id,
-    )
-    .await;
+    let late = submit(&system, "layout-late", &municipalities[3]).await;
     eventually("the late need proposed", WAIT, || async {
         let status: Option<String> = sqlx::query_scalar("SELECT status FROM need WHERE id = $1")
             .bind(late)
@@ -412,14 +410,15 @@ async fn municipalities(system: &TestSystem, count: usize) -> Vec<Municipality> 
         .into_inner()
         .areas;
     assert!(areas.len() >= count, "岐阜県 has {} municipalities", areas.len());
-    areas
-        .into_iter()
-        .take(count)
-        .map(|area| Municipality {
+    let mut municipalities = Vec::new();
+    for area in areas.into_iter().take(count) {
+        municipalities.push(Municipality {
+            key: system.key(Role::Integration, &area.code, None).await,
             code: area.code,
             area_id: area.id,
-        })
-        .collect()
+        });
+    }
+    municipalities
 }
 
 async fn create_resource(
@@ -461,13 +460,12 @@ async fn create_resource(
         .id
 }
 
-async fn submit(system: &TestSystem, request_id: &str, municipality_code: &str, area_id: &str) -> Uuid {
-    let need = system
-        .intake()
+async fn submit(system: &TestSystem, request_id: &str, municipality: &Municipality) -> Uuid {
+    let need = IntakeServiceClient::new(system.channel_with_key(ServiceName::Intake, &municipality.key))
         .submit_need(intake_pb::SubmitNeedRequest {
             request_id: request_id.into(),
-            municipality_code: municipality_code.into(),
-            area_id: area_id.into(),
+            municipality_code: municipality.code.clone(),
+            area_id: municipality.area_id.clone(),
             category: "ゴミ出し".into(),
             urgency: intake_pb::Urgency::Routine.into(),
             consent: Some(consent_to_share()),

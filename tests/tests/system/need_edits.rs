@@ -308,7 +308,8 @@ async fn a_watch_streams_every_change_and_resumes_after_a_reconnect_without_gaps
     // Nothing else is waiting: no repeat.
     let extra = tokio::time::timeout(Duration::from_millis(500), resumed.next()).await;
     assert!(extra.is_err(), "unexpected {extra:?}");
-    // An unknown need is NOT_FOUND.
+    // An unknown need is refused like another municipality's: the answer does not tell
+    // whether it exists.
     let status = intake
         .watch_need(pb::WatchNeedRequest {
             need_id: uuid::Uuid::now_v7().to_string(),
@@ -316,7 +317,7 @@ async fn a_watch_streams_every_change_and_resumes_after_a_reconnect_without_gaps
         })
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(status.code(), Code::PermissionDenied);
     drop(resumed);
     system.shutdown().await;
 }

@@ -3,7 +3,6 @@
 //! re-imports that change nothing, partial sheets that touch only their columns, the
 //! onboarding rules for a helper's 状態, and export → import round trips in both formats.
 
-use tonic::transport::Channel;
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_proto::registry::v1::community_service_client::CommunityServiceClient;
 use tsunagu_runtime::ServiceName;
@@ -11,7 +10,7 @@ use tsunagu_tests::{Fixture, MUNICIPALITY, TestSystem};
 
 use crate::support::violated_fields;
 
-fn community(system: &TestSystem) -> CommunityServiceClient<Channel> {
+fn community(system: &TestSystem) -> CommunityServiceClient<tsunagu_tests::KeyedChannel> {
     CommunityServiceClient::new(system.grpc_channel(ServiceName::Registry))
 }
 

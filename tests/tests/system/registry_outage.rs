@@ -21,6 +21,9 @@ async fn a_registry_outage_delays_the_notification_and_loses_nothing() {
     let fixture = Fixture::create(&system, 5).await;
     let proxy = system.registry_proxy.as_ref().expect("registry behind a proxy");
 
+    // The clients were working before the outage: the services checked their key with the
+    // registry then, and keep admitting it while the registry cannot be reached.
+    warm_up_keys(&system).await;
     proxy.cut();
     let need = submit_need(
         &system,

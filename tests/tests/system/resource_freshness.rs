@@ -128,7 +128,7 @@ async fn coordinators_find_what_was_not_verified_and_verifying_changes_nothing_e
         .await
         .unwrap();
     let by_period = |mut registry: pb::registry_service_client::RegistryServiceClient<
-        tonic::transport::Channel,
+        tsunagu_tests::KeyedChannel,
     >| async move {
         registry
             .list_stale_resources(pb::ListStaleResourcesRequest {

@@ -113,6 +113,21 @@ pub async fn wait_for_notification(
     .await
 }
 
+/// One call to each service that checks keys with the registry, so each has admitted the
+/// default key once (as a client that was working before an outage would have).
+pub async fn warm_up_keys(system: &TestSystem) {
+    system
+        .intake()
+        .list_needs(intake_pb::ListNeedsRequest {
+            municipality_code: MUNICIPALITY.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("intake admits the key");
+    proposals_for(system, "").await;
+    notifications_of(system, organization(&uuid::Uuid::nil().to_string())).await;
+}
+
 /// The fields an INVALID_ARGUMENT status names in its `google.rpc.BadRequest` details.
 pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");

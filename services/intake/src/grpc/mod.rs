@@ -1,7 +1,8 @@
 //! The intake gRPC edge: converts proto ↔ domain and nothing else. One module per group of
-//! calls; this one only routes each call to its handler.
+//! calls; this one checks who may make each call (`authz`) and routes it to its handler.
 
 mod area_issues;
+mod authz;
 mod consents;
 mod convert;
 mod needs;
@@ -54,123 +55,193 @@ pub type IntakeWatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchNeedRespo
 #[tonic::async_trait]
 impl IntakeService for IntakeApi {
     async fn submit_need(&self, request: Request<pb::SubmitNeedRequest>) -> Reply<pb::SubmitNeedResponse> {
-        needs::submit(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::in_municipality(&caller, &request.municipality_code)?;
+        needs::submit(self, request).await
     }
 
     async fn submit_needs(&self, request: Request<pb::SubmitNeedsRequest>) -> Reply<pb::SubmitNeedsResponse> {
-        needs::submit_batch(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        for need in &request.needs {
+            authz::in_municipality(&caller, &need.municipality_code)?;
+        }
+        needs::submit_batch(self, request).await
     }
 
     async fn import_need_stream(
         &self,
         request: Request<Streaming<pb::SubmitNeedRequest>>,
     ) -> Reply<pb::ImportNeedStreamResponse> {
-        needs::import_stream(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        needs::import_stream(self, &caller, request.into_inner()).await
     }
 
     async fn import_needs_sheet(
         &self,
         request: Request<pb::ImportNeedsSheetRequest>,
     ) -> Reply<pb::ImportSheetResponse> {
-        sheets::import_needs(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::in_municipality(&caller, &request.municipality_code)?;
+        sheets::import_needs(self, request).await
     }
 
     async fn import_area_issues_sheet(
         &self,
         request: Request<pb::ImportAreaIssuesSheetRequest>,
     ) -> Reply<pb::ImportSheetResponse> {
-        sheets::import_area_issues(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::in_municipality(&caller, &request.municipality_code)?;
+        sheets::import_area_issues(self, request).await
     }
 
     async fn get_need(&self, request: Request<pb::GetNeedRequest>) -> Reply<pb::GetNeedResponse> {
-        needs::get(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::on_need(&self.pool, &caller, &request.id).await?;
+        needs::get(self, request).await
     }
 
     async fn list_needs(&self, request: Request<pb::ListNeedsRequest>) -> Reply<pb::ListNeedsResponse> {
-        needs::list(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::in_municipality(&caller, &request.municipality_code)?;
+        needs::list(self, request).await
     }
 
     async fn update_need(&self, request: Request<pb::UpdateNeedRequest>) -> Reply<pb::UpdateNeedResponse> {
-        needs::update(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        let id = request
+            .need
+            .as_ref()
+            .map(|need| need.id.as_str())
+            .unwrap_or_default();
+        authz::on_need(&self.pool, &caller, id).await?;
+        needs::update(self, request).await
     }
 
     type WatchNeedStream = IntakeWatchStream;
 
     async fn watch_need(&self, request: Request<pb::WatchNeedRequest>) -> Reply<Self::WatchNeedStream> {
-        needs::watch(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::on_need(&self.pool, &caller, &request.need_id).await?;
+        needs::watch(self, request).await
     }
 
     async fn record_consent(
         &self,
         request: Request<pb::RecordConsentRequest>,
     ) -> Reply<pb::RecordConsentResponse> {
-        consents::record(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::on_need(&self.pool, &caller, &request.need_id).await?;
+        consents::record(self, request).await
     }
 
     async fn withdraw_consent(
         &self,
         request: Request<pb::WithdrawConsentRequest>,
     ) -> Reply<pb::WithdrawConsentResponse> {
-        consents::withdraw(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::on_need(&self.pool, &caller, &request.need_id).await?;
+        consents::withdraw(self, request).await
     }
 
     async fn list_consents(
         &self,
         request: Request<pb::ListConsentsRequest>,
     ) -> Reply<pb::ListConsentsResponse> {
-        consents::list(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::on_need(&self.pool, &caller, &request.need_id).await?;
+        consents::list(self, request).await
     }
 
     async fn get_shared_contact(
         &self,
         request: Request<pb::GetSharedContactRequest>,
     ) -> Reply<pb::GetSharedContactResponse> {
-        consents::shared_contact(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::on_shared_contact(&self.pool, &caller, &request.need_id).await?;
+        consents::shared_contact(self, request).await
     }
 
     async fn transition_need(
         &self,
         request: Request<pb::TransitionNeedRequest>,
     ) -> Reply<pb::TransitionNeedResponse> {
-        needs::transition(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::on_need(&self.pool, &caller, &request.need_id).await?;
+        needs::transition(self, request).await
     }
 
     async fn list_need_history(
         &self,
         request: Request<pb::ListNeedHistoryRequest>,
     ) -> Reply<pb::ListNeedHistoryResponse> {
-        needs::history(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::on_need(&self.pool, &caller, &request.need_id).await?;
+        needs::history(self, request).await
     }
 
     async fn list_needs_for_follow_up(
         &self,
         request: Request<pb::ListNeedsForFollowUpRequest>,
     ) -> Reply<pb::ListNeedsForFollowUpResponse> {
-        needs::follow_up(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::in_municipality(&caller, &request.municipality_code)?;
+        needs::follow_up(self, request).await
     }
 
     async fn register_resident(
         &self,
         request: Request<pb::RegisterResidentRequest>,
     ) -> Reply<pb::RegisterResidentResponse> {
-        residents::register(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::in_municipality(&caller, &request.municipality_code)?;
+        residents::register(self, request).await
     }
 
     async fn get_resident(&self, request: Request<pb::GetResidentRequest>) -> Reply<pb::GetResidentResponse> {
-        residents::get(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::on_resident(&self.pool, &caller, &request.id).await?;
+        residents::get(self, request).await
     }
 
     async fn record_area_issue(
         &self,
         request: Request<pb::RecordAreaIssueRequest>,
     ) -> Reply<pb::RecordAreaIssueResponse> {
-        area_issues::record(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        let municipality = request
+            .issue
+            .as_ref()
+            .map(|issue| issue.municipality_code.as_str())
+            .unwrap_or_default();
+        authz::in_municipality(&caller, municipality)?;
+        area_issues::record(self, request).await
     }
 
     async fn list_area_issues(
         &self,
         request: Request<pb::ListAreaIssuesRequest>,
     ) -> Reply<pb::ListAreaIssuesResponse> {
-        area_issues::list(self, request.into_inner()).await
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::in_municipality(&caller, &request.municipality_code)?;
+        area_issues::list(self, request).await
     }
 }

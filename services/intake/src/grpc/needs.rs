@@ -4,6 +4,7 @@
 use tokio_stream::StreamExt;
 use tonic::{Response, Status, Streaming};
 use tsunagu_proto::intake::v1 as pb;
+use tsunagu_runtime::auth::Principal;
 use tsunagu_runtime::error::{ServiceError, ServiceResult, Violations};
 use tsunagu_runtime::field_mask::FieldMask;
 use tsunagu_runtime::grpc::{Page, parse_id};
@@ -101,6 +102,7 @@ pub async fn submit_batch(
 
 pub async fn import_stream(
     api: &IntakeApi,
+    caller: &Principal,
     mut stream: Streaming<pb::SubmitNeedRequest>,
 ) -> Result<Response<pb::ImportNeedStreamResponse>, Status> {
     let mut report = pb::ImportNeedStreamResponse::default();
@@ -108,7 +110,12 @@ pub async fn import_stream(
     // Each need commits as it arrives: a stream that breaks off keeps what it delivered.
     while let Some(item) = stream.next().await {
         let request = item?;
-        match submit_one(api, &request).await {
+        // A need of a municipality the caller may not act in is refused on its own.
+        let outcome = match super::authz::in_municipality(caller, &request.municipality_code) {
+            Ok(()) => submit_one(api, &request).await,
+            Err(denied) => Err(denied),
+        };
+        match outcome {
             Ok((_, true)) => report.replayed += 1,
             Ok((_, false)) => report.accepted += 1,
             Err(error) => report.rejected.push(pb::StreamRejection {

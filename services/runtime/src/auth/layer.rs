@@ -1,0 +1,84 @@
+//! The tower layer in front of every service's routes: authenticates the call before any
+//! handler runs and leaves the [`Principal`](super::Principal) in the request's extensions.
+
+use std::task::{Context, Poll};
+
+use futures_util::future::BoxFuture;
+use tower::{Layer, Service};
+
+use super::Authenticator;
+
+/// Paths that stay open: health checks (load balancers, `tsunagu` preflight) and reflection
+/// (`grpcurl list`), which reveal no data.
+const OPEN_PREFIXES: [&str; 3] = [
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
+
+#[derive(Clone)]
+pub struct AuthLayer {
+    authenticator: Authenticator,
+}
+
+impl AuthLayer {
+    pub fn new(authenticator: Authenticator) -> AuthLayer {
+        AuthLayer { authenticator }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Authenticated<S>;
+
+    fn layer(&self, inner: S) -> Authenticated<S> {
+        Authenticated {
+            inner,
+            authenticator: self.authenticator.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Authenticated<S> {
+    inner: S,
+    authenticator: Authenticator,
+}
+
+impl<S, B> Service<http::Request<B>> for Authenticated<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // The service that was polled ready handles this call; a clone takes its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let authenticator = self.authenticator.clone();
+        Box::pin(async move {
+            let path = request.uri().path();
+            if OPEN_PREFIXES.iter().any(|open| path.starts_with(open)) {
+                return inner.call(request).await;
+            }
+            match authenticator.authenticate(request.headers()).await {
+                Ok(principal) => {
+                    tracing::Span::current().record("tsunagu.role", principal.role.as_str());
+                    request.extensions_mut().insert(principal);
+                    inner.call(request).await
+                }
+                Err(status) => {
+                    tracing::info!(path, code = ?status.code(), "call refused before its handler");
+                    Ok(status.into_http())
+                }
+            }
+        })
+    }
+}

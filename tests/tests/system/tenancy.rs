@@ -1,0 +1,291 @@
+//! No municipality sees another's residents (issue 7): every intake call about 大垣市's needs
+//! and residents, made with a key of 岐阜市 (each of its roles), of the prefecture (which sees
+//! aggregates, never residents) or of a provider, is refused with PERMISSION_DENIED — the same
+//! answer as for a need that does not exist — while 大垣市's own coordinator is served.
+
+use prost_types::FieldMask;
+use tonic::Code;
+use tsunagu_proto::intake::v1 as pb;
+use tsunagu_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use tsunagu_runtime::ServiceName;
+use tsunagu_runtime::auth::Role;
+use tsunagu_tests::{Fixture, KeyedChannel, MUNICIPALITY, PREFECTURE, TestSystem};
+
+/// 岐阜市, another municipality of 岐阜県.
+const GIFU_CITY: &str = "212016";
+
+type Intake = IntakeServiceClient<KeyedChannel>;
+
+/// Every intake call that reaches a need or resident of 大垣市, with its status code.
+async fn attempts(
+    intake: &mut Intake,
+    need_id: &str,
+    resident_id: &str,
+    area_id: &str,
+) -> Vec<(&'static str, Code)> {
+    let code = |result: Result<(), tonic::Status>| result.err().map_or(Code::Ok, |status| status.code());
+    let mut answers = Vec::new();
+    let get = intake
+        .get_need(pb::GetNeedRequest {
+            id: need_id.into(),
+            view: pb::NeedView::Full.into(),
+        })
+        .await
+        .map(|_| ());
+    answers.push(("GetNeed", code(get)));
+    let list = intake
+        .list_needs(pb::ListNeedsRequest {
+            municipality_code: MUNICIPALITY.into(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    answers.push(("ListNeeds", code(list)));
+    let update = intake
+        .update_need(pb::UpdateNeedRequest {
+            need: Some(pb::Need {
+                id: need_id.into(),
+                urgency: pb::Urgency::Urgent.into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["urgency".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    answers.push(("UpdateNeed", code(update)));
+    let transition = intake
+        .transition_need(pb::TransitionNeedRequest {
+            need_id: need_id.into(),
+            to: pb::NeedStatus::OnHold.into(),
+            reason: "試し".into(),
+            changed_by: "よその人".into(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    answers.push(("TransitionNeed", code(transition)));
+    let watch = intake
+        .watch_need(pb::WatchNeedRequest {
+            need_id: need_id.into(),
+            after_version: 0,
+        })
+        .await
+        .map(|_| ());
+    answers.push(("WatchNeed", code(watch)));
+    let history = intake
+        .list_need_history(pb::ListNeedHistoryRequest {
+            need_id: need_id.into(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    answers.push(("ListNeedHistory", code(history)));
+    let consents = intake
+        .list_consents(pb::ListConsentsRequest {
+            need_id: need_id.into(),
+        })
+        .await
+        .map(|_| ());
+    answers.push(("ListConsents", code(consents)));
+    let withdraw = intake
+        .withdraw_consent(pb::WithdrawConsentRequest {
+            need_id: need_id.into(),
+            withdrawn_by: "よその人".into(),
+            reason: "試し".into(),
+        })
+        .await
+        .map(|_| ());
+    answers.push(("WithdrawConsent", code(withdraw)));
+    let contact = intake
+        .get_shared_contact(pb::GetSharedContactRequest {
+            need_id: need_id.into(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    answers.push(("GetSharedContact", code(contact)));
+    let resident = intake
+        .get_resident(pb::GetResidentRequest {
+            id: resident_id.into(),
+        })
+        .await
+        .map(|_| ());
+    answers.push(("GetResident", code(resident)));
+    let submit = intake
+        .submit_need(pb::SubmitNeedRequest {
+            request_id: format!("intruder-{}", uuid::Uuid::now_v7()),
+            municipality_code: MUNICIPALITY.into(),
+            area_id: area_id.into(),
+            category: "ゴミ出し".into(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    answers.push(("SubmitNeed", code(submit)));
+    let import = intake
+        .import_needs_sheet(pb::ImportNeedsSheetRequest {
+            municipality_code: MUNICIPALITY.into(),
+            content: b"x".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    answers.push(("ImportNeedsSheet", code(import)));
+    let follow_up = intake
+        .list_needs_for_follow_up(pb::ListNeedsForFollowUpRequest {
+            municipality_code: MUNICIPALITY.into(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    answers.push(("ListNeedsForFollowUp", code(follow_up)));
+    let issues = intake
+        .list_area_issues(pb::ListAreaIssuesRequest {
+            municipality_code: MUNICIPALITY.into(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    answers.push(("ListAreaIssues", code(issues)));
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_key_of_another_tenant_reaches_a_municipalitys_residents() {
+    let system = TestSystem::start().await;
+    let fixture = Fixture::create(&system, 1).await;
+    let mut city = system.intake();
+    let resident = city
+        .register_resident(pb::RegisterResidentRequest {
+            request_id: "tenancy-resident".into(),
+            municipality_code: MUNICIPALITY.into(),
+            personal: Some(pb::PersonalData {
+                name: "鈴木 一郎".into(),
+                name_kana: "スズキ イチロウ".into(),
+                ..Default::default()
+            }),
+            registered_by: "地域包括 山本".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .resident
+        .unwrap();
+    let need = city
+        .submit_need(pb::SubmitNeedRequest {
+            request_id: "tenancy-need".into(),
+            municipality_code: MUNICIPALITY.into(),
+            area_id: fixture.daily_life_area_id.clone(),
+            category: "ゴミ出し".into(),
+            resident_id: resident.id.clone(),
+            notes: "玄関の鍵は植木鉢の下".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .need
+        .unwrap();
+
+    let outsiders = [
+        (
+            "岐阜市 管理者",
+            system.key(Role::MunicipalAdmin, GIFU_CITY, None).await,
+        ),
+        (
+            "岐阜市 コーディネーター",
+            system.key(Role::Coordinator, GIFU_CITY, None).await,
+        ),
+        (
+            "岐阜市 連携システム",
+            system.key(Role::Integration, GIFU_CITY, None).await,
+        ),
+        (
+            "岐阜県 管理者",
+            system.key(Role::PrefectureAdmin, PREFECTURE, None).await,
+        ),
+        (
+            "岐阜県 分析担当",
+            system.key(Role::PrefectureAnalyst, PREFECTURE, None).await,
+        ),
+        (
+            "大垣市の提供団体（受諾前）",
+            system
+                .key(
+                    Role::Provider,
+                    MUNICIPALITY,
+                    Some(fixture.organization_id.parse().unwrap()),
+                )
+                .await,
+        ),
+    ];
+    for (who, key) in &outsiders {
+        let mut intake = IntakeServiceClient::new(system.channel_with_key(ServiceName::Intake, key));
+        for (call, code) in attempts(&mut intake, &need.id, &resident.id, &fixture.daily_life_area_id).await {
+            assert_eq!(code, Code::PermissionDenied, "{who}: {call}");
+        }
+    }
+
+    // A need that does not exist is refused the same way: nobody learns what exists.
+    let mut outsider =
+        IntakeServiceClient::new(system.channel_with_key(ServiceName::Intake, &outsiders[0].1));
+    let unknown = outsider
+        .get_need(pb::GetNeedRequest {
+            id: uuid::Uuid::now_v7().to_string(),
+            view: 0,
+        })
+        .await
+        .unwrap_err();
+    let foreign = outsider
+        .get_need(pb::GetNeedRequest {
+            id: need.id.clone(),
+            view: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (unknown.code(), unknown.message()),
+        (foreign.code(), foreign.message())
+    );
+
+    // 大垣市's own coordinator reads the need in full and the resident.
+    let coordinator = system.key(Role::Coordinator, MUNICIPALITY, None).await;
+    let mut own = IntakeServiceClient::new(system.channel_with_key(ServiceName::Intake, &coordinator));
+    let full = own
+        .get_need(pb::GetNeedRequest {
+            id: need.id.clone(),
+            view: pb::NeedView::Full.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .need
+        .unwrap();
+    assert_eq!(full.notes, "玄関の鍵は植木鉢の下");
+    let read = own
+        .get_resident(pb::GetResidentRequest {
+            id: resident.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .resident
+        .unwrap();
+    assert_eq!(read.personal.unwrap().name, "鈴木 一郎");
+    // Nothing the outsiders tried changed the need.
+    let after = own
+        .get_need(pb::GetNeedRequest {
+            id: need.id.clone(),
+            view: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .need
+        .unwrap();
+    assert_eq!((after.version, after.urgency()), (need.version, need.urgency()));
+    system.shutdown().await;
+}
