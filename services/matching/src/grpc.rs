@@ -11,6 +11,7 @@ use tsunagu_matching_engine::domain::Weights;
 use tsunagu_proto::matching::v1 as pb;
 use tsunagu_proto::matching::v1::matching_service_server::{MatchingService, MatchingServiceServer};
 use tsunagu_runtime::MunicipalityCode;
+use tsunagu_runtime::auth::{Principal, principal_of};
 use tsunagu_runtime::error::{ServiceError, Violations};
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::text;
@@ -18,7 +19,7 @@ use uuid::Uuid;
 
 use crate::gap_store::{self, Layer};
 use crate::proposals::{self, PROPOSAL_COLUMNS, ProposalRow, Settings, Status as ProposalStatus};
-use crate::{gap_chart, gap_map::GapRow, weights};
+use crate::{authz, gap_chart, gap_map::GapRow, weights};
 
 pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
     Routes::new(MatchingServiceServer::new(MatchingApi { pool, outbox_wake }))
@@ -84,6 +85,7 @@ impl MatchingService for MatchingApi {
         &self,
         request: Request<pb::ListProposalsRequest>,
     ) -> Result<Response<pb::ListProposalsResponse>, Status> {
+        let caller = principal_of(&request)?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         let municipality = violations.check(
@@ -111,6 +113,15 @@ impl MatchingService for MatchingApi {
         let page = violations.absorb(Page::from_request(request.page));
         violations.into_result()?;
         let (municipality, page) = (municipality.expect("checked"), page.expect("checked"));
+        // A provider lists only the proposals addressed to it, whatever filter it sent.
+        let organization_id = match authz::listable(&caller, municipality.as_str()) {
+            Some(authz::Listing::All) => organization_id,
+            Some(authz::Listing::OfOrganization(own)) => match organization_id {
+                Some(asked) if asked != own => return Err(ServiceError::Denied.into()),
+                _ => Some(own),
+            },
+            None => return Err(ServiceError::Denied.into()),
+        };
         let rows: Vec<ProposalRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {PROPOSAL_COLUMNS} FROM proposal
              WHERE municipality_code = $1 AND ($2::uuid IS NULL OR need_id = $2)
@@ -139,8 +150,10 @@ impl MatchingService for MatchingApi {
         &self,
         request: Request<pb::ApproveProposalRequest>,
     ) -> Result<Response<pb::ApproveProposalResponse>, Status> {
+        let caller = principal_of(&request)?;
         let request = request.into_inner();
         let id = parse_id("proposal_id", &request.proposal_id)?;
+        authz::on_proposal(&self.pool, &caller, id, authz::ProposalAction::Approve).await?;
         let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
         let row = proposals::approve(&mut tx, id, &who(&request.approved_by)).await?;
         tx.commit().await.map_err(ServiceError::from)?;
@@ -155,8 +168,10 @@ impl MatchingService for MatchingApi {
         &self,
         request: Request<pb::AcceptProposalRequest>,
     ) -> Result<Response<pb::AcceptProposalResponse>, Status> {
+        let caller = principal_of(&request)?;
         let request = request.into_inner();
         let id = parse_id("proposal_id", &request.proposal_id)?;
+        authz::on_proposal(&self.pool, &caller, id, authz::ProposalAction::Answer).await?;
         let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
         let row = proposals::accept(&mut tx, id, &who(&request.responded_by)).await?;
         tx.commit().await.map_err(ServiceError::from)?;
@@ -171,6 +186,7 @@ impl MatchingService for MatchingApi {
         &self,
         request: Request<pb::RejectProposalRequest>,
     ) -> Result<Response<pb::RejectProposalResponse>, Status> {
+        let caller = principal_of(&request)?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         let id = violations.absorb(parse_id("proposal_id", &request.proposal_id));
@@ -183,6 +199,7 @@ impl MatchingService for MatchingApi {
         }
         violations.into_result()?;
         let id: Uuid = id.expect("checked");
+        authz::on_proposal(&self.pool, &caller, id, authz::ProposalAction::Answer).await?;
         let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
         let (row, next) = proposals::reject(&mut tx, id, &reason, &who(&request.responded_by)).await?;
         tx.commit().await.map_err(ServiceError::from)?;
@@ -198,7 +215,8 @@ impl MatchingService for MatchingApi {
         &self,
         request: Request<pb::GetGapMapRequest>,
     ) -> Result<Response<pb::GetGapMapResponse>, Status> {
-        let map = gap_map_of(&self.pool, request.get_ref()).await?;
+        let caller = principal_of(&request)?;
+        let map = gap_map_of(&self.pool, &caller, request.get_ref()).await?;
         Ok(Response::new(pb::GetGapMapResponse {
             rows: map.rows.into_iter().map(gap_row_to_proto).collect(),
             municipality_codes: map.municipality_codes,
@@ -209,9 +227,10 @@ impl MatchingService for MatchingApi {
         &self,
         request: Request<pb::ExportGapMapRequest>,
     ) -> Result<Response<pb::ExportGapMapResponse>, Status> {
+        let caller = principal_of(&request)?;
         let request = request.into_inner();
         let wanted = request.map.unwrap_or_default();
-        let map = gap_map_of(&self.pool, &wanted).await?;
+        let map = gap_map_of(&self.pool, &caller, &wanted).await?;
         let rows = gap_chart::sheet_rows(&map.rows);
         let date = chrono::Local::now().format("%Y%m%d");
         let (content, extension, content_type) = if request.format == pb::GapMapFormat::Csv as i32 {
@@ -240,7 +259,8 @@ impl MatchingService for MatchingApi {
         &self,
         request: Request<pb::GetGapMapRequest>,
     ) -> Result<Response<pb::RenderGapMapSvgResponse>, Status> {
-        let map = gap_map_of(&self.pool, request.get_ref()).await?;
+        let caller = principal_of(&request)?;
+        let map = gap_map_of(&self.pool, &caller, request.get_ref()).await?;
         let title = format!(
             "ニーズと地域資源の見える化（{}）",
             map.municipality_codes.join("・")
@@ -254,8 +274,12 @@ impl MatchingService for MatchingApi {
         &self,
         request: Request<pb::GetMatchingSettingsRequest>,
     ) -> Result<Response<pb::MatchingSettings>, Status> {
+        let caller = principal_of(&request)?;
         let code = MunicipalityCode::parse_known(&request.get_ref().municipality_code)
             .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))?;
+        if !authz::may_read_settings(&caller, code.as_str()) {
+            return Err(ServiceError::Denied.into());
+        }
         let mut conn = self.pool.acquire().await.map_err(ServiceError::from)?;
         let settings = proposals::settings(&mut conn, code.as_str())
             .await
@@ -274,9 +298,13 @@ impl MatchingService for MatchingApi {
         &self,
         request: Request<pb::MatchingSettings>,
     ) -> Result<Response<pb::MatchingSettings>, Status> {
+        let caller = principal_of(&request)?;
         let request = request.into_inner();
         let code = MunicipalityCode::parse_known(&request.municipality_code)
             .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))?;
+        if !authz::may_change_settings(&caller, code.as_str()) {
+            return Err(ServiceError::Denied.into());
+        }
         let ttl = match request.proposal_ttl_seconds {
             0 => proposals::DEFAULT_TTL_SECONDS,
             seconds => i32::try_from(seconds).map_err(|_| {
@@ -315,9 +343,17 @@ impl MatchingService for MatchingApi {
 }
 
 /// Loads the map a request asks for, filtered to its category if it names one.
-async fn gap_map_of(pool: &PgPool, request: &pb::GetGapMapRequest) -> Result<gap_store::Map, Status> {
+async fn gap_map_of(
+    pool: &PgPool,
+    caller: &Principal,
+    request: &pb::GetGapMapRequest,
+) -> Result<gap_store::Map, Status> {
     let code = MunicipalityCode::parse_known(&request.code)
         .map_err(|error| ServiceError::invalid("code", error.to_string()))?;
+    let is_prefecture = code.official().is_some_and(|entry| entry.is_prefecture());
+    if !authz::may_see_gap_map(caller, code.as_str(), is_prefecture) {
+        return Err(ServiceError::Denied.into());
+    }
     let layer = match pb::GapMapLayer::try_from(request.layer) {
         Ok(pb::GapMapLayer::Municipality) => Some(Layer::Municipality),
         Ok(pb::GapMapLayer::DailyLifeArea) => Some(Layer::DailyLifeArea),

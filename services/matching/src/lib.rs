@@ -11,8 +11,10 @@
 //! - `expiry`: the sweep that expires unanswered proposals;
 //! - `gap_map` (pure), `gap_store`, `gap_chart`: the gap map (見える化) per area and
 //!   category, as rows, sheets and an SVG chart;
+//! - `authz`: who may list, approve and answer proposals, see the gap map, change settings;
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
+mod authz;
 mod expiry;
 mod gap_chart;
 mod gap_map;

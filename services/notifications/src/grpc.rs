@@ -9,6 +9,7 @@ use tsunagu_proto::notifications::v1::notifications_service_server::{
     NotificationsService, NotificationsServiceServer,
 };
 use tsunagu_runtime::MunicipalityCode;
+use tsunagu_runtime::auth::{Principal, Role, principal_of};
 use tsunagu_runtime::error::ServiceError;
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use uuid::Uuid;
@@ -55,26 +56,56 @@ fn parse_recipient(recipient: Option<pb::Recipient>) -> Result<Recipient, Servic
     }
 }
 
+/// Whose notifications the caller may read (issue 7): an organisation reads its own; a
+/// municipality's administrators and coordinators read their coordinators' notifications and,
+/// of an organisation's, those about their municipality's needs (returned as the filter).
+/// Everyone else is refused.
+fn visible_to(caller: &Principal, recipient: &Recipient) -> Result<Option<String>, ServiceError> {
+    const STAFF: [Role; 2] = [Role::MunicipalAdmin, Role::Coordinator];
+    if caller.role == Role::Service {
+        return Ok(None);
+    }
+    match recipient {
+        Recipient::Organization(id) => {
+            let own = caller.role == Role::Provider
+                && caller.organization_id.map(|own| own.to_string()).as_deref() == Some(id.as_str());
+            if own {
+                Ok(None)
+            } else if STAFF.contains(&caller.role) {
+                Ok(Some(caller.scope_code.clone()))
+            } else {
+                Err(ServiceError::Denied)
+            }
+        }
+        Recipient::CoordinatorsOf(code) if caller.acts_in(code, &STAFF) => Ok(None),
+        Recipient::CoordinatorsOf(_) => Err(ServiceError::Denied),
+    }
+}
+
 #[tonic::async_trait]
 impl NotificationsService for NotificationsApi {
     async fn list_notifications(
         &self,
         request: Request<pb::ListNotificationsRequest>,
     ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
+        let caller = principal_of(&request)?;
         let request = request.into_inner();
         let recipient = parse_recipient(request.recipient)?;
         let page = Page::from_request(request.page)?;
+        let only_municipality = visible_to(&caller, &recipient)?;
         let rows: Vec<NotificationRow> = sqlx::query_as(
             "SELECT id, municipality_code, recipient_kind, recipient_id, event_type, event_id, title, body,
                     need_id, proposal_id, created_at
              FROM notification
              WHERE recipient_kind = $1 AND recipient_id = $2 AND ($3::uuid IS NULL OR id > $3)
+               AND ($5::text IS NULL OR municipality_code = $5)
              ORDER BY id LIMIT $4",
         )
         .bind(recipient.kind())
         .bind(recipient.id())
         .bind(page.after)
         .bind(i64::from(page.size))
+        .bind(only_municipality)
         .fetch_all(&self.pool)
         .await
         .map_err(ServiceError::from)?;

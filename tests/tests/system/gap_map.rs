@@ -4,7 +4,10 @@
 
 use tsunagu_proto::intake::v1 as intake_pb;
 use tsunagu_proto::matching::v1 as pb;
+use tsunagu_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use tsunagu_proto::registry::v1 as registry_pb;
+use tsunagu_runtime::ServiceName;
+use tsunagu_runtime::auth::Role;
 use tsunagu_tests::{Fixture, MUNICIPALITY, PREFECTURE, TestSystem, eventually};
 
 use crate::support::{WAIT, submit_need, submit_unshared};
@@ -119,7 +122,25 @@ async fn the_gap_map_shows_which_area_lacks_which_service() {
         .rows;
     let garbage = city.iter().find(|r| r.category == "life.garbage").unwrap();
     assert_eq!((garbage.needs, garbage.capacity_offered), (3, 1));
-    let prefecture = matching
+    // The roll-up is the prefecture's: its analyst sees it (aggregates only), a city's
+    // administrator does not, nor does the analyst see a city's proposals.
+    let refused = matching
+        .get_gap_map(request(PREFECTURE, pb::GapMapLayer::Unspecified))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let analyst = system.key(Role::PrefectureAnalyst, PREFECTURE, None).await;
+    let mut prefectural =
+        MatchingServiceClient::new(system.channel_with_key(ServiceName::Matching, &analyst));
+    let refused = prefectural
+        .list_proposals(pb::ListProposalsRequest {
+            municipality_code: MUNICIPALITY.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let prefecture = prefectural
         .get_gap_map(request(PREFECTURE, pb::GapMapLayer::Unspecified))
         .await
         .unwrap()

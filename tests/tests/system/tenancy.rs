@@ -289,3 +289,214 @@ async fn no_key_of_another_tenant_reaches_a_municipalitys_residents() {
     assert_eq!((after.version, after.urgency()), (need.version, need.urgency()));
     system.shutdown().await;
 }
+
+/// Matching and notifications keep the same walls: a proposal of 大垣市 is listed, approved,
+/// accepted or rejected only by 大垣市's staff or the provider it is addressed to; another
+/// provider lists only its own; 岐阜市 and the prefecture's roles reach none of it (the
+/// prefecture sees the gap map, an aggregate); a provider reads only its own notifications.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_settings_and_notifications_stay_with_their_tenants() {
+    use tsunagu_proto::matching::v1 as matching_pb;
+    use tsunagu_proto::matching::v1::matching_service_client::MatchingServiceClient;
+    use tsunagu_proto::notifications::v1 as notifications_pb;
+    use tsunagu_proto::notifications::v1::notifications_service_client::NotificationsServiceClient;
+
+    let system = TestSystem::start().await;
+    let fixture = Fixture::create(&system, 3).await;
+    let need = crate::support::submit_need(
+        &system,
+        "tenancy-proposal",
+        &fixture.daily_life_area_id,
+        "ゴミ出し",
+    )
+    .await;
+    let proposal = tsunagu_tests::eventually("a proposal", crate::support::WAIT, || async {
+        crate::support::proposals_for(&system, &need.id)
+            .await
+            .into_iter()
+            .next()
+    })
+    .await;
+    crate::support::wait_for_notification(&system, &fixture.organization_id, &need.id).await;
+
+    let other_organization = system
+        .registry()
+        .create_organization(tsunagu_proto::registry::v1::CreateOrganizationRequest {
+            municipality_code: MUNICIPALITY.into(),
+            name: "別の団体".into(),
+            kind: tsunagu_proto::registry::v1::OrganizationKind::Npo.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
+    let other_provider = system
+        .key(
+            Role::Provider,
+            MUNICIPALITY,
+            Some(other_organization.id.parse().unwrap()),
+        )
+        .await;
+    let outsiders = [
+        (
+            "岐阜市 管理者",
+            system.key(Role::MunicipalAdmin, GIFU_CITY, None).await,
+        ),
+        (
+            "岐阜市 コーディネーター",
+            system.key(Role::Coordinator, GIFU_CITY, None).await,
+        ),
+        (
+            "岐阜県 分析担当",
+            system.key(Role::PrefectureAnalyst, PREFECTURE, None).await,
+        ),
+        ("別の提供団体", other_provider.clone()),
+    ];
+    for (who, key) in &outsiders {
+        let mut matching = MatchingServiceClient::new(system.channel_with_key(ServiceName::Matching, key));
+        let listed = matching
+            .list_proposals(matching_pb::ListProposalsRequest {
+                municipality_code: MUNICIPALITY.into(),
+                ..Default::default()
+            })
+            .await;
+        match listed {
+            // A provider lists what is addressed to it: nothing of the other's.
+            Ok(listed) => assert!(
+                listed.get_ref().proposals.iter().all(|p| p.id != proposal.id),
+                "{who} sees another's proposal"
+            ),
+            Err(status) => assert_eq!(status.code(), Code::PermissionDenied, "{who}"),
+        }
+        let answers = [
+            matching
+                .approve_proposal(matching_pb::ApproveProposalRequest {
+                    proposal_id: proposal.id.clone(),
+                    approved_by: (*who).into(),
+                })
+                .await
+                .map(|_| ()),
+            matching
+                .accept_proposal(matching_pb::AcceptProposalRequest {
+                    proposal_id: proposal.id.clone(),
+                    responded_by: (*who).into(),
+                })
+                .await
+                .map(|_| ()),
+            matching
+                .reject_proposal(matching_pb::RejectProposalRequest {
+                    proposal_id: proposal.id.clone(),
+                    reason: "試し".into(),
+                    responded_by: (*who).into(),
+                })
+                .await
+                .map(|_| ()),
+            matching
+                .set_matching_settings(matching_pb::MatchingSettings {
+                    municipality_code: MUNICIPALITY.into(),
+                    require_approval: true,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ];
+        for (call, answer) in ["Approve", "Accept", "Reject", "SetMatchingSettings"]
+            .iter()
+            .zip(answers)
+        {
+            assert_eq!(
+                answer.unwrap_err().code(),
+                Code::PermissionDenied,
+                "{who}: {call}"
+            );
+        }
+        let inbox = NotificationsServiceClient::new(system.channel_with_key(ServiceName::Notifications, key))
+            .list_notifications(notifications_pb::ListNotificationsRequest {
+                recipient: Some(notifications_pb::Recipient {
+                    kind: Some(notifications_pb::recipient::Kind::OrganizationId(
+                        fixture.organization_id.clone(),
+                    )),
+                }),
+                page: None,
+            })
+            .await;
+        match inbox {
+            Ok(inbox) => assert!(
+                inbox.get_ref().notifications.iter().all(|n| n.need_id != need.id),
+                "{who} reads another's notification"
+            ),
+            Err(status) => assert_eq!(status.code(), Code::PermissionDenied, "{who}"),
+        }
+    }
+    // 岐阜市's coordinator sees neither 大垣市's gap map nor its coordinators' inbox.
+    let gifu = &outsiders[1].1;
+    let refused = MatchingServiceClient::new(system.channel_with_key(ServiceName::Matching, gifu))
+        .get_gap_map(matching_pb::GetGapMapRequest {
+            code: MUNICIPALITY.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let refused = NotificationsServiceClient::new(system.channel_with_key(ServiceName::Notifications, gifu))
+        .list_notifications(notifications_pb::ListNotificationsRequest {
+            recipient: Some(notifications_pb::Recipient {
+                kind: Some(notifications_pb::recipient::Kind::CoordinatorsOfMunicipality(
+                    MUNICIPALITY.into(),
+                )),
+            }),
+            page: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    // The provider it is addressed to sees it, reads its notification and accepts it.
+    let provider = system
+        .key(
+            Role::Provider,
+            MUNICIPALITY,
+            Some(fixture.organization_id.parse().unwrap()),
+        )
+        .await;
+    let mut matching = MatchingServiceClient::new(system.channel_with_key(ServiceName::Matching, &provider));
+    let own = matching
+        .list_proposals(matching_pb::ListProposalsRequest {
+            municipality_code: MUNICIPALITY.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .proposals;
+    assert!(own.iter().any(|p| p.id == proposal.id));
+    let inbox =
+        NotificationsServiceClient::new(system.channel_with_key(ServiceName::Notifications, &provider))
+            .list_notifications(notifications_pb::ListNotificationsRequest {
+                recipient: Some(notifications_pb::Recipient {
+                    kind: Some(notifications_pb::recipient::Kind::OrganizationId(
+                        fixture.organization_id.clone(),
+                    )),
+                }),
+                page: None,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .notifications;
+    assert!(inbox.iter().any(|n| n.need_id == need.id));
+    let accepted = matching
+        .accept_proposal(matching_pb::AcceptProposalRequest {
+            proposal_id: proposal.id.clone(),
+            responded_by: "ささえあい 田村".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .proposal
+        .unwrap();
+    assert_eq!(accepted.status(), matching_pb::ProposalStatus::Accepted);
+    system.shutdown().await;
+}
