@@ -17,6 +17,7 @@
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
 mod area_issues;
+mod audit;
 mod categories;
 mod consent;
 mod domain;

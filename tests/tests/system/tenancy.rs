@@ -287,6 +287,78 @@ async fn no_key_of_another_tenant_reaches_a_municipalitys_residents() {
         .need
         .unwrap();
     assert_eq!((after.version, after.urgency()), (need.version, need.urgency()));
+
+    // The audit trail: the coordinator's reads of personal data and the admin's changes are on
+    // record with role and key; the outsiders read nothing, so nothing of theirs is.
+    let audit_request = || pb::ListAuditEntriesRequest {
+        municipality_code: MUNICIPALITY.into(),
+        ..Default::default()
+    };
+    let entries = city
+        .list_audit_entries(audit_request())
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let coordinator_prefix = coordinator.split('_').nth(1).unwrap();
+    let reads: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|e| e.action == "read_personal_data")
+        .map(|e| (e.method.as_str(), e.actor_key.as_str()))
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            ("GetResident", coordinator_prefix),
+            ("GetNeed", coordinator_prefix)
+        ],
+        "newest first: {entries:?}"
+    );
+    let read_resident = entries.iter().find(|e| e.method == "GetResident").unwrap();
+    assert_eq!(
+        (
+            read_resident.actor_role.as_str(),
+            read_resident.object_id.as_str()
+        ),
+        ("coordinator", resident.id.as_str())
+    );
+    assert!(!read_resident.client.is_empty(), "the client is named");
+    let changes: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.action == "change")
+        .map(|e| e.method.as_str())
+        .collect();
+    assert_eq!(changes, ["SubmitNeed", "RegisterResident"]);
+    assert!(
+        !format!("{entries:?}").contains("鈴木") && !format!("{entries:?}").contains("植木鉢"),
+        "no personal data in the trail"
+    );
+    let csv = city
+        .export_audit_entries(audit_request())
+        .await
+        .unwrap()
+        .into_inner();
+    let text = String::from_utf8(csv.content).unwrap();
+    assert!(
+        text.trim_start_matches('\u{feff}').starts_with("日時,") && text.contains("GetResident"),
+        "{text}"
+    );
+    // Only the municipality's administrator reads it.
+    for key in [&coordinator, &outsiders[0].1] {
+        let refused = IntakeServiceClient::new(system.channel_with_key(ServiceName::Intake, key))
+            .list_audit_entries(audit_request())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied);
+    }
+    // Append-only, even in SQL.
+    let intake_db = system.database(ServiceName::Intake).await;
+    let rewrite = sqlx::query("UPDATE audit_entry SET actor_key = 'someone else'")
+        .execute(&intake_db)
+        .await;
+    assert!(rewrite.is_err(), "{rewrite:?}");
+    let erase = sqlx::query("DELETE FROM audit_entry").execute(&intake_db).await;
+    assert!(erase.is_err(), "{erase:?}");
     system.shutdown().await;
 }
 

@@ -13,6 +13,15 @@ use tsunagu_runtime::auth::{Principal, Role, principal_of};
 use tsunagu_runtime::error::{ServiceError, ServiceResult};
 use uuid::Uuid;
 
+/// A municipality's audit trail is its administrator's.
+pub fn on_audit(caller: &Principal, municipality_code: &str) -> ServiceResult<()> {
+    if caller.acts_in(municipality_code.trim(), &[Role::MunicipalAdmin]) {
+        Ok(())
+    } else {
+        Err(ServiceError::Denied)
+    }
+}
+
 /// The roles that work with a municipality's needs and residents.
 pub const STAFF: [Role; 3] = [Role::MunicipalAdmin, Role::Coordinator, Role::Integration];
 
@@ -35,40 +44,41 @@ pub fn in_municipality(caller: &Principal, municipality_code: &str) -> ServiceRe
 }
 
 /// The caller may act on need `id` (a text id that does not parse is left to the handler).
-pub async fn on_need(pool: &PgPool, caller: &Principal, id: &str) -> ServiceResult<()> {
+/// Returns the need's municipality, for the audit trail.
+pub async fn on_need(pool: &PgPool, caller: &Principal, id: &str) -> ServiceResult<String> {
     let Ok(id) = id.trim().parse::<Uuid>() else {
-        return Ok(());
+        return Ok(String::new());
     };
     let owner: Option<String> = sqlx::query_scalar("SELECT municipality_code FROM need WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await?;
     match owner {
-        Some(code) if caller.acts_in(&code, &STAFF) => Ok(()),
+        Some(code) if caller.acts_in(&code, &STAFF) => Ok(code),
         _ => Err(ServiceError::Denied),
     }
 }
 
-/// The caller may read resident `id`.
-pub async fn on_resident(pool: &PgPool, caller: &Principal, id: &str) -> ServiceResult<()> {
+/// The caller may read resident `id`; returns the resident's municipality.
+pub async fn on_resident(pool: &PgPool, caller: &Principal, id: &str) -> ServiceResult<String> {
     let Ok(id) = id.trim().parse::<Uuid>() else {
-        return Ok(());
+        return Ok(String::new());
     };
     let owner: Option<String> = sqlx::query_scalar("SELECT municipality_code FROM resident WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await?;
     match owner {
-        Some(code) if caller.acts_in(&code, &STAFF) => Ok(()),
+        Some(code) if caller.acts_in(&code, &STAFF) => Ok(code),
         _ => Err(ServiceError::Denied),
     }
 }
 
 /// The caller may ask for the contact of need `id`: the municipality's administrators and
 /// coordinators, or the provider whose proposal for it was accepted.
-pub async fn on_shared_contact(pool: &PgPool, caller: &Principal, id: &str) -> ServiceResult<()> {
+pub async fn on_shared_contact(pool: &PgPool, caller: &Principal, id: &str) -> ServiceResult<String> {
     let Ok(id) = id.trim().parse::<Uuid>() else {
-        return Ok(());
+        return Ok(String::new());
     };
     let owner: Option<(String, Option<Uuid>)> =
         sqlx::query_as("SELECT municipality_code, accepted_organization_id FROM need WHERE id = $1")
@@ -83,7 +93,7 @@ pub async fn on_shared_contact(pool: &PgPool, caller: &Principal, id: &str) -> S
         && caller.organization_id.is_some()
         && caller.organization_id == accepted_by;
     if staff || helping_provider {
-        Ok(())
+        Ok(code)
     } else {
         Err(ServiceError::Denied)
     }

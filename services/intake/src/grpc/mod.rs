@@ -2,6 +2,7 @@
 //! calls; this one checks who may make each call (`authz`) and routes it to its handler.
 
 mod area_issues;
+mod audit;
 mod authz;
 mod consents;
 mod convert;
@@ -20,6 +21,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tsunagu_proto::intake::v1 as pb;
 use tsunagu_proto::intake::v1::intake_service_server::{IntakeService, IntakeServiceServer};
 
+use crate::audit::{Action, Actor, Event};
 use crate::sealing::Keyring;
 use crate::watch::Changes;
 
@@ -50,24 +52,81 @@ pub fn routes(api: IntakeApi) -> Routes {
 
 type Reply<T> = Result<Response<T>, Status>;
 
+fn id_of(text: &str) -> Option<uuid::Uuid> {
+    text.parse().ok()
+}
+
+impl IntakeApi {
+    /// Puts what a successful call did on record (`crate::audit`).
+    async fn audit(&self, actor: &Actor, event: Event<'_>) -> Result<(), Status> {
+        crate::audit::record(&self.pool, actor, event)
+            .await
+            .map_err(Status::from)
+    }
+}
+
 pub type IntakeWatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchNeedResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl IntakeService for IntakeApi {
     async fn submit_need(&self, request: Request<pb::SubmitNeedRequest>) -> Reply<pb::SubmitNeedResponse> {
         let caller = authz::caller(&request)?;
+        let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
         authz::in_municipality(&caller, &request.municipality_code)?;
-        needs::submit(self, request).await
+        let municipality = request.municipality_code.trim().to_string();
+        let reply = needs::submit(self, request).await?;
+        let need_id = reply.get_ref().need.as_ref().and_then(|need| id_of(&need.id));
+        let detail = if reply.get_ref().replayed {
+            "replayed"
+        } else {
+            "submitted"
+        };
+        self.audit(
+            &actor,
+            Event {
+                municipality_code: &municipality,
+                action: Action::Change,
+                method: "SubmitNeed",
+                object_kind: "need",
+                object_id: need_id,
+                detail: detail.into(),
+            },
+        )
+        .await?;
+        Ok(reply)
     }
 
     async fn submit_needs(&self, request: Request<pb::SubmitNeedsRequest>) -> Reply<pb::SubmitNeedsResponse> {
         let caller = authz::caller(&request)?;
+        let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
         for need in &request.needs {
             authz::in_municipality(&caller, &need.municipality_code)?;
         }
-        needs::submit_batch(self, request).await
+        let municipalities: Vec<String> = request
+            .needs
+            .iter()
+            .map(|need| need.municipality_code.trim().to_string())
+            .collect();
+        let reply = needs::submit_batch(self, request).await?;
+        for (result, municipality) in reply.get_ref().results.iter().zip(&municipalities) {
+            if let Some(need) = &result.need {
+                self.audit(
+                    &actor,
+                    Event {
+                        municipality_code: municipality,
+                        action: Action::Change,
+                        method: "SubmitNeeds",
+                        object_kind: "need",
+                        object_id: id_of(&need.id),
+                        detail: "submitted in a batch".into(),
+                    },
+                )
+                .await?;
+            }
+        }
+        Ok(reply)
     }
 
     async fn import_need_stream(
@@ -75,7 +134,27 @@ impl IntakeService for IntakeApi {
         request: Request<Streaming<pb::SubmitNeedRequest>>,
     ) -> Reply<pb::ImportNeedStreamResponse> {
         let caller = authz::caller(&request)?;
-        needs::import_stream(self, &caller, request.into_inner()).await
+        let actor = Actor::of(&request, &caller);
+        let reply = needs::import_stream(self, &caller, request.into_inner()).await?;
+        let report = reply.get_ref();
+        self.audit(
+            &actor,
+            Event {
+                municipality_code: &caller.scope_code,
+                action: Action::Change,
+                method: "ImportNeedStream",
+                object_kind: "need",
+                object_id: None,
+                detail: format!(
+                    "accepted={} replayed={} rejected={}",
+                    report.accepted,
+                    report.replayed,
+                    report.rejected.len()
+                ),
+            },
+        )
+        .await?;
+        Ok(reply)
     }
 
     async fn import_needs_sheet(
@@ -83,9 +162,31 @@ impl IntakeService for IntakeApi {
         request: Request<pb::ImportNeedsSheetRequest>,
     ) -> Reply<pb::ImportSheetResponse> {
         let caller = authz::caller(&request)?;
+        let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
         authz::in_municipality(&caller, &request.municipality_code)?;
-        sheets::import_needs(self, request).await
+        let (municipality, dry_run) = (request.municipality_code.trim().to_string(), request.dry_run);
+        let reply = sheets::import_needs(self, request).await?;
+        if !dry_run {
+            self.audit(
+                &actor,
+                Event {
+                    municipality_code: &municipality,
+                    action: Action::Change,
+                    method: "ImportNeedsSheet",
+                    object_kind: "need",
+                    object_id: None,
+                    detail: format!(
+                        "created={} unchanged={} rejected={}",
+                        reply.get_ref().created,
+                        reply.get_ref().unchanged,
+                        reply.get_ref().rejected.len()
+                    ),
+                },
+            )
+            .await?;
+        }
+        Ok(reply)
     }
 
     async fn import_area_issues_sheet(
@@ -93,16 +194,57 @@ impl IntakeService for IntakeApi {
         request: Request<pb::ImportAreaIssuesSheetRequest>,
     ) -> Reply<pb::ImportSheetResponse> {
         let caller = authz::caller(&request)?;
+        let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
         authz::in_municipality(&caller, &request.municipality_code)?;
-        sheets::import_area_issues(self, request).await
+        let (municipality, dry_run) = (request.municipality_code.trim().to_string(), request.dry_run);
+        let reply = sheets::import_area_issues(self, request).await?;
+        if !dry_run {
+            self.audit(
+                &actor,
+                Event {
+                    municipality_code: &municipality,
+                    action: Action::Change,
+                    method: "ImportAreaIssuesSheet",
+                    object_kind: "area_issue",
+                    object_id: None,
+                    detail: format!(
+                        "created={} unchanged={} rejected={}",
+                        reply.get_ref().created,
+                        reply.get_ref().unchanged,
+                        reply.get_ref().rejected.len()
+                    ),
+                },
+            )
+            .await?;
+        }
+        Ok(reply)
     }
 
     async fn get_need(&self, request: Request<pb::GetNeedRequest>) -> Reply<pb::GetNeedResponse> {
         let caller = authz::caller(&request)?;
+        let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
-        authz::on_need(&self.pool, &caller, &request.id).await?;
-        needs::get(self, request).await
+        let municipality = authz::on_need(&self.pool, &caller, &request.id).await?;
+        let full = request.view == pb::NeedView::Full as i32;
+        let need_id = id_of(&request.id);
+        let reply = needs::get(self, request).await?;
+        // The private notes and the referrer's contact are personal data: on record.
+        if full {
+            self.audit(
+                &actor,
+                Event {
+                    municipality_code: &municipality,
+                    action: Action::ReadPersonalData,
+                    method: "GetNeed",
+                    object_kind: "need",
+                    object_id: need_id,
+                    detail: "view=FULL".into(),
+                },
+            )
+            .await?;
+        }
+        Ok(reply)
     }
 
     async fn list_needs(&self, request: Request<pb::ListNeedsRequest>) -> Reply<pb::ListNeedsResponse> {
@@ -114,14 +256,33 @@ impl IntakeService for IntakeApi {
 
     async fn update_need(&self, request: Request<pb::UpdateNeedRequest>) -> Reply<pb::UpdateNeedResponse> {
         let caller = authz::caller(&request)?;
+        let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
         let id = request
             .need
             .as_ref()
-            .map(|need| need.id.as_str())
+            .map(|need| need.id.clone())
             .unwrap_or_default();
-        authz::on_need(&self.pool, &caller, id).await?;
-        needs::update(self, request).await
+        let municipality = authz::on_need(&self.pool, &caller, &id).await?;
+        let paths = request
+            .update_mask
+            .as_ref()
+            .map(|mask| mask.paths.join(","))
+            .unwrap_or_default();
+        let reply = needs::update(self, request).await?;
+        self.audit(
+            &actor,
+            Event {
+                municipality_code: &municipality,
+                action: Action::Change,
+                method: "UpdateNeed",
+                object_kind: "need",
+                object_id: id_of(&id),
+                detail: format!("fields={paths}"),
+            },
+        )
+        .await?;
+        Ok(reply)
     }
 
     type WatchNeedStream = IntakeWatchStream;
@@ -138,9 +299,24 @@ impl IntakeService for IntakeApi {
         request: Request<pb::RecordConsentRequest>,
     ) -> Reply<pb::RecordConsentResponse> {
         let caller = authz::caller(&request)?;
+        let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
-        authz::on_need(&self.pool, &caller, &request.need_id).await?;
-        consents::record(self, request).await
+        let municipality = authz::on_need(&self.pool, &caller, &request.need_id).await?;
+        let need_id = id_of(&request.need_id);
+        let reply = consents::record(self, request).await?;
+        self.audit(
+            &actor,
+            Event {
+                municipality_code: &municipality,
+                action: Action::Change,
+                method: "RecordConsent",
+                object_kind: "need",
+                object_id: need_id,
+                detail: "consent recorded".into(),
+            },
+        )
+        .await?;
+        Ok(reply)
     }
 
     async fn withdraw_consent(
@@ -148,9 +324,24 @@ impl IntakeService for IntakeApi {
         request: Request<pb::WithdrawConsentRequest>,
     ) -> Reply<pb::WithdrawConsentResponse> {
         let caller = authz::caller(&request)?;
+        let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
-        authz::on_need(&self.pool, &caller, &request.need_id).await?;
-        consents::withdraw(self, request).await
+        let municipality = authz::on_need(&self.pool, &caller, &request.need_id).await?;
+        let need_id = id_of(&request.need_id);
+        let reply = consents::withdraw(self, request).await?;
+        self.audit(
+            &actor,
+            Event {
+                municipality_code: &municipality,
+                action: Action::Change,
+                method: "WithdrawConsent",
+                object_kind: "need",
+                object_id: need_id,
+                detail: "consent withdrawn".into(),
+            },
+        )
+        .await?;
+        Ok(reply)
     }
 
     async fn list_consents(
@@ -168,9 +359,24 @@ impl IntakeService for IntakeApi {
         request: Request<pb::GetSharedContactRequest>,
     ) -> Reply<pb::GetSharedContactResponse> {
         let caller = authz::caller(&request)?;
+        let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
-        authz::on_shared_contact(&self.pool, &caller, &request.need_id).await?;
-        consents::shared_contact(self, request).await
+        let municipality = authz::on_shared_contact(&self.pool, &caller, &request.need_id).await?;
+        let need_id = id_of(&request.need_id);
+        let reply = consents::shared_contact(self, request).await?;
+        self.audit(
+            &actor,
+            Event {
+                municipality_code: &municipality,
+                action: Action::ReadPersonalData,
+                method: "GetSharedContact",
+                object_kind: "contact",
+                object_id: need_id,
+                detail: String::new(),
+            },
+        )
+        .await?;
+        Ok(reply)
     }
 
     async fn transition_need(
@@ -178,9 +384,30 @@ impl IntakeService for IntakeApi {
         request: Request<pb::TransitionNeedRequest>,
     ) -> Reply<pb::TransitionNeedResponse> {
         let caller = authz::caller(&request)?;
+        let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
-        authz::on_need(&self.pool, &caller, &request.need_id).await?;
-        needs::transition(self, request).await
+        let municipality = authz::on_need(&self.pool, &caller, &request.need_id).await?;
+        let need_id = id_of(&request.need_id);
+        let reply = needs::transition(self, request).await?;
+        let to = reply
+            .get_ref()
+            .need
+            .as_ref()
+            .map(|need| need.status().as_str_name())
+            .unwrap_or_default();
+        self.audit(
+            &actor,
+            Event {
+                municipality_code: &municipality,
+                action: Action::Change,
+                method: "TransitionNeed",
+                object_kind: "need",
+                object_id: need_id,
+                detail: format!("to={to}"),
+            },
+        )
+        .await?;
+        Ok(reply)
     }
 
     async fn list_need_history(
@@ -208,16 +435,51 @@ impl IntakeService for IntakeApi {
         request: Request<pb::RegisterResidentRequest>,
     ) -> Reply<pb::RegisterResidentResponse> {
         let caller = authz::caller(&request)?;
+        let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
         authz::in_municipality(&caller, &request.municipality_code)?;
-        residents::register(self, request).await
+        let municipality = request.municipality_code.trim().to_string();
+        let reply = residents::register(self, request).await?;
+        let resident_id = reply
+            .get_ref()
+            .resident
+            .as_ref()
+            .and_then(|resident| id_of(&resident.id));
+        self.audit(
+            &actor,
+            Event {
+                municipality_code: &municipality,
+                action: Action::Change,
+                method: "RegisterResident",
+                object_kind: "resident",
+                object_id: resident_id,
+                detail: String::new(),
+            },
+        )
+        .await?;
+        Ok(reply)
     }
 
     async fn get_resident(&self, request: Request<pb::GetResidentRequest>) -> Reply<pb::GetResidentResponse> {
         let caller = authz::caller(&request)?;
+        let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
-        authz::on_resident(&self.pool, &caller, &request.id).await?;
-        residents::get(self, request).await
+        let municipality = authz::on_resident(&self.pool, &caller, &request.id).await?;
+        let resident_id = id_of(&request.id);
+        let reply = residents::get(self, request).await?;
+        self.audit(
+            &actor,
+            Event {
+                municipality_code: &municipality,
+                action: Action::ReadPersonalData,
+                method: "GetResident",
+                object_kind: "resident",
+                object_id: resident_id,
+                detail: String::new(),
+            },
+        )
+        .await?;
+        Ok(reply)
     }
 
     async fn record_area_issue(
@@ -225,6 +487,7 @@ impl IntakeService for IntakeApi {
         request: Request<pb::RecordAreaIssueRequest>,
     ) -> Reply<pb::RecordAreaIssueResponse> {
         let caller = authz::caller(&request)?;
+        let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
         let municipality = request
             .issue
@@ -232,7 +495,22 @@ impl IntakeService for IntakeApi {
             .map(|issue| issue.municipality_code.as_str())
             .unwrap_or_default();
         authz::in_municipality(&caller, municipality)?;
-        area_issues::record(self, request).await
+        let municipality = municipality.trim().to_string();
+        let reply = area_issues::record(self, request).await?;
+        let issue_id = reply.get_ref().issue.as_ref().and_then(|issue| id_of(&issue.id));
+        self.audit(
+            &actor,
+            Event {
+                municipality_code: &municipality,
+                action: Action::Change,
+                method: "RecordAreaIssue",
+                object_kind: "area_issue",
+                object_id: issue_id,
+                detail: String::new(),
+            },
+        )
+        .await?;
+        Ok(reply)
     }
 
     async fn list_area_issues(
@@ -243,5 +521,25 @@ impl IntakeService for IntakeApi {
         let request = request.into_inner();
         authz::in_municipality(&caller, &request.municipality_code)?;
         area_issues::list(self, request).await
+    }
+
+    async fn list_audit_entries(
+        &self,
+        request: Request<pb::ListAuditEntriesRequest>,
+    ) -> Reply<pb::ListAuditEntriesResponse> {
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::on_audit(&caller, &request.municipality_code)?;
+        audit::list(self, request).await
+    }
+
+    async fn export_audit_entries(
+        &self,
+        request: Request<pb::ListAuditEntriesRequest>,
+    ) -> Reply<pb::ExportAuditEntriesResponse> {
+        let caller = authz::caller(&request)?;
+        let request = request.into_inner();
+        authz::on_audit(&caller, &request.municipality_code)?;
+        audit::export(self, request).await
     }
 }
