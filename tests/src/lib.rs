@@ -56,7 +56,8 @@ pub type KeyedChannel = TracedChannel;
 pub struct TestKeys {
     /// 岐阜県's administrator ([`PREFECTURE`]).
     pub prefecture_admin: String,
-    /// 大垣市's administrator ([`MUNICIPALITY`]): what the default clients carry.
+    /// 大垣市's administrator ([`MUNICIPALITY`]): what the default clients of intake, matching
+    /// and notifications carry (the registry's carry the prefecture admin's).
     pub municipal_admin: String,
 }
 
@@ -185,9 +186,15 @@ impl TestSystem {
             .expect("every service runs")
     }
 
-    /// A channel to `name` whose calls carry the municipal admin's key.
+    /// A channel to `name` with the key the tests act with by default: the prefecture's
+    /// administrator for the registry (it builds the area tree and registers across the
+    /// prefecture), 大垣市's administrator for the services that hold its residents' needs.
     fn channel(&self, name: ServiceName) -> KeyedChannel {
-        self.channel_with_key(name, &self.keys.municipal_admin)
+        let key = match name {
+            ServiceName::Registry => &self.keys.prefecture_admin,
+            _ => &self.keys.municipal_admin,
+        };
+        self.channel_with_key(name, key)
     }
 
     /// A channel to `name` whose calls carry `key` (any text: malformed keys are sent as they

@@ -10,6 +10,7 @@
 
 pub mod access;
 mod area_edit;
+mod authz;
 mod batch;
 mod categories;
 mod community;

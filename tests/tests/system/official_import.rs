@@ -4,6 +4,9 @@
 
 use tonic::Code;
 use tsunagu_proto::registry::v1 as pb;
+use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use tsunagu_runtime::ServiceName;
+use tsunagu_runtime::auth::Role;
 use tsunagu_tests::TestSystem;
 
 const HEADER: &str = "code,prefecture,city,prefecture_kana,city_kana\n";
@@ -85,17 +88,28 @@ async fn the_official_list_loads_with_wards_a_row_report_and_dry_runs() {
         "the city is the ward's municipality"
     );
 
-    // A daily-life area may lie in a ward, and belongs to the city.
-    let area = system
-        .registry()
-        .create_area(pb::CreateAreaRequest {
-            kind: pb::AreaKind::DailyLifeArea.into(),
-            code: String::new(),
-            name: "中央第一圏域".into(),
-            name_kana: String::new(),
-            parent_id: chuo.id.clone(),
-            ..Default::default()
-        })
+    // A daily-life area may lie in a ward, and belongs to the city: 札幌市's own staff create it
+    // (岐阜県's administrator may not: another prefecture).
+    let sapporo_admin = system.key(Role::MunicipalAdmin, "011002", None).await;
+    let mut sapporo_registry =
+        RegistryServiceClient::new(system.channel_with_key(ServiceName::Registry, &sapporo_admin));
+    let in_ward = |registry: &mut RegistryServiceClient<tsunagu_tests::KeyedChannel>| {
+        let mut registry = registry.clone();
+        let parent_id = chuo.id.clone();
+        async move {
+            registry
+                .create_area(pb::CreateAreaRequest {
+                    kind: pb::AreaKind::DailyLifeArea.into(),
+                    name: "中央第一圏域".into(),
+                    parent_id,
+                    ..Default::default()
+                })
+                .await
+        }
+    };
+    let refused = in_ward(&mut system.registry()).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let area = in_ward(&mut sapporo_registry)
         .await
         .expect("daily-life area in a ward")
         .into_inner()

@@ -572,3 +572,210 @@ async fn proposals_settings_and_notifications_stay_with_their_tenants() {
     assert_eq!(accepted.status(), matching_pb::ProposalStatus::Accepted);
     system.shutdown().await;
 }
+
+/// The registry's records are the community's, read by every key, but written only by the
+/// municipality's staff and the prefecture's administrator (the official areas by the
+/// latter alone); a provider edits its own resources; a helper's record, with its contact
+/// details, is read only by those who may write it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_is_read_by_all_and_written_by_its_municipality() {
+    use tsunagu_proto::registry::v1 as registry_pb;
+    use tsunagu_proto::registry::v1::community_service_client::CommunityServiceClient;
+    use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
+
+    let system = TestSystem::start().await;
+    let fixture = Fixture::create(&system, 3).await;
+    let helper = CommunityServiceClient::new(system.grpc_channel(ServiceName::Registry))
+        .create_helper(registry_pb::CreateHelperRequest {
+            helper: Some(registry_pb::Helper {
+                organization_id: fixture.organization_id.clone(),
+                name: "山田 花子".into(),
+                kind: registry_pb::HelperKind::Individual.into(),
+                status: registry_pb::HelperStatus::Prospective.into(),
+                contact_points: vec![registry_pb::ContactPoint {
+                    kind: registry_pb::ContactKind::Phone.into(),
+                    value: "090-1234-5678".into(),
+                    label: "携帯".into(),
+                }],
+                ..Default::default()
+            }),
+            created_by: "西部圏域SC 佐藤".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .helper
+        .unwrap();
+    let registry_as =
+        |key: &str| RegistryServiceClient::new(system.channel_with_key(ServiceName::Registry, key));
+    let community_as =
+        |key: &str| CommunityServiceClient::new(system.channel_with_key(ServiceName::Registry, key));
+    let code = |result: Result<(), tonic::Status>| result.err().map_or(Code::Ok, |status| status.code());
+
+    let gifu = system.key(Role::Coordinator, GIFU_CITY, None).await;
+    let mut registry = registry_as(&gifu);
+    let mut community = community_as(&gifu);
+    // Reads of the community's records: open.
+    let read = registry
+        .get_resource(registry_pb::GetResourceRequest {
+            id: fixture.resource_id.clone(),
+            view: registry_pb::ResourceView::Unspecified.into(),
+        })
+        .await
+        .map(|_| ());
+    assert_eq!(code(read), Code::Ok);
+    let confidential = registry
+        .get_resource(registry_pb::GetResourceRequest {
+            id: fixture.resource_id.clone(),
+            view: registry_pb::ResourceView::Full.into(),
+        })
+        .await
+        .map(|_| ());
+    assert_eq!(code(confidential), Code::PermissionDenied);
+    // Writes in 大垣市, its helpers' records and confidential exports: refused.
+    let attempts = [
+        (
+            "CreateOrganization",
+            registry
+                .create_organization(registry_pb::CreateOrganizationRequest {
+                    municipality_code: MUNICIPALITY.into(),
+                    name: "よその団体".into(),
+                    kind: registry_pb::OrganizationKind::Npo.into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "CreateArea",
+            registry
+                .create_area(registry_pb::CreateAreaRequest {
+                    kind: registry_pb::AreaKind::DailyLifeArea.into(),
+                    name: "よその圏域".into(),
+                    parent_id: fixture.municipality_id.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "DeleteResource",
+            registry
+                .delete_resource(registry_pb::DeleteResourceRequest {
+                    id: fixture.resource_id.clone(),
+                    reason: "試し".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "ExportResources (confidential)",
+            registry
+                .export_resources(registry_pb::ExportResourcesRequest {
+                    municipality_code: MUNICIPALITY.into(),
+                    include_confidential: true,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "ImportOfficialAreas",
+            registry
+                .import_official_areas(registry_pb::ImportOfficialAreasRequest {
+                    csv: b"x".to_vec(),
+                    dry_run: true,
+                })
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "GetHelper",
+            community
+                .get_helper(registry_pb::GetHelperRequest {
+                    id: helper.id.clone(),
+                })
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "ListHelpers",
+            community
+                .list_helpers(registry_pb::ListHelpersRequest {
+                    municipality_code: MUNICIPALITY.into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        ),
+    ];
+    for (call, answer) in attempts {
+        assert_eq!(
+            code(answer),
+            Code::PermissionDenied,
+            "岐阜市's coordinator: {call}"
+        );
+    }
+
+    // 大垣市's coordinator creates a daily-life area in its city, but not an official area.
+    let own = system.key(Role::Coordinator, MUNICIPALITY, None).await;
+    let created = registry_as(&own)
+        .create_area(registry_pb::CreateAreaRequest {
+            kind: registry_pb::AreaKind::DailyLifeArea.into(),
+            name: "北部圏域".into(),
+            parent_id: fixture.municipality_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    assert_eq!(code(created), Code::Ok);
+    let official = registry_as(&own)
+        .create_area(registry_pb::CreateAreaRequest {
+            kind: registry_pb::AreaKind::Municipality.into(),
+            code: GIFU_CITY.into(),
+            parent_id: fixture.prefecture_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    assert_eq!(code(official), Code::PermissionDenied);
+
+    // The provider edits its own resource and reads its own helper; nothing else.
+    let provider = system
+        .key(
+            Role::Provider,
+            MUNICIPALITY,
+            Some(fixture.organization_id.parse().unwrap()),
+        )
+        .await;
+    let verify = registry_as(&provider)
+        .verify_resource(registry_pb::VerifyResourceRequest {
+            resource_id: fixture.resource_id.clone(),
+            verified_by: "ささえあい 田村".into(),
+        })
+        .await
+        .map(|_| ());
+    assert_eq!(code(verify), Code::Ok);
+    let own_helper = community_as(&provider)
+        .get_helper(registry_pb::GetHelperRequest {
+            id: helper.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .helper
+        .unwrap();
+    assert_eq!(own_helper.contact_points.len(), 1);
+    let refused = registry_as(&provider)
+        .create_organization(registry_pb::CreateOrganizationRequest {
+            municipality_code: MUNICIPALITY.into(),
+            name: "新しい団体".into(),
+            kind: registry_pb::OrganizationKind::Npo.into(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    assert_eq!(code(refused), Code::PermissionDenied);
+    system.shutdown().await;
+}

@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 use tsunagu_proto::common::v1::GeoPoint;
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_proto::registry::v1::registry_service_server::{RegistryService, RegistryServiceServer};
+use tsunagu_runtime::auth::principal_of;
 use tsunagu_runtime::error::{Violations, both};
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::tenant::parse_official_csv;
@@ -28,7 +29,7 @@ use crate::history::{self, ChangeAuthor, EntityKind};
 use crate::organization::store as organization_store;
 use crate::resource::store as resource_store;
 use crate::store::{self, AreaRow};
-use crate::{freshness, official_import};
+use crate::{authz, freshness, official_import};
 
 /// Sheets travel inside gRPC messages: a municipality's 20,000-row CSV is about 5 MiB, over
 /// tonic's default 4 MiB, and its CSV export larger still.
@@ -54,6 +55,19 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::CreateAreaRequest>,
     ) -> Result<Response<pb::CreateAreaResponse>, Status> {
+        let caller = principal_of(&request)?;
+        {
+            let given = request.get_ref();
+            let official_kind = matches!(
+                pb::AreaKind::try_from(given.kind),
+                Ok(pb::AreaKind::Prefecture | pb::AreaKind::Municipality | pb::AreaKind::Ward)
+            );
+            if official_kind {
+                authz::official(&caller, Some(&given.code))?;
+            } else {
+                authz::creates_area_under(&self.pool, &caller, &given.parent_id).await?;
+            }
+        }
         let request = request.into_inner();
         let kind = pb::AreaKind::try_from(request.kind)
             .ok()
@@ -105,6 +119,14 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::UpdateAreaRequest>,
     ) -> Result<Response<pb::UpdateAreaResponse>, Status> {
+        let caller = principal_of(&request)?;
+        let id = request
+            .get_ref()
+            .area
+            .as_ref()
+            .map(|area| area.id.clone())
+            .unwrap_or_default();
+        authz::writes_object(&self.pool, &caller, authz::Table::Area, &id, false).await?;
         let request = request.into_inner();
         let Some(given) = request.area else {
             return Err(ServiceError::invalid("area", "area を指定してください / area is required").into());
@@ -148,6 +170,15 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::DeleteAreaRequest>,
     ) -> Result<Response<pb::DeleteAreaResponse>, Status> {
+        let caller = principal_of(&request)?;
+        authz::writes_object(
+            &self.pool,
+            &caller,
+            authz::Table::Area,
+            &request.get_ref().id,
+            false,
+        )
+        .await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         let id = violations.absorb(parse_id("id", &request.id));
@@ -221,6 +252,8 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::ImportOfficialAreasRequest>,
     ) -> Result<Response<pb::ImportOfficialAreasResponse>, Status> {
+        let caller = principal_of(&request)?;
+        authz::official(&caller, None)?;
         let request = request.into_inner();
         let parsed =
             parse_official_csv(&request.csv).map_err(|reason| ServiceError::invalid("csv", reason))?;
@@ -346,6 +379,8 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::CreateOrganizationRequest>,
     ) -> Result<Response<pb::CreateOrganizationResponse>, Status> {
+        let caller = principal_of(&request)?;
+        authz::writes_in(&caller, &request.get_ref().municipality_code)?;
         let organization = organizations::create(&self.pool, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(pb::CreateOrganizationResponse {
@@ -368,6 +403,14 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::UpdateOrganizationRequest>,
     ) -> Result<Response<pb::UpdateOrganizationResponse>, Status> {
+        let caller = principal_of(&request)?;
+        let id = request
+            .get_ref()
+            .organization
+            .as_ref()
+            .map(|o| o.id.clone())
+            .unwrap_or_default();
+        authz::writes_object(&self.pool, &caller, authz::Table::Organization, &id, true).await?;
         let organization = organizations::update(&self.pool, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(pb::UpdateOrganizationResponse {
@@ -379,6 +422,15 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::DeleteOrganizationRequest>,
     ) -> Result<Response<pb::DeleteOrganizationResponse>, Status> {
+        let caller = principal_of(&request)?;
+        authz::writes_object(
+            &self.pool,
+            &caller,
+            authz::Table::Organization,
+            &request.get_ref().id,
+            false,
+        )
+        .await?;
         let organization = organizations::delete(&self.pool, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(pb::DeleteOrganizationResponse {
@@ -416,6 +468,10 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::CreateResourceRequest>,
     ) -> Result<Response<pb::CreateResourceResponse>, Status> {
+        let caller = principal_of(&request)?;
+        if let Some(resource) = &request.get_ref().resource {
+            authz::creates_resource(&caller, &resource.municipality_code, &resource.organization_id)?;
+        }
         let resource = resources::create(&self.pool, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(pb::CreateResourceResponse {
@@ -427,6 +483,18 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::GetResourceRequest>,
     ) -> Result<Response<pb::GetResourceResponse>, Status> {
+        // Confidential addresses (a shelter's, a home's) only for those who may edit the resource.
+        if request.get_ref().view == pb::ResourceView::Full as i32 {
+            let caller = principal_of(&request)?;
+            authz::writes_object(
+                &self.pool,
+                &caller,
+                authz::Table::Resource,
+                &request.get_ref().id,
+                true,
+            )
+            .await?;
+        }
         let resource = resources::get(&self.pool, request.into_inner()).await?;
         Ok(Response::new(pb::GetResourceResponse {
             resource: Some(resource),
@@ -446,6 +514,14 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::UpdateResourceRequest>,
     ) -> Result<Response<pb::UpdateResourceResponse>, Status> {
+        let caller = principal_of(&request)?;
+        let id = request
+            .get_ref()
+            .resource
+            .as_ref()
+            .map(|r| r.id.clone())
+            .unwrap_or_default();
+        authz::writes_object(&self.pool, &caller, authz::Table::Resource, &id, true).await?;
         let resource = resources::update(&self.pool, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(pb::UpdateResourceResponse {
@@ -457,6 +533,15 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::DeleteResourceRequest>,
     ) -> Result<Response<pb::DeleteResourceResponse>, Status> {
+        let caller = principal_of(&request)?;
+        authz::writes_object(
+            &self.pool,
+            &caller,
+            authz::Table::Resource,
+            &request.get_ref().id,
+            false,
+        )
+        .await?;
         let resource = resources::delete(&self.pool, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(pb::DeleteResourceResponse {
@@ -493,6 +578,8 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::CreateCategoryRequest>,
     ) -> Result<Response<pb::CreateCategoryResponse>, Status> {
+        let caller = principal_of(&request)?;
+        authz::writes_in(&caller, &request.get_ref().municipality_code)?;
         let category = categories::create(&self.pool, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(pb::CreateCategoryResponse {
@@ -504,6 +591,8 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::ImportResourcesRequest>,
     ) -> Result<Response<pb::ImportResourcesResponse>, Status> {
+        let caller = principal_of(&request)?;
+        authz::writes_in(&caller, &request.get_ref().municipality_code)?;
         let response = exchange::import_resources(&self.pool, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(response))
@@ -513,6 +602,10 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::ExportResourcesRequest>,
     ) -> Result<Response<pb::ExportResourcesResponse>, Status> {
+        let caller = principal_of(&request)?;
+        if request.get_ref().include_confidential {
+            authz::writes_in(&caller, &request.get_ref().municipality_code)?;
+        }
         Ok(Response::new(
             exchange::export_resources(&self.pool, request.into_inner()).await?,
         ))
@@ -522,6 +615,8 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::ImportCareProvidersRequest>,
     ) -> Result<Response<pb::ImportCareProvidersResponse>, Status> {
+        let caller = principal_of(&request)?;
+        authz::writes_in(&caller, &request.get_ref().municipality_code)?;
         let response = exchange::import_care_providers(&self.pool, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(response))
@@ -531,6 +626,8 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::ImportOrganizationsRequest>,
     ) -> Result<Response<pb::ImportOrganizationsResponse>, Status> {
+        let caller = principal_of(&request)?;
+        authz::writes_in(&caller, &request.get_ref().municipality_code)?;
         let response = exchange::import_organizations(&self.pool, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(response))
@@ -558,6 +655,15 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::VerifyResourceRequest>,
     ) -> Result<Response<pb::VerifyResourceResponse>, Status> {
+        let caller = principal_of(&request)?;
+        authz::writes_object(
+            &self.pool,
+            &caller,
+            authz::Table::Resource,
+            &request.get_ref().resource_id,
+            true,
+        )
+        .await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         let id = violations.absorb(parse_id("resource_id", &request.resource_id));
@@ -629,6 +735,8 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::SetFreshnessPeriodRequest>,
     ) -> Result<Response<pb::SetFreshnessPeriodResponse>, Status> {
+        let caller = principal_of(&request)?;
+        authz::writes_in(&caller, &request.get_ref().municipality_code)?;
         let request = request.into_inner();
         let code = MunicipalityCode::parse_known(&request.municipality_code)
             .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))?;

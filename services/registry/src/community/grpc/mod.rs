@@ -2,6 +2,7 @@
 //! nothing else. One module per entity; what they share (masks, list filters, batch ids,
 //! history, deletion, enums used by more than one entity) is here.
 
+mod authorize;
 mod coordinators;
 mod councils;
 mod helpers;
@@ -20,6 +21,9 @@ use tsunagu_runtime::MunicipalityCode;
 use tsunagu_runtime::error::{ServiceResult, Violations};
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use uuid::Uuid;
+
+use authorize::Authorize;
+use tsunagu_runtime::auth::principal_of;
 
 use super::common::{self, ContactInput, Layer, MAX_QUERY_CHARS, Weekday, WindowInput};
 use super::store::{Entity, ListFilter, Meta};
@@ -44,8 +48,9 @@ impl CommunityApi {
     }
 }
 
-/// Each RPC converts its request, calls the entity module's handler and converts back; a
-/// `ServiceError` becomes its status (field violations as `google.rpc.BadRequest`).
+/// Each RPC checks who may make it (`authorize.rs`), converts its request, calls the entity
+/// module's handler and converts back; a `ServiceError` becomes its status (field violations
+/// as `google.rpc.BadRequest`).
 macro_rules! community_service {
     ($($method:ident($request:ident) -> $response:ident => $handler:path;)+) => {
         #[tonic::async_trait]
@@ -55,6 +60,8 @@ macro_rules! community_service {
                     &self,
                     request: Request<pb::$request>,
                 ) -> Result<Response<pb::$response>, Status> {
+                    let caller = principal_of(&request)?;
+                    request.get_ref().authorize(self, &caller).await?;
                     Ok(Response::new($handler(self, request.into_inner()).await?))
                 }
             )+
