@@ -273,6 +273,8 @@ async fn run() -> anyhow::Result<()> {
     let alone = TestSystem::start_with(Options {
         database_max_connections: Some(connections),
         without: vec![ServiceName::Matching, ServiceName::Notifications],
+        // One key drives the whole load: the per-key rate limit would measure itself.
+        env: vec![("TSUNAGU_RATE_LIMIT_PER_SECOND", "0".into())],
         ..Options::default()
     })
     .await;
@@ -290,6 +292,7 @@ async fn run() -> anyhow::Result<()> {
     // 2. The whole system: matching proposes every need, notifications tells the provider.
     let system = TestSystem::start_with(Options {
         database_max_connections: Some(connections),
+        env: vec![("TSUNAGU_RATE_LIMIT_PER_SECOND", "0".into())],
         ..Options::default()
     })
     .await;

@@ -70,6 +70,7 @@ async fn run() -> anyhow::Result<()> {
     let started = Instant::now();
     let system = TestSystem::start_with(Options {
         seed_official_areas: false,
+        env: vec![("TSUNAGU_RATE_LIMIT_PER_SECOND", "0".into())],
         ..Options::default()
     })
     .await;

@@ -135,6 +135,11 @@ pub struct Config {
     /// seconds (TSUNAGU_AUTH_CACHE_SECONDS, default 10): a revoked key stops working
     /// everywhere within this time.
     pub auth_cache_seconds: u32,
+    /// Calls a second each API key may make to one service process on average
+    /// (TSUNAGU_RATE_LIMIT_PER_SECOND, default 50; 0: no limit), in bursts of up to
+    /// TSUNAGU_RATE_LIMIT_BURST (default 200).
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
 }
 
 /// Matching's partition queues when TSUNAGU_MATCHING_PARTITIONS is not set.
@@ -323,6 +328,9 @@ impl Config {
             );
         }
         let auth_cache_seconds = parse_number(&mut problems, &get, "TSUNAGU_AUTH_CACHE_SECONDS", 10u32, 0);
+        let rate_limit_per_second =
+            parse_number(&mut problems, &get, "TSUNAGU_RATE_LIMIT_PER_SECOND", 50u32, 0);
+        let rate_limit_burst = parse_number(&mut problems, &get, "TSUNAGU_RATE_LIMIT_BURST", 200u32, 1);
 
         if !problems.is_empty() {
             return Err(ConfigError { problems });
@@ -348,6 +356,8 @@ impl Config {
             matching_rebalance_millis,
             internal_token,
             auth_cache_seconds,
+            rate_limit_per_second,
+            rate_limit_burst,
         })
     }
 

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::auth::{AuthLayer, Authenticator, KeyResolver, RemoteKeys};
+use crate::auth::{AuthLayer, Authenticator, KeyResolver, RateLimit, RemoteKeys};
 
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -163,7 +163,11 @@ impl ServiceHost {
                 std::time::Duration::from_secs(u64::from(self.config.auth_cache_seconds)),
             )?),
         };
-        let authenticator = Authenticator::new(internal_token, keys);
+        let limit = RateLimit {
+            per_second: f64::from(self.config.rate_limit_per_second),
+            burst: f64::from(self.config.rate_limit_burst),
+        };
+        let authenticator = Authenticator::new(internal_token, keys, limit);
 
         let service = self.name.as_str();
         let router = tonic::transport::Server::builder()

@@ -264,3 +264,40 @@ async fn keys_are_managed_within_their_scope_revoked_and_rotated_without_downtim
     .await;
     system.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_over_its_rate_is_refused_until_it_recovers_and_other_keys_are_not_affected() {
+    let system = TestSystem::start_with(Options {
+        env: vec![
+            ("TSUNAGU_RATE_LIMIT_PER_SECOND", "2".into()),
+            ("TSUNAGU_RATE_LIMIT_BURST", "3".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let busy = system.key(Role::Coordinator, MUNICIPALITY, None).await;
+    let calm = system.key(Role::Coordinator, MUNICIPALITY, None).await;
+    // The burst passes, the next call is refused, saying when to retry.
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(intake_answer(&system, &busy).await);
+    }
+    assert_eq!(answers[..3], [Code::Ok, Code::Ok, Code::Ok]);
+    assert_eq!(answers[3], Code::ResourceExhausted);
+    let refused = IntakeServiceClient::new(system.channel_with_key(ServiceName::Intake, &busy))
+        .list_needs(intake_pb::ListNeedsRequest {
+            municipality_code: MUNICIPALITY.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(refused.message().contains("再試行"), "{}", refused.message());
+    // Another key has its own allowance; health checks none at all.
+    assert_eq!(intake_answer(&system, &calm).await, Code::Ok);
+    // The busy key recovers as its bucket refills.
+    eventually("the busy key to be served again", WAIT, || async {
+        (intake_answer(&system, &busy).await == Code::Ok).then_some(())
+    })
+    .await;
+    system.shutdown().await;
+}

@@ -68,7 +68,7 @@ where
             if OPEN_PREFIXES.iter().any(|open| path.starts_with(open)) {
                 return inner.call(request).await;
             }
-            match authenticator.authenticate(request.headers()).await {
+            match authenticator.admit(request.headers()).await {
                 Ok(principal) => {
                     tracing::Span::current().record("tsunagu.role", principal.role.as_str());
                     request.extensions_mut().insert(principal);

@@ -11,6 +11,7 @@
 mod key;
 mod layer;
 mod principal;
+mod rate;
 mod remote;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use uuid::Uuid;
 pub use key::{NewKey, PresentedKey, generate};
 pub use layer::AuthLayer;
 pub use principal::{Principal, Role, prefecture_of};
+pub use rate::{RateLimit, RateLimiter};
 pub use remote::RemoteKeys;
 
 /// A stored key, as the registry keeps it (no secret, only its hash).
@@ -92,18 +94,39 @@ pub trait KeyResolver: Send + Sync + 'static {
     fn resolve<'a>(&'a self, key: &'a PresentedKey) -> BoxFuture<'a, Result<Principal, Refusal>>;
 }
 
-/// Checks a call's credentials.
+/// Checks a call's credentials, and each key's rate.
 #[derive(Clone)]
 pub struct Authenticator {
     internal_token: Arc<str>,
     keys: Arc<dyn KeyResolver>,
+    limiter: Arc<RateLimiter>,
 }
 
 impl Authenticator {
-    pub fn new(internal_token: &str, keys: Arc<dyn KeyResolver>) -> Authenticator {
+    pub fn new(internal_token: &str, keys: Arc<dyn KeyResolver>, limit: RateLimit) -> Authenticator {
         Authenticator {
             internal_token: internal_token.into(),
             keys,
+            limiter: Arc::new(RateLimiter::new(limit)),
+        }
+    }
+
+    /// The caller of these headers, if the credentials hold and the key is within its rate.
+    pub async fn admit(&self, headers: &http::HeaderMap) -> Result<Principal, Status> {
+        let principal = self.authenticate(headers).await?;
+        if principal.role == Role::Service {
+            return Ok(principal);
+        }
+        match self
+            .limiter
+            .admit(&principal.key_prefix, std::time::Instant::now())
+        {
+            Ok(()) => Ok(principal),
+            Err(wait) => Err(Status::resource_exhausted(format!(
+                "リクエストが多すぎます。{:.1}秒後に再試行してください / rate limit of this API key exceeded: retry in {:.1} s",
+                wait.as_secs_f64(),
+                wait.as_secs_f64()
+            ))),
         }
     }
 
