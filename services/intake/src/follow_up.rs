@@ -25,7 +25,12 @@ pub async fn run_sweep(
 ) {
     loop {
         let idle_since = chrono::Utc::now() - chrono::TimeDelta::days(i64::from(follow_up_days));
-        match store::flag_idle_needs(&pool, idle_since, SWEEP_BATCH).await {
+        // The sweep is the service's own work across every municipality.
+        let flagged = tsunagu_runtime::db::as_tenant(
+            tsunagu_runtime::db::EVERY_TENANT,
+            store::flag_idle_needs(&pool, idle_since, SWEEP_BATCH),
+        );
+        match flagged.await {
             Ok(0) => {}
             Ok(flagged) => {
                 tracing::info!(flagged, follow_up_days, "needs flagged for follow-up");

@@ -40,6 +40,9 @@ use tokio_util::sync::CancellationToken;
 use tsunagu_runtime::service::{RunningService, ServiceHost};
 use tsunagu_runtime::{Config, ServiceName};
 
+/// The role intake's pool acts as: owns nothing, no superuser, so row-level security holds.
+pub const DATABASE_ROLE: &str = "tsunagu_intake_app";
+
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub const GRPC_SERVICE_NAME: &str = "tsunagu.intake.v1.IntakeService";
@@ -61,7 +64,15 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
     };
     let follow_up_days = config.intake_follow_up_days;
     let sweep_interval = std::time::Duration::from_secs(u64::from(config.intake_follow_up_sweep_seconds));
-    let mut host = ServiceHost::start(ServiceName::Intake, config, &MIGRATIONS, shutdown.clone()).await?;
+    // Residents' data: the database holds the tenant wall too (migration 109).
+    let mut host = ServiceHost::start_guarded(
+        ServiceName::Intake,
+        config,
+        &MIGRATIONS,
+        shutdown.clone(),
+        DATABASE_ROLE,
+    )
+    .await?;
     host.spawn_consumer(referrals::IntakeListener {
         outbox_wake: host.outbox_wake.clone(),
     });

@@ -177,7 +177,12 @@ pub(crate) async fn process_delivery<H: EventHandler>(
 
         let mut retry_in_place = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         loop {
-            match handle_in_transaction(settings.service, pool, handler, &envelope).await {
+            // An event is handled as its municipality's tenant (row-level security).
+            let handled = crate::db::as_tenant(
+                &envelope.municipality_code,
+                handle_in_transaction(settings.service, pool, handler, &envelope),
+            );
+            match handled.await {
                 Ok(duplicate) => {
                     span.record("tsunagu.duplicate", duplicate);
                     handler.after_commit();

@@ -127,3 +127,76 @@ mod tests {
         assert_eq!(super::redact("amqp://h"), "amqp://h");
     }
 }
+
+tokio::task_local! {
+    /// The municipality whose rows the current task may touch, in pools guarded by row-level
+    /// security (`connect_guarded`); `*` for a service's own work across municipalities.
+    static TENANT: String;
+}
+
+/// The tenant value that admits every municipality: a service's sweeps, and calls between
+/// services.
+pub const EVERY_TENANT: &str = "*";
+
+/// Runs `work` as `tenant`: every connection it takes from a guarded pool carries that tenant,
+/// and row-level security shows and accepts only that municipality's rows.
+pub async fn as_tenant<F: std::future::Future>(tenant: &str, work: F) -> F::Output {
+    TENANT.scope(tenant.to_string(), work).await
+}
+
+/// [`as_tenant`] for a future that must own its tenant (one spawned as a task of its own,
+/// which does not inherit the spawner's).
+pub async fn as_tenant_owned<F: std::future::Future>(tenant: String, work: F) -> F::Output {
+    TENANT.scope(tenant, work).await
+}
+
+/// The current task's tenant; empty outside `as_tenant` (a guarded pool then shows nothing).
+pub fn current_tenant() -> String {
+    TENANT.try_with(Clone::clone).unwrap_or_default()
+}
+
+async fn set_tenant(connection: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('tsunagu.tenant', $1, false)")
+        .bind(current_tenant())
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// A pool for a service whose tables carry row-level security: every connection acts as
+/// `role` (which owns nothing and is no superuser, so the policies hold), and carries the
+/// tenant of the task that takes it (`as_tenant`), set again at every checkout.
+pub async fn connect_guarded(
+    database_url: &str,
+    schema: &str,
+    max_connections: u32,
+    role: &'static str,
+) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(database_url)
+        .map_err(|error| anyhow::anyhow!("TSUNAGU_DATABASE_URL is not a PostgreSQL URL: {error}"))?
+        .options([("search_path", schema)])
+        .application_name(&format!("tsunagu-{schema}"))
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(move |connection, _| {
+            Box::pin(async move {
+                // The role's name is a constant of the service, never input.
+                sqlx::query(sqlx::AssertSqlSafe(format!("SET ROLE \"{role}\"")))
+                    .execute(&mut *connection)
+                    .await?;
+                set_tenant(connection).await
+            })
+        })
+        .before_acquire(|connection, _| {
+            Box::pin(async move {
+                set_tenant(connection).await?;
+                Ok(true)
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(|error| unreachable(database_url, error))?;
+    Ok(pool)
+}

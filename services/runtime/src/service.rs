@@ -43,6 +43,29 @@ impl ServiceHost {
         migrations: &Migrator,
         shutdown: CancellationToken,
     ) -> anyhow::Result<ServiceHost> {
+        ServiceHost::start_with_role(name, config, migrations, shutdown, None).await
+    }
+
+    /// Like [`start`](Self::start), for a service whose tables carry row-level security: the
+    /// migrations run as the configured user (the tables' owner), then the service's pool acts
+    /// as `role` with the tenant of each task (`db::connect_guarded`).
+    pub async fn start_guarded(
+        name: ServiceName,
+        config: Arc<Config>,
+        migrations: &Migrator,
+        shutdown: CancellationToken,
+        role: &'static str,
+    ) -> anyhow::Result<ServiceHost> {
+        ServiceHost::start_with_role(name, config, migrations, shutdown, Some(role)).await
+    }
+
+    async fn start_with_role(
+        name: ServiceName,
+        config: Arc<Config>,
+        migrations: &Migrator,
+        shutdown: CancellationToken,
+        role: Option<&'static str>,
+    ) -> anyhow::Result<ServiceHost> {
         let service_config = config.service(name);
         let pool = db::connect(
             &service_config.database_url,
@@ -51,6 +74,19 @@ impl ServiceHost {
         )
         .await?;
         db::migrate(&pool, name.as_str(), migrations).await?;
+        let pool = match role {
+            None => pool,
+            Some(role) => {
+                pool.close().await;
+                db::connect_guarded(
+                    &service_config.database_url,
+                    name.as_str(),
+                    config.database_max_connections,
+                    role,
+                )
+                .await?
+            }
+        };
         let mut host = ServiceHost {
             name,
             config,

@@ -351,6 +351,91 @@ async fn no_key_of_another_tenant_reaches_a_municipalitys_residents() {
             .unwrap_err();
         assert_eq!(refused.code(), Code::PermissionDenied);
     }
+    // The second wall: the database itself. Intake's pool acts as its role with the tenant
+    // of each task; the same queries as another municipality's tenant see and change nothing.
+    let guarded = tsunagu_runtime::db::connect_guarded(
+        &system.database_url,
+        ServiceName::Intake.as_str(),
+        1,
+        tsunagu_intake::DATABASE_ROLE,
+    )
+    .await
+    .unwrap();
+    let count = |tenant: Option<&'static str>| {
+        let pool = guarded.clone();
+        async move {
+            let query = async {
+                let needs: i64 = sqlx::query_scalar("SELECT count(*) FROM need")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                let residents: i64 = sqlx::query_scalar("SELECT count(*) FROM resident")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                let history: i64 = sqlx::query_scalar("SELECT count(*) FROM need_status_history")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                (needs, residents, history > 0)
+            };
+            match tenant {
+                Some(tenant) => tsunagu_runtime::db::as_tenant(tenant, query).await,
+                None => query.await,
+            }
+        }
+    };
+    assert_eq!(
+        count(Some(MUNICIPALITY)).await,
+        (1, 1, true),
+        "its own municipality"
+    );
+    assert_eq!(
+        count(Some(GIFU_CITY)).await,
+        (0, 0, false),
+        "another municipality sees nothing"
+    );
+    assert_eq!(count(None).await, (0, 0, false), "no tenant, no rows");
+    let moved = tsunagu_runtime::db::as_tenant(GIFU_CITY, async {
+        sqlx::query("UPDATE need SET urgency = 'urgent'")
+            .execute(&guarded)
+            .await
+            .unwrap()
+            .rows_affected()
+    })
+    .await;
+    assert_eq!(moved, 0, "nor changes it");
+    let smuggled = tsunagu_runtime::db::as_tenant(GIFU_CITY, async {
+        sqlx::query("UPDATE need SET municipality_code = '212016'")
+            .execute(&guarded)
+            .await
+            .unwrap()
+            .rows_affected()
+    })
+    .await;
+    assert_eq!(smuggled, 0);
+    let planted = tsunagu_runtime::db::as_tenant(GIFU_CITY, async {
+        sqlx::query(
+            "INSERT INTO area_issue (id, municipality_code, source, area_id, category, count, estimated, period_from,
+                                     period_to, request_id, recorded_by)
+             VALUES (gen_random_uuid(), '212024', 'remark', gen_random_uuid(), 'life', 1, false, now(), now(), 'x', 'x')",
+        )
+        .execute(&guarded)
+        .await
+    })
+    .await;
+    let refusal = planted
+        .expect_err("a row of another municipality cannot be written")
+        .to_string();
+    assert!(refusal.contains("row-level security"), "{refusal}");
+    // The role owns nothing and is no superuser: it cannot lift the wall.
+    let lifted = sqlx::query("ALTER TABLE need DISABLE ROW LEVEL SECURITY")
+        .execute(&guarded)
+        .await;
+    let refusal = lifted.expect_err("only the owner alters a table").to_string();
+    assert!(refusal.contains("owner"), "{refusal}");
+    guarded.close().await;
+
     // Append-only, even in SQL.
     let intake_db = system.database(ServiceName::Intake).await;
     let rewrite = sqlx::query("UPDATE audit_entry SET actor_key = 'someone else'")

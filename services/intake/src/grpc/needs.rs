@@ -273,7 +273,9 @@ pub async fn watch(
     let pool = api.pool.clone();
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
     let mut seen = request.after_version.max(0);
-    tokio::spawn(async move {
+    // The watch outlives the call: it keeps the caller's tenant (row-level security).
+    let tenant = tsunagu_runtime::db::current_tenant();
+    tokio::spawn(tsunagu_runtime::db::as_tenant_owned(tenant, async move {
         let mut current = Some(first);
         loop {
             let need = match current.take() {
@@ -310,7 +312,7 @@ pub async fn watch(
                 },
             }
         }
-    });
+    }));
     let stream = tokio_stream::wrappers::ReceiverStream::new(receiver);
     Ok(Response::new(Box::pin(stream)))
 }

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use futures_util::future::BoxFuture;
 use tower::{Layer, Service};
 
-use super::Authenticator;
+use super::{Authenticator, Role};
 
 /// Paths that stay open: health checks (load balancers, `tsunagu` preflight) and reflection
 /// (`grpcurl list`), which reveal no data.
@@ -71,8 +71,14 @@ where
             match authenticator.admit(request.headers()).await {
                 Ok(principal) => {
                     tracing::Span::current().record("tsunagu.role", principal.role.as_str());
+                    // The handler runs as the caller's tenant: where a service's tables carry
+                    // row-level security, the database shows it nothing else.
+                    let tenant = match principal.role {
+                        Role::Service => crate::db::EVERY_TENANT.to_string(),
+                        _ => principal.scope_code.clone(),
+                    };
                     request.extensions_mut().insert(principal);
-                    inner.call(request).await
+                    crate::db::as_tenant(&tenant, inner.call(request)).await
                 }
                 Err(status) => {
                     tracing::info!(path, code = ?status.code(), "call refused before its handler");
