@@ -140,6 +140,11 @@ pub struct Config {
     /// TSUNAGU_RATE_LIMIT_BURST (default 200).
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
+    /// The longest any call may take before its handler answers, in seconds
+    /// (TSUNAGU_GRPC_TIMEOUT_SECONDS, default 300). A client's own `grpc-timeout` is kept when
+    /// shorter. Server streams (WatchNeed) are not cut once they started; a client-streaming
+    /// import must finish within it.
+    pub grpc_timeout_seconds: u32,
 }
 
 /// Matching's partition queues when TSUNAGU_MATCHING_PARTITIONS is not set.
@@ -331,6 +336,8 @@ impl Config {
         let rate_limit_per_second =
             parse_number(&mut problems, &get, "TSUNAGU_RATE_LIMIT_PER_SECOND", 50u32, 0);
         let rate_limit_burst = parse_number(&mut problems, &get, "TSUNAGU_RATE_LIMIT_BURST", 200u32, 1);
+        let grpc_timeout_seconds =
+            parse_number(&mut problems, &get, "TSUNAGU_GRPC_TIMEOUT_SECONDS", 300u32, 1);
 
         if !problems.is_empty() {
             return Err(ConfigError { problems });
@@ -358,6 +365,7 @@ impl Config {
             auth_cache_seconds,
             rate_limit_per_second,
             rate_limit_burst,
+            grpc_timeout_seconds,
         })
     }
 

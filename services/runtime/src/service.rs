@@ -208,6 +208,9 @@ impl ServiceHost {
         let service = self.name.as_str();
         let router = tonic::transport::Server::builder()
             .trace_fn(move |request| crate::grpc::server_span(service, request))
+            .timeout(std::time::Duration::from_secs(u64::from(
+                self.config.grpc_timeout_seconds,
+            )))
             .layer(AuthLayer::new(authenticator))
             .add_routes(routes)
             .add_service(health_service)

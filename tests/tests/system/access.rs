@@ -301,3 +301,39 @@ async fn a_key_over_its_rate_is_refused_until_it_recovers_and_other_keys_are_not
     .await;
     system.shutdown().await;
 }
+
+/// Every call has a deadline on the server: a client-streaming import left open past
+/// `TSUNAGU_GRPC_TIMEOUT_SECONDS` is ended, while ordinary calls are answered as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_left_open_past_the_servers_deadline_is_ended() {
+    let system = TestSystem::start_with(Options {
+        env: vec![("TSUNAGU_GRPC_TIMEOUT_SECONDS", "1".into())],
+        ..Options::default()
+    })
+    .await;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<intake_pb::SubmitNeedRequest>(1);
+    let requests = tokio_stream::wrappers::ReceiverStream::new(receiver);
+    let started = std::time::Instant::now();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(20),
+        system.intake().import_need_stream(requests),
+    )
+    .await
+    .expect("the server ends the call itself");
+    let status = answer.expect_err("an import that never finishes is not answered as a success");
+    assert!(
+        matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded),
+        "{status:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(sender);
+    assert_eq!(
+        intake_answer(&system, &system.keys.municipal_admin).await,
+        Code::Ok
+    );
+    system.shutdown().await;
+}
