@@ -3,6 +3,7 @@
 //! (exchange and queue names), so tests run side by side without seeing each other, and
 //! removes both when it shuts down.
 
+pub mod certificates;
 pub mod otlp_receiver;
 pub mod tcp_proxy;
 
@@ -19,7 +20,7 @@ use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use tsunagu_runtime::amqp::Topology;
 use tsunagu_runtime::auth::Role;
 use tsunagu_runtime::config::Config;
-use tsunagu_runtime::grpc::{TracedChannel, traced_channel};
+use tsunagu_runtime::grpc::TracedChannel;
 use tsunagu_runtime::service::RunningService;
 use tsunagu_runtime::{ServiceName, amqp, db};
 
@@ -198,9 +199,16 @@ impl TestSystem {
     }
 
     /// A channel to `name` whose calls carry `key` (any text: malformed keys are sent as they
-    /// are, for tests of refusals).
+    /// are, for tests of refusals) — over mutual TLS with the services' certificate when the
+    /// system runs with it.
     pub fn channel_with_key(&self, name: ServiceName, key: &str) -> KeyedChannel {
-        traced_channel(&self.service(name).url(), key).expect("valid url and key")
+        let tls = self.config.tls.as_ref().map(|files| {
+            tsunagu_runtime::grpc::TlsMaterial::read(files)
+                .expect("the test certificates")
+                .client()
+        });
+        tsunagu_runtime::grpc::traced_channel_with_tls(&self.service(name).url(), key, tls.as_ref())
+            .expect("valid url and key")
     }
 
     /// A channel to `name` that carries no credentials at all.

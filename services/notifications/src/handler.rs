@@ -9,7 +9,7 @@ use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use tsunagu_runtime::amqp::Envelope;
 use tsunagu_runtime::consumer::{EventHandler, HandlerError};
 use tsunagu_runtime::events::{self, MatchAnswered, MatchProposed, NeedUnmatched};
-use tsunagu_runtime::grpc::{TracedChannel, client_span, is_unreachable, traced_channel};
+use tsunagu_runtime::grpc::{TracedChannel, client_span, is_unreachable, service_channel};
 use uuid::Uuid;
 
 use crate::compose::{self, Text};
@@ -21,9 +21,9 @@ pub struct RegistryLookup {
 }
 
 impl RegistryLookup {
-    pub fn connect(registry_url: &str, internal_token: &str) -> anyhow::Result<RegistryLookup> {
+    pub fn connect(config: &tsunagu_runtime::Config) -> anyhow::Result<RegistryLookup> {
         Ok(RegistryLookup {
-            client: RegistryServiceClient::new(traced_channel(registry_url, internal_token)?),
+            client: RegistryServiceClient::new(service_channel(config, &config.registry_url)?),
         })
     }
 

@@ -22,7 +22,7 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub const GRPC_SERVICE_NAME: &str = "tsunagu.notifications.v1.NotificationsService";
 
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<RunningService> {
-    let registry = handler::RegistryLookup::connect(&config.registry_url, config.internal_token()?)?;
+    let registry = handler::RegistryLookup::connect(&config)?;
     let mut host = ServiceHost::start(ServiceName::Notifications, config, &MIGRATIONS, shutdown).await?;
     host.spawn_consumer(handler::NotificationsHandler { registry });
     let routes = grpc::routes(host.pool.clone());

@@ -145,6 +145,19 @@ pub struct Config {
     /// shorter. Server streams (WatchNeed) are not cut once they started; a client-streaming
     /// import must finish within it.
     pub grpc_timeout_seconds: u32,
+    /// Mutual TLS (TSUNAGU_TLS_CERT, TSUNAGU_TLS_KEY, TSUNAGU_TLS_CA: PEM files, all three or
+    /// none): the service's certificate and key, presented as a server and as a client of the
+    /// other services, and the CA whose certificates it accepts from both sides. With it, a
+    /// client without a certificate of that CA cannot connect at all.
+    pub tls: Option<TlsFiles>,
+}
+
+/// Where the PEM files of mutual TLS are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: String,
+    pub key: String,
+    pub ca: String,
 }
 
 /// Matching's partition queues when TSUNAGU_MATCHING_PARTITIONS is not set.
@@ -338,6 +351,32 @@ impl Config {
         let rate_limit_burst = parse_number(&mut problems, &get, "TSUNAGU_RATE_LIMIT_BURST", 200u32, 1);
         let grpc_timeout_seconds =
             parse_number(&mut problems, &get, "TSUNAGU_GRPC_TIMEOUT_SECONDS", 300u32, 1);
+        let tls = match (
+            get("TSUNAGU_TLS_CERT"),
+            get("TSUNAGU_TLS_KEY"),
+            get("TSUNAGU_TLS_CA"),
+        ) {
+            (None, None, None) => None,
+            (Some(cert), Some(key), Some(ca)) => {
+                for (variable, path) in [
+                    ("TSUNAGU_TLS_CERT", &cert),
+                    ("TSUNAGU_TLS_KEY", &key),
+                    ("TSUNAGU_TLS_CA", &ca),
+                ] {
+                    if !std::path::Path::new(path).is_file() {
+                        problems.push(format!("{variable}={path:?} is not a readable file"));
+                    }
+                }
+                Some(TlsFiles { cert, key, ca })
+            }
+            _ => {
+                problems.push(
+                    "mutual TLS needs TSUNAGU_TLS_CERT, TSUNAGU_TLS_KEY and TSUNAGU_TLS_CA together"
+                        .to_string(),
+                );
+                None
+            }
+        };
 
         if !problems.is_empty() {
             return Err(ConfigError { problems });
@@ -366,6 +405,7 @@ impl Config {
             rate_limit_per_second,
             rate_limit_burst,
             grpc_timeout_seconds,
+            tls,
         })
     }
 

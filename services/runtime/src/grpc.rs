@@ -62,14 +62,74 @@ pub type TracedChannel = tonic::service::interceptor::InterceptedService<Channel
 /// A lazily connecting channel to `url` whose calls carry the trace context and `token`
 /// (another service's calls carry the deployment's internal token).
 pub fn traced_channel(url: &str, token: &str) -> anyhow::Result<TracedChannel> {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
+    traced_channel_with_tls(url, token, None)
+}
+
+/// [`traced_channel`] over TLS when `tls` is given: the server is checked against its CA, and
+/// the client presents its own certificate (mutual TLS).
+pub fn traced_channel_with_tls(
+    url: &str,
+    token: &str,
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+) -> anyhow::Result<TracedChannel> {
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_string())?
         .connect_timeout(std::time::Duration::from_secs(3))
-        .timeout(std::time::Duration::from_secs(10))
-        .connect_lazy();
+        .timeout(std::time::Duration::from_secs(10));
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls.clone())?;
+    }
     Ok(tonic::service::interceptor::InterceptedService::new(
-        channel,
+        endpoint.connect_lazy(),
         PropagateTrace::with_token(token)?,
     ))
+}
+
+/// The PEM files of mutual TLS, read.
+#[derive(Clone)]
+pub struct TlsMaterial {
+    pub identity: tonic::transport::Identity,
+    pub ca: tonic::transport::Certificate,
+}
+
+impl TlsMaterial {
+    pub fn read(files: &crate::config::TlsFiles) -> anyhow::Result<TlsMaterial> {
+        let read = |variable: &str, path: &str| {
+            std::fs::read(path)
+                .map_err(|error| anyhow::anyhow!("{variable}={path:?} cannot be read: {error}"))
+        };
+        Ok(TlsMaterial {
+            identity: tonic::transport::Identity::from_pem(
+                read("TSUNAGU_TLS_CERT", &files.cert)?,
+                read("TSUNAGU_TLS_KEY", &files.key)?,
+            ),
+            ca: tonic::transport::Certificate::from_pem(read("TSUNAGU_TLS_CA", &files.ca)?),
+        })
+    }
+
+    /// As a server: this identity, and client certificates of the CA required.
+    pub fn server(&self) -> tonic::transport::ServerTlsConfig {
+        tonic::transport::ServerTlsConfig::new()
+            .identity(self.identity.clone())
+            .client_ca_root(self.ca.clone())
+    }
+
+    /// As a client of another service: its certificate checked against the CA, this identity
+    /// presented.
+    pub fn client(&self) -> tonic::transport::ClientTlsConfig {
+        tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(self.ca.clone())
+            .identity(self.identity.clone())
+    }
+}
+
+/// A channel from one service to another: TLS when the deployment uses it, the internal
+/// token always.
+pub fn service_channel(config: &crate::Config, url: &str) -> anyhow::Result<TracedChannel> {
+    let tls = match &config.tls {
+        Some(files) => Some(TlsMaterial::read(files)?.client()),
+        None => None,
+    };
+    traced_channel_with_tls(url, config.internal_token()?, tls.as_ref())
 }
 
 /// The span of an outgoing call; the interceptor runs inside it, so the callee's span

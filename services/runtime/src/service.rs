@@ -194,10 +194,9 @@ impl ServiceHost {
         let keys: Arc<dyn KeyResolver> = match self.keys.take() {
             Some(keys) => keys,
             None => Arc::new(RemoteKeys::new(
-                &self.config.registry_url,
-                internal_token,
+                crate::grpc::service_channel(&self.config, &self.config.registry_url)?,
                 std::time::Duration::from_secs(u64::from(self.config.auth_cache_seconds)),
-            )?),
+            )),
         };
         let limit = RateLimit {
             per_second: f64::from(self.config.rate_limit_per_second),
@@ -206,7 +205,15 @@ impl ServiceHost {
         let authenticator = Authenticator::new(internal_token, keys, limit);
 
         let service = self.name.as_str();
-        let router = tonic::transport::Server::builder()
+        let tls = match &self.config.tls {
+            Some(files) => Some(crate::grpc::TlsMaterial::read(files)?),
+            None => None,
+        };
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &tls {
+            builder = builder.tls_config(tls.server())?;
+        }
+        let router = builder
             .trace_fn(move |request| crate::grpc::server_span(service, request))
             .timeout(std::time::Duration::from_secs(u64::from(
                 self.config.grpc_timeout_seconds,
@@ -235,6 +242,7 @@ impl ServiceHost {
         Ok(RunningService {
             name: self.name,
             local_addr,
+            tls: tls.is_some(),
             handle,
         })
     }
@@ -259,6 +267,8 @@ fn without_nagle(
 pub struct RunningService {
     pub name: ServiceName,
     pub local_addr: SocketAddr,
+    /// Whether it serves over (mutual) TLS.
+    pub tls: bool,
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -268,8 +278,9 @@ impl RunningService {
         self.handle.await?
     }
 
-    /// `http://<addr>` for clients.
+    /// `http://<addr>` for clients, `https://` when the service serves TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.local_addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
     }
 }

@@ -6,7 +6,7 @@ use tonic::Code;
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use tsunagu_runtime::auth::Role;
-use tsunagu_runtime::grpc::{TracedChannel, traced_channel};
+use tsunagu_runtime::grpc::{TracedChannel, traced_channel_with_tls};
 use tsunagu_runtime::service::RunningService;
 use tsunagu_runtime::{Config, ServiceName};
 
@@ -109,10 +109,15 @@ with organization_id, ROLE_INTEGRATION; see README.md, "Access"):
     )
 }
 
-pub async fn load(services: &[RunningService], keys: &SessionKeys) -> anyhow::Result<Demo> {
-    let mut registry = RegistryServiceClient::new(traced_channel(
+pub async fn load(config: &Config, services: &[RunningService], keys: &SessionKeys) -> anyhow::Result<Demo> {
+    let tls = match &config.tls {
+        Some(files) => Some(tsunagu_runtime::grpc::TlsMaterial::read(files)?.client()),
+        None => None,
+    };
+    let mut registry = RegistryServiceClient::new(traced_channel_with_tls(
         &url_of(services, ServiceName::Registry),
         &keys.prefecture_admin,
+        tls.as_ref(),
     )?);
 
     // 岐阜県 and 大垣市 come from the official list the registry loads on first start (or are

@@ -191,9 +191,9 @@ async fn up(config: Arc<Config>) -> anyhow::Result<()> {
     {
         running.push(start_service(config.clone(), service, shutdown.clone()).await?);
     }
-    preflight::wait_until_serving(&running).await?;
+    preflight::wait_until_serving(&config, &running).await?;
     let keys = demo::session_keys(&config).await?;
-    let demo = demo::load(&running, &keys).await?;
+    let demo = demo::load(&config, &running, &keys).await?;
     println!("{}", demo::instructions(&running, &demo, &keys));
     for service in running {
         service.wait().await?;

@@ -23,12 +23,11 @@ pub async fn check(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn wait_until_serving(services: &[RunningService]) -> anyhow::Result<()> {
+pub async fn wait_until_serving(config: &Config, services: &[RunningService]) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     for service in services {
-        let channel = tonic::transport::Endpoint::from_shared(service.url())?
-            .connect()
-            .await?;
+        // Health needs no key; over mutual TLS it still needs the certificate.
+        let channel = tsunagu_runtime::grpc::service_channel(config, &service.url())?;
         let mut client = HealthClient::new(channel);
         loop {
             let status = client

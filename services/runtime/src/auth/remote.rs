@@ -18,7 +18,7 @@ use tsunagu_proto::access::v1 as pb;
 use tsunagu_proto::access::v1::access_service_client::AccessServiceClient;
 
 use super::{KeyResolver, PresentedKey, Principal, Refusal, Role};
-use crate::grpc::{TracedChannel, traced_channel};
+use crate::grpc::TracedChannel;
 
 pub struct RemoteKeys {
     client: AccessServiceClient<TracedChannel>,
@@ -41,13 +41,13 @@ const MOST_REMEMBERED: usize = 10_000;
 const MOST_STALE: Duration = Duration::from_secs(3600);
 
 impl RemoteKeys {
-    /// Asks the registry at `registry_url`, presenting the internal token.
-    pub fn new(registry_url: &str, internal_token: &str, ttl: Duration) -> anyhow::Result<RemoteKeys> {
-        Ok(RemoteKeys {
-            client: AccessServiceClient::new(traced_channel(registry_url, internal_token)?),
+    /// Asks the registry over `channel` (which presents the internal token).
+    pub fn new(channel: TracedChannel, ttl: Duration) -> RemoteKeys {
+        RemoteKeys {
+            client: AccessServiceClient::new(channel),
             ttl,
             admitted: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     /// The remembered answer for the key, if it is younger than `age`.
