@@ -17,13 +17,25 @@ use tokio_util::sync::CancellationToken;
 use tsunagu_runtime::service::{RunningService, ServiceHost};
 use tsunagu_runtime::{Config, ServiceName};
 
+/// The role notifications' pool acts as: owns nothing, no superuser, so row-level security holds.
+pub const DATABASE_ROLE: &str = "tsunagu_notifications_app";
+
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub const GRPC_SERVICE_NAME: &str = "tsunagu.notifications.v1.NotificationsService";
 
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<RunningService> {
     let registry = handler::RegistryLookup::connect(&config)?;
-    let mut host = ServiceHost::start(ServiceName::Notifications, config, &MIGRATIONS, shutdown).await?;
+    // Notifications name needs and organisations: the database holds the tenant wall too
+    // (migration 101).
+    let mut host = ServiceHost::start_guarded(
+        ServiceName::Notifications,
+        config,
+        &MIGRATIONS,
+        shutdown,
+        DATABASE_ROLE,
+    )
+    .await?;
     host.spawn_consumer(handler::NotificationsHandler { registry });
     let routes = grpc::routes(host.pool.clone());
     host.serve(routes, GRPC_SERVICE_NAME).await

@@ -129,9 +129,18 @@ mod tests {
 }
 
 tokio::task_local! {
-    /// The municipality whose rows the current task may touch, in pools guarded by row-level
-    /// security (`connect_guarded`); `*` for a service's own work across municipalities.
-    static TENANT: String;
+    /// Whose rows the current task may touch, in pools guarded by row-level security
+    /// (`connect_guarded`).
+    static SCOPE: Scope;
+}
+
+/// The tenant of a task: a municipality's code (`*` for a service's own work across
+/// municipalities), and the caller's organisation when it is a provider (whose proposals and
+/// notifications may come from other municipalities).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub tenant: String,
+    pub organization: String,
 }
 
 /// The tenant value that admits every municipality: a service's sweeps, and calls between
@@ -141,25 +150,35 @@ pub const EVERY_TENANT: &str = "*";
 /// Runs `work` as `tenant`: every connection it takes from a guarded pool carries that tenant,
 /// and row-level security shows and accepts only that municipality's rows.
 pub async fn as_tenant<F: std::future::Future>(tenant: &str, work: F) -> F::Output {
-    TENANT.scope(tenant.to_string(), work).await
+    as_scope(
+        Scope {
+            tenant: tenant.to_string(),
+            organization: String::new(),
+        },
+        work,
+    )
+    .await
 }
 
-/// [`as_tenant`] for a future that must own its tenant (one spawned as a task of its own,
-/// which does not inherit the spawner's).
-pub async fn as_tenant_owned<F: std::future::Future>(tenant: String, work: F) -> F::Output {
-    TENANT.scope(tenant, work).await
+/// Runs `work` in `scope` (a future that outlives its caller takes `current_scope()` along).
+pub async fn as_scope<F: std::future::Future>(scope: Scope, work: F) -> F::Output {
+    SCOPE.scope(scope, work).await
 }
 
-/// The current task's tenant; empty outside `as_tenant` (a guarded pool then shows nothing).
-pub fn current_tenant() -> String {
-    TENANT.try_with(Clone::clone).unwrap_or_default()
+/// The current task's scope; empty outside `as_scope` (a guarded pool then shows nothing).
+pub fn current_scope() -> Scope {
+    SCOPE.try_with(Clone::clone).unwrap_or_default()
 }
 
 async fn set_tenant(connection: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT set_config('tsunagu.tenant', $1, false)")
-        .bind(current_tenant())
-        .execute(connection)
-        .await?;
+    let scope = current_scope();
+    sqlx::query(
+        "SELECT set_config('tsunagu.tenant', $1, false), set_config('tsunagu.organization', $2, false)",
+    )
+    .bind(scope.tenant)
+    .bind(scope.organization)
+    .execute(connection)
+    .await?;
     Ok(())
 }
 

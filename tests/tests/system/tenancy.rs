@@ -655,6 +655,39 @@ async fn proposals_settings_and_notifications_stay_with_their_tenants() {
         .proposal
         .unwrap();
     assert_eq!(accepted.status(), matching_pb::ProposalStatus::Accepted);
+
+    // Notifications' database keeps the same wall: as 岐阜市 nothing of 大垣市's is visible;
+    // as the provider's organisation its own inbox is, from any municipality.
+    let guarded = tsunagu_runtime::db::connect_guarded(
+        &system.database_url,
+        ServiceName::Notifications.as_str(),
+        1,
+        tsunagu_notifications::DATABASE_ROLE,
+    )
+    .await
+    .unwrap();
+    let visible = |scope: tsunagu_runtime::db::Scope| {
+        let pool = guarded.clone();
+        tsunagu_runtime::db::as_scope(scope, async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM notification")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        })
+    };
+    let scope = |tenant: &str, organization: &str| tsunagu_runtime::db::Scope {
+        tenant: tenant.into(),
+        organization: organization.into(),
+    };
+    assert!(visible(scope(MUNICIPALITY, "")).await >= 1);
+    assert_eq!(visible(scope(GIFU_CITY, "")).await, 0);
+    assert_eq!(visible(scope("", "")).await, 0);
+    assert!(
+        visible(scope(GIFU_CITY, &fixture.organization_id)).await >= 1,
+        "the provider's own inbox"
+    );
+    assert_eq!(visible(scope(GIFU_CITY, &other_organization.id)).await, 0);
+    guarded.close().await;
     system.shutdown().await;
 }
 

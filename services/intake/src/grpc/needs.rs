@@ -274,8 +274,8 @@ pub async fn watch(
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
     let mut seen = request.after_version.max(0);
     // The watch outlives the call: it keeps the caller's tenant (row-level security).
-    let tenant = tsunagu_runtime::db::current_tenant();
-    tokio::spawn(tsunagu_runtime::db::as_tenant_owned(tenant, async move {
+    let scope = tsunagu_runtime::db::current_scope();
+    tokio::spawn(tsunagu_runtime::db::as_scope(scope, async move {
         let mut current = Some(first);
         loop {
             let need = match current.take() {

@@ -73,12 +73,18 @@ where
                     tracing::Span::current().record("tsunagu.role", principal.role.as_str());
                     // The handler runs as the caller's tenant: where a service's tables carry
                     // row-level security, the database shows it nothing else.
-                    let tenant = match principal.role {
-                        Role::Service => crate::db::EVERY_TENANT.to_string(),
-                        _ => principal.scope_code.clone(),
+                    let scope = crate::db::Scope {
+                        tenant: match principal.role {
+                            Role::Service => crate::db::EVERY_TENANT.to_string(),
+                            _ => principal.scope_code.clone(),
+                        },
+                        organization: principal
+                            .organization_id
+                            .map(|id| id.to_string())
+                            .unwrap_or_default(),
                     };
                     request.extensions_mut().insert(principal);
-                    crate::db::as_tenant(&tenant, inner.call(request)).await
+                    crate::db::as_scope(scope, inner.call(request)).await
                 }
                 Err(status) => {
                     tracing::info!(path, code = ?status.code(), "call refused before its handler");
