@@ -60,7 +60,24 @@ pub struct Event<'a> {
     pub detail: String,
 }
 
+/// A change made in the caller's transaction, audited there: on record exactly when it
+/// commits, without a commit of its own.
+#[derive(Clone, Copy)]
+pub struct InTransaction<'a> {
+    pub actor: &'a Actor,
+    pub method: &'static str,
+}
+
 pub async fn record(pool: &PgPool, actor: &Actor, event: Event<'_>) -> ServiceResult<()> {
+    let mut connection = pool.acquire().await?;
+    record_in(&mut connection, actor, event).await
+}
+
+pub async fn record_in(
+    connection: &mut sqlx::PgConnection,
+    actor: &Actor,
+    event: Event<'_>,
+) -> ServiceResult<()> {
     sqlx::query(
         "INSERT INTO audit_entry (id, municipality_code, actor_role, actor_key, action, method, object_kind,
                                   object_id, detail, client)
@@ -76,7 +93,7 @@ pub async fn record(pool: &PgPool, actor: &Actor, event: Event<'_>) -> ServiceRe
     .bind(event.object_id)
     .bind(&event.detail)
     .bind(&actor.client)
-    .execute(pool)
+    .execute(connection)
     .await?;
     Ok(())
 }

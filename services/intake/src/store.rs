@@ -15,7 +15,7 @@ use crate::domain::{NeedContent, NewNeed, RawNeed};
 use crate::lifecycle::{self, NeedStatus, Outcome, Transition, TransitionError};
 use crate::need_row::{NEED_COLUMNS, NeedRow, StoredNeed, notes_associated_data};
 use crate::sealing::{Keyring, Sealed};
-use crate::{categories, sharing, watch};
+use crate::{audit, categories, sharing, watch};
 
 fn not_found(id: Uuid) -> ServiceError {
     ServiceError::NotFound(format!("ニーズ {id}"))
@@ -99,6 +99,7 @@ pub async fn submit_need(
     pool: &PgPool,
     keys: Option<&Keyring>,
     new: &NewNeed,
+    audited: audit::InTransaction<'_>,
 ) -> ServiceResult<(StoredNeed, bool)> {
     let municipality_code = new.municipality_code.as_str();
     let mut tx = pool.begin().await?;
@@ -168,6 +169,19 @@ pub async fn submit_need(
     .bind(&row.status)
     .bind(&new.submitted_by)
     .execute(&mut *tx)
+    .await?;
+    audit::record_in(
+        &mut tx,
+        audited.actor,
+        audit::Event {
+            municipality_code,
+            action: audit::Action::Change,
+            method: audited.method,
+            object_kind: "need",
+            object_id: Some(row.id),
+            detail: "submitted".into(),
+        },
+    )
     .await?;
     let consent = match &new.consent {
         Some(input) => Some(consent::record_first(&mut tx, row.id, input, &new.submitted_by).await?),

@@ -74,27 +74,8 @@ impl IntakeService for IntakeApi {
         let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
         authz::in_municipality(&caller, &request.municipality_code)?;
-        let municipality = request.municipality_code.trim().to_string();
-        let reply = needs::submit(self, request).await?;
-        let need_id = reply.get_ref().need.as_ref().and_then(|need| id_of(&need.id));
-        let detail = if reply.get_ref().replayed {
-            "replayed"
-        } else {
-            "submitted"
-        };
-        self.audit(
-            &actor,
-            Event {
-                municipality_code: &municipality,
-                action: Action::Change,
-                method: "SubmitNeed",
-                object_kind: "need",
-                object_id: need_id,
-                detail: detail.into(),
-            },
-        )
-        .await?;
-        Ok(reply)
+        // Audited in the need's own transaction (`store::submit_need`).
+        needs::submit(self, request, &actor).await
     }
 
     async fn submit_needs(&self, request: Request<pb::SubmitNeedsRequest>) -> Reply<pb::SubmitNeedsResponse> {
@@ -104,29 +85,7 @@ impl IntakeService for IntakeApi {
         for need in &request.needs {
             authz::in_municipality(&caller, &need.municipality_code)?;
         }
-        let municipalities: Vec<String> = request
-            .needs
-            .iter()
-            .map(|need| need.municipality_code.trim().to_string())
-            .collect();
-        let reply = needs::submit_batch(self, request).await?;
-        for (result, municipality) in reply.get_ref().results.iter().zip(&municipalities) {
-            if let Some(need) = &result.need {
-                self.audit(
-                    &actor,
-                    Event {
-                        municipality_code: municipality,
-                        action: Action::Change,
-                        method: "SubmitNeeds",
-                        object_kind: "need",
-                        object_id: id_of(&need.id),
-                        detail: "submitted in a batch".into(),
-                    },
-                )
-                .await?;
-            }
-        }
-        Ok(reply)
+        needs::submit_batch(self, request, &actor).await
     }
 
     async fn import_need_stream(
@@ -135,26 +94,7 @@ impl IntakeService for IntakeApi {
     ) -> Reply<pb::ImportNeedStreamResponse> {
         let caller = authz::caller(&request)?;
         let actor = Actor::of(&request, &caller);
-        let reply = needs::import_stream(self, &caller, request.into_inner()).await?;
-        let report = reply.get_ref();
-        self.audit(
-            &actor,
-            Event {
-                municipality_code: &caller.scope_code,
-                action: Action::Change,
-                method: "ImportNeedStream",
-                object_kind: "need",
-                object_id: None,
-                detail: format!(
-                    "accepted={} replayed={} rejected={}",
-                    report.accepted,
-                    report.replayed,
-                    report.rejected.len()
-                ),
-            },
-        )
-        .await?;
-        Ok(reply)
+        needs::import_stream(self, &caller, request.into_inner(), &actor).await
     }
 
     async fn import_needs_sheet(
@@ -165,28 +105,8 @@ impl IntakeService for IntakeApi {
         let actor = Actor::of(&request, &caller);
         let request = request.into_inner();
         authz::in_municipality(&caller, &request.municipality_code)?;
-        let (municipality, dry_run) = (request.municipality_code.trim().to_string(), request.dry_run);
-        let reply = sheets::import_needs(self, request).await?;
-        if !dry_run {
-            self.audit(
-                &actor,
-                Event {
-                    municipality_code: &municipality,
-                    action: Action::Change,
-                    method: "ImportNeedsSheet",
-                    object_kind: "need",
-                    object_id: None,
-                    detail: format!(
-                        "created={} unchanged={} rejected={}",
-                        reply.get_ref().created,
-                        reply.get_ref().unchanged,
-                        reply.get_ref().rejected.len()
-                    ),
-                },
-            )
-            .await?;
-        }
-        Ok(reply)
+        // Each row's need is audited in its own transaction.
+        sheets::import_needs(self, request, &actor).await
     }
 
     async fn import_area_issues_sheet(

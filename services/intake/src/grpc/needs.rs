@@ -16,6 +16,7 @@ use super::convert::{
     CHANNELS, OUTCOMES, STATUSES, URGENCIES, WireNeed, item_error, need_to_proto, raw_consent, raw_need,
     status_change_to_proto,
 };
+use crate::audit::{Actor, InTransaction};
 use crate::domain::{NeedInput, NewNeed, UPDATABLE};
 use crate::lifecycle::Transition;
 use crate::need_row::StoredNeed;
@@ -47,9 +48,13 @@ fn parse_submission(request: &pb::SubmitNeedRequest) -> ServiceResult<NewNeed> {
 
 /// Parses and stores one submission: the shared path of the single call, the batch and the
 /// stream.
-async fn submit_one(api: &IntakeApi, request: &pb::SubmitNeedRequest) -> ServiceResult<(StoredNeed, bool)> {
+async fn submit_one(
+    api: &IntakeApi,
+    request: &pb::SubmitNeedRequest,
+    audited: InTransaction<'_>,
+) -> ServiceResult<(StoredNeed, bool)> {
     let new = parse_submission(request)?;
-    let (need, replayed) = store::submit_need(&api.pool, api.keys(), &new).await?;
+    let (need, replayed) = store::submit_need(&api.pool, api.keys(), &new, audited).await?;
     if !replayed {
         api.outbox_wake.notify_one();
     }
@@ -60,8 +65,13 @@ async fn submit_one(api: &IntakeApi, request: &pb::SubmitNeedRequest) -> Service
 pub async fn submit(
     api: &IntakeApi,
     request: pb::SubmitNeedRequest,
+    actor: &Actor,
 ) -> Result<Response<pb::SubmitNeedResponse>, Status> {
-    let (need, replayed) = submit_one(api, &request).await?;
+    let audited = InTransaction {
+        actor,
+        method: "SubmitNeed",
+    };
+    let (need, replayed) = submit_one(api, &request, audited).await?;
     Ok(Response::new(pb::SubmitNeedResponse {
         need: Some(need_to_proto(need, None)),
         replayed,
@@ -71,7 +81,12 @@ pub async fn submit(
 pub async fn submit_batch(
     api: &IntakeApi,
     request: pb::SubmitNeedsRequest,
+    actor: &Actor,
 ) -> Result<Response<pb::SubmitNeedsResponse>, Status> {
+    let audited = InTransaction {
+        actor,
+        method: "SubmitNeeds",
+    };
     if request.needs.len() > MAX_BATCH {
         return Err(ServiceError::invalid(
             "needs",
@@ -84,7 +99,7 @@ pub async fn submit_batch(
     }
     let mut results = Vec::with_capacity(request.needs.len());
     for need in &request.needs {
-        results.push(match submit_one(api, need).await {
+        results.push(match submit_one(api, need, audited).await {
             Ok((need, replayed)) => pb::SubmitNeedResult {
                 need: Some(need_to_proto(need, None)),
                 replayed,
@@ -104,7 +119,12 @@ pub async fn import_stream(
     api: &IntakeApi,
     caller: &Principal,
     mut stream: Streaming<pb::SubmitNeedRequest>,
+    actor: &Actor,
 ) -> Result<Response<pb::ImportNeedStreamResponse>, Status> {
+    let audited = InTransaction {
+        actor,
+        method: "ImportNeedStream",
+    };
     let mut report = pb::ImportNeedStreamResponse::default();
     let mut index = 0u32;
     // Each need commits as it arrives: a stream that breaks off keeps what it delivered.
@@ -112,7 +132,7 @@ pub async fn import_stream(
         let request = item?;
         // A need of a municipality the caller may not act in is refused on its own.
         let outcome = match super::authz::in_municipality(caller, &request.municipality_code) {
-            Ok(()) => submit_one(api, &request).await,
+            Ok(()) => submit_one(api, &request, audited).await,
             Err(denied) => Err(denied),
         };
         match outcome {

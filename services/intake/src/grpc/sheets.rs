@@ -92,6 +92,7 @@ fn report(
 pub async fn import_needs(
     api: &IntakeApi,
     request: pb::ImportNeedsSheetRequest,
+    actor: &crate::audit::Actor,
 ) -> Result<Response<pb::ImportSheetResponse>, Status> {
     let Common {
         municipality,
@@ -138,7 +139,11 @@ pub async fn import_needs(
         }
     } else {
         for (row, need) in &parsed {
-            match store::submit_need(&api.pool, api.keys(), need).await {
+            let audited = crate::audit::InTransaction {
+                actor,
+                method: "ImportNeedsSheet",
+            };
+            match store::submit_need(&api.pool, api.keys(), need, audited).await {
                 Ok((_, true)) => unchanged += 1,
                 Ok((_, false)) => created += 1,
                 Err(error) => problems.extend(sheet_rows::row_error(&layout, row, error)),
