@@ -191,7 +191,7 @@ async fn parse_grant(pool: &PgPool, request: &pb::CreateApiKeyRequest) -> Servic
             "キーの名前（用途）を100文字以内で入力してください / a name of 1–100 characters is required",
         );
     }
-    let role = role_from_proto(request.role);
+    let role = Role::from_proto(request.role);
     if role.is_none() {
         violations.add("role", "役割を指定してください / a role is required");
     }
@@ -266,33 +266,9 @@ async fn parse_grant(pool: &PgPool, request: &pb::CreateApiKeyRequest) -> Servic
     })
 }
 
-fn role_from_proto(value: i32) -> Option<Role> {
-    Some(match pb::Role::try_from(value).ok()? {
-        pb::Role::PrefectureAdmin => Role::PrefectureAdmin,
-        pb::Role::PrefectureAnalyst => Role::PrefectureAnalyst,
-        pb::Role::MunicipalAdmin => Role::MunicipalAdmin,
-        pb::Role::Coordinator => Role::Coordinator,
-        pb::Role::Provider => Role::Provider,
-        pb::Role::Integration => Role::Integration,
-        pb::Role::Unspecified => return None,
-    })
-}
-
-fn role_to_proto(role: Role) -> pb::Role {
-    match role {
-        Role::PrefectureAdmin => pb::Role::PrefectureAdmin,
-        Role::PrefectureAnalyst => pb::Role::PrefectureAnalyst,
-        Role::MunicipalAdmin => pb::Role::MunicipalAdmin,
-        Role::Coordinator => pb::Role::Coordinator,
-        Role::Provider => pb::Role::Provider,
-        Role::Integration => pb::Role::Integration,
-        Role::Service => pb::Role::Unspecified,
-    }
-}
-
 fn key_to_proto(row: KeyRow) -> pb::ApiKey {
     pb::ApiKey {
-        role: role_to_proto(row.role()).into(),
+        role: row.role().to_proto().into(),
         id: row.id.to_string(),
         prefix: format!("tsk_{}", row.prefix),
         name: row.name,

@@ -65,6 +65,34 @@ impl Role {
         }
     }
 
+    /// The role on the wire (`tsunagu.access.v1.Role`); `None` for an unspecified one.
+    pub fn from_proto(value: i32) -> Option<Role> {
+        use tsunagu_proto::access::v1::Role as Wire;
+        Some(match Wire::try_from(value).ok()? {
+            Wire::PrefectureAdmin => Role::PrefectureAdmin,
+            Wire::PrefectureAnalyst => Role::PrefectureAnalyst,
+            Wire::MunicipalAdmin => Role::MunicipalAdmin,
+            Wire::Coordinator => Role::Coordinator,
+            Wire::Provider => Role::Provider,
+            Wire::Integration => Role::Integration,
+            Wire::Unspecified => return None,
+        })
+    }
+
+    /// The role on the wire; another service's has no key and no wire value.
+    pub fn to_proto(self) -> tsunagu_proto::access::v1::Role {
+        use tsunagu_proto::access::v1::Role as Wire;
+        match self {
+            Role::PrefectureAdmin => Wire::PrefectureAdmin,
+            Role::PrefectureAnalyst => Wire::PrefectureAnalyst,
+            Role::MunicipalAdmin => Wire::MunicipalAdmin,
+            Role::Coordinator => Wire::Coordinator,
+            Role::Provider => Wire::Provider,
+            Role::Integration => Wire::Integration,
+            Role::Service => Wire::Unspecified,
+        }
+    }
+
     /// Whether the role's scope is a prefecture (else a municipality).
     pub fn is_prefectural(self) -> bool {
         matches!(self, Role::PrefectureAdmin | Role::PrefectureAnalyst)

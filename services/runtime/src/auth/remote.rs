@@ -82,15 +82,7 @@ impl RemoteKeys {
 }
 
 fn admitted_from(api_key: &pb::ApiKey) -> Option<Admitted> {
-    let role = match pb::Role::try_from(api_key.role).ok()? {
-        pb::Role::PrefectureAdmin => Role::PrefectureAdmin,
-        pb::Role::PrefectureAnalyst => Role::PrefectureAnalyst,
-        pb::Role::MunicipalAdmin => Role::MunicipalAdmin,
-        pb::Role::Coordinator => Role::Coordinator,
-        pb::Role::Provider => Role::Provider,
-        pb::Role::Integration => Role::Integration,
-        pb::Role::Unspecified => return None,
-    };
+    let role = Role::from_proto(api_key.role)?;
     let time = |timestamp: &prost_types::Timestamp| {
         DateTime::from_timestamp(timestamp.seconds, timestamp.nanos as u32)
     };
