@@ -16,18 +16,26 @@ static RUNTIME_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 /// Connects to the service's database with `search_path` set to `schema`, so the service's
 /// unqualified table names resolve inside its own schema and nowhere else.
 pub async fn connect(database_url: &str, schema: &str, max_connections: u32) -> anyhow::Result<PgPool> {
-    let options = PgConnectOptions::from_str(database_url)
-        .map_err(|error| anyhow::anyhow!("TSUNAGU_DATABASE_URL is not a PostgreSQL URL: {error}"))?
-        .options([("search_path", schema)])
-        .application_name(&format!("tsunagu-{schema}"))
-        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-    let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
+    let pool = pool_options(max_connections)
+        .connect_with(connect_options(database_url, schema)?)
         .await
         .map_err(|error| unreachable(database_url, error))?;
     Ok(pool)
+}
+
+/// Connections pinned to `schema`, named after it, slow statements logged.
+fn connect_options(database_url: &str, schema: &str) -> anyhow::Result<PgConnectOptions> {
+    Ok(PgConnectOptions::from_str(database_url)
+        .map_err(|error| anyhow::anyhow!("TSUNAGU_DATABASE_URL is not a PostgreSQL URL: {error}"))?
+        .options([("search_path", schema)])
+        .application_name(&format!("tsunagu-{schema}"))
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500)))
+}
+
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
 }
 
 pub const HOW_TO_START_POSTGRES: &str = "PostgreSQL must be running: on Debian, \
@@ -191,14 +199,8 @@ pub async fn connect_guarded(
     max_connections: u32,
     role: &'static str,
 ) -> anyhow::Result<PgPool> {
-    let options = PgConnectOptions::from_str(database_url)
-        .map_err(|error| anyhow::anyhow!("TSUNAGU_DATABASE_URL is not a PostgreSQL URL: {error}"))?
-        .options([("search_path", schema)])
-        .application_name(&format!("tsunagu-{schema}"))
-        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-    let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+    let options = connect_options(database_url, schema)?;
+    let pool = pool_options(max_connections)
         .after_connect(move |connection, _| {
             Box::pin(async move {
                 // The role's name is a constant of the service, never input.

@@ -431,8 +431,59 @@ async fn contact_details_go_to_the_provider_only_under_the_contact_scope_after_a
             .unwrap_err();
         assert_eq!(refused.code(), Code::PermissionDenied);
     }
-    // Each disclosure is on record (the city admin's and the provider's); the refused ones
-    // disclosed nothing.
+    // A provider registered in another municipality (its resource serves this one across the
+    // border) is still the one that accepted: the API and the database's own wall let it read
+    // this need's contact, and nothing else of this municipality.
+    let across_the_border = system
+        .key(
+            Role::Provider,
+            "212016",
+            Some(fixture.organization_id.parse().unwrap()),
+        )
+        .await;
+    let contact_across =
+        IntakeServiceClient::new(system.channel_with_key(ServiceName::Intake, &across_the_border))
+            .get_shared_contact(ask())
+            .await
+            .unwrap()
+            .into_inner();
+    assert_eq!(contact_across.name, "鈴木 一郎");
+    let guarded = tsunagu_runtime::db::connect_guarded(
+        &system.database_url,
+        ServiceName::Intake.as_str(),
+        1,
+        tsunagu_intake::DATABASE_ROLE,
+    )
+    .await
+    .unwrap();
+    let seen = |organization: String| {
+        let pool = guarded.clone();
+        let scope = tsunagu_runtime::db::Scope {
+            tenant: "212016".into(),
+            organization,
+        };
+        tsunagu_runtime::db::as_scope(scope, async move {
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT (SELECT count(*) FROM need), (SELECT count(*) FROM resident)",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        })
+    };
+    assert_eq!(
+        seen(fixture.organization_id.clone()).await,
+        (1, 1),
+        "the accepted need and its resident"
+    );
+    assert_eq!(
+        seen(other_organization.id.clone()).await,
+        (0, 0),
+        "another organisation sees nothing"
+    );
+    guarded.close().await;
+    // Each disclosure is on record (the city admin's and the provider's, twice); the refused
+    // ones disclosed nothing.
     let intake_db = system.database(ServiceName::Intake).await;
     let disclosures: i64 =
         sqlx::query_scalar("SELECT count(*) FROM contact_disclosure WHERE need_id = $1::uuid")
@@ -440,7 +491,7 @@ async fn contact_details_go_to_the_provider_only_under_the_contact_scope_after_a
             .fetch_one(&intake_db)
             .await
             .unwrap();
-    assert_eq!(disclosures, 2);
+    assert_eq!(disclosures, 3);
     // A narrower consent (the need only) ends it.
     intake
         .record_consent(pb::RecordConsentRequest {
