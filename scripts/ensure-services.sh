@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL and RabbitMQ are installed, running and ready on this machine
 # (Debian): installs them from Debian's packages if missing, starts them if stopped, enables
-# the RabbitMQ plugins Tsunagu uses, and waits until both answer. Safe to run repeatedly.
+# the RabbitMQ plugins Tsunagu uses, and waits until both answer. Also installs the Python
+# package aiosmtpd, which the e-mail tests' SMTP server (tests/support/smtp_sink.py) runs on.
+# Safe to run repeatedly.
 set -euo pipefail
 
 log() { printf '[ensure-services] %s\n' "$*"; }
@@ -59,7 +61,21 @@ start_rabbitmq() {
   log "RabbitMQ does not accept AMQP connections on 5672"; exit 1
 }
 
+# The e-mail tests start a real SMTP server in Python (tests/support/smtp_sink.py).
+ensure_aiosmtpd() {
+  python3 -c 'import aiosmtpd' >/dev/null 2>&1 && return
+  log "installing the Python package aiosmtpd"
+  local user=()
+  # --user only where pip cannot write site-packages: not root and not inside a virtualenv.
+  if [ "$(id -u)" -ne 0 ] && ! python3 -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)'; then
+    user=(--user)
+  fi
+  python3 -m pip install --quiet "${user[@]}" aiosmtpd
+  python3 -c 'import aiosmtpd' || { log "aiosmtpd is still not importable"; exit 1; }
+}
+
 install_missing
+ensure_aiosmtpd
 start_postgres
 start_rabbitmq
-log "PostgreSQL and RabbitMQ are ready"
+log "PostgreSQL, RabbitMQ and aiosmtpd are ready"

@@ -5,7 +5,9 @@
 
 pub mod certificates;
 pub mod otlp_receiver;
+pub mod smtp_server;
 pub mod tcp_proxy;
+pub mod webhook_receiver;
 
 use std::future::Future;
 use std::sync::Arc;

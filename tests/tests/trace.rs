@@ -76,6 +76,7 @@ async fn one_need_is_one_trace_across_all_four_services() {
                     )),
                 }),
                 page: None,
+                unread_only: false,
             })
             .await
             .unwrap()

@@ -250,6 +250,7 @@ pub async fn propose(tx: &mut PgConnection, need: &NeedRef, candidate: &Placed) 
         organization_id: candidate.organization_id,
         category: need.category.clone(),
         urgency: need.urgency.clone(),
+        area_id: Some(need.area_id),
     };
     let event_type = match status {
         Status::AwaitingApproval => events::MATCH_PENDING_APPROVAL,
@@ -308,6 +309,7 @@ pub async fn announce_unmatched(tx: &mut PgConnection, need: &NeedRef, reason: &
         area_id: need.area_id,
         category: need.category.clone(),
         reason: reason.to_string(),
+        urgency: Some(need.urgency.clone()),
     };
     outbox::enqueue(tx, events::NEED_UNMATCHED, &need.municipality_code, &event).await?;
     tracing::info!(need_id = %need.id, reason, "need unmatched");
@@ -485,10 +487,11 @@ pub async fn approve(tx: &mut PgConnection, id: Uuid, approved_by: &str) -> Serv
     .bind(f64::from(settings.proposal_ttl_seconds))
     .fetch_one(&mut *tx)
     .await?;
-    let urgency: String = sqlx::query_scalar("SELECT urgency FROM need WHERE id = $1")
-        .bind(row.need_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let (urgency, area_id): (String, Uuid) =
+        sqlx::query_as("SELECT urgency, area_id FROM need WHERE id = $1")
+            .bind(row.need_id)
+            .fetch_one(&mut *tx)
+            .await?;
     let event = MatchProposed {
         proposal_id: row.id,
         need_id: row.need_id,
@@ -497,6 +500,7 @@ pub async fn approve(tx: &mut PgConnection, id: Uuid, approved_by: &str) -> Serv
         organization_id: row.organization_id,
         category: row.category.clone(),
         urgency,
+        area_id: Some(area_id),
     };
     outbox::enqueue(tx, events::MATCH_PROPOSED, &row.municipality_code, &event).await?;
     Ok(row)

@@ -1,18 +1,24 @@
-//! Consumes `match.proposed` and `need.unmatched` and records in-app notifications inside the
-//! inbox transaction; the unique (event, recipient, channel) key is a second wall against
-//! duplicates.
+//! Consumes the events people must hear about and fans each out (`fanout`) inside the inbox
+//! transaction. Organisation names come from the registry over gRPC (the call carries the
+//! trace context).
+
+use std::sync::Arc;
 
 use sqlx::PgConnection;
+use tokio::sync::Notify;
 use tracing::Instrument;
 use tsunagu_proto::registry::v1::GetOrganizationRequest;
 use tsunagu_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use tsunagu_runtime::amqp::Envelope;
 use tsunagu_runtime::consumer::{EventHandler, HandlerError};
-use tsunagu_runtime::events::{self, MatchAnswered, MatchProposed, NeedUnmatched};
+use tsunagu_runtime::events::{
+    self, MatchAnswered, MatchProposed, NeedFollowUpDue, NeedStatusChanged, NeedUnmatched,
+};
 use tsunagu_runtime::grpc::{TracedChannel, client_span, is_unreachable, service_channel};
 use uuid::Uuid;
 
-use crate::compose::{self, Text};
+use crate::fanout;
+use crate::message::Message;
 
 /// Looks organisations up in the registry; calls carry the trace context.
 #[derive(Clone)]
@@ -63,96 +69,57 @@ impl RegistryLookup {
 
 pub struct NotificationsHandler {
     pub registry: RegistryLookup,
+    /// Poked when deliveries were written, so the deliverer looks at once (it also polls).
+    pub deliveries_written: Arc<Notify>,
+    /// Poked when in-app notifications were written, for the open streams.
+    pub inbox_written: Arc<Notify>,
 }
 
 impl EventHandler for NotificationsHandler {
     async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandlerError> {
-        match event.event_type.as_str() {
-            events::MATCH_PROPOSED => {
-                let proposed: MatchProposed = decode(event)?;
-                let organization_name = self.registry.organization_name(proposed.organization_id).await?;
-                let text = compose::match_proposed(&proposed, &organization_name);
-                let recipient = Recipient::Organization(proposed.organization_id.to_string());
-                record(
-                    tx,
-                    event,
-                    &proposed.municipality_code,
-                    recipient,
-                    text,
-                    proposed.need_id,
-                    Some(proposed.proposal_id),
-                )
-                .await
-            }
-            events::MATCH_PENDING_APPROVAL => {
-                let pending: MatchProposed = decode(event)?;
-                let organization_name = self.registry.organization_name(pending.organization_id).await?;
-                let text = compose::match_pending_approval(&pending, &organization_name);
-                let recipient = Recipient::CoordinatorsOf(pending.municipality_code.clone());
-                record(
-                    tx,
-                    event,
-                    &pending.municipality_code,
-                    recipient,
-                    text,
-                    pending.need_id,
-                    Some(pending.proposal_id),
-                )
-                .await
-            }
-            events::MATCH_ACCEPTED | events::MATCH_REJECTED | events::MATCH_EXPIRED => {
-                let answered: MatchAnswered = decode(event)?;
-                let organization_name = self.registry.organization_name(answered.organization_id).await?;
-                let text = compose::match_answered(&event.event_type, &answered, &organization_name);
-                let recipient = Recipient::CoordinatorsOf(answered.municipality_code.clone());
-                record(
-                    tx,
-                    event,
-                    &answered.municipality_code,
-                    recipient,
-                    text,
-                    answered.need_id,
-                    Some(answered.proposal_id),
-                )
-                .await
-            }
-            events::MATCH_WITHDRAWN => {
-                let withdrawn: MatchAnswered = decode(event)?;
-                let organization_name = self.registry.organization_name(withdrawn.organization_id).await?;
-                let text = compose::match_withdrawn(&withdrawn, &organization_name);
-                let recipient = Recipient::Organization(withdrawn.organization_id.to_string());
-                record(
-                    tx,
-                    event,
-                    &withdrawn.municipality_code,
-                    recipient,
-                    text,
-                    withdrawn.need_id,
-                    Some(withdrawn.proposal_id),
-                )
-                .await
-            }
-            events::NEED_UNMATCHED => {
-                let unmatched: NeedUnmatched = decode(event)?;
-                let text = compose::need_unmatched(&unmatched);
-                let recipient = Recipient::CoordinatorsOf(unmatched.municipality_code.clone());
-                record(
-                    tx,
-                    event,
-                    &unmatched.municipality_code,
-                    recipient,
-                    text,
-                    unmatched.need_id,
-                    None,
-                )
-                .await
-            }
-            other => {
-                tracing::debug!(event_type = other, "event not used by notifications");
-                Ok(())
-            }
+        let Some(mut message) = message_of(event)? else {
+            tracing::debug!(event_type = %event.event_type, "event not used by notifications");
+            return Ok(());
+        };
+        if let Some(organization_id) = message.organization_id {
+            let name = self.registry.organization_name(organization_id).await?;
+            message.vars.insert("organization", name);
         }
+        let written = fanout::fan_out(tx, event, &mut message, chrono::Utc::now())
+            .await
+            .map_err(|error| HandlerError::Transient(anyhow::anyhow!("recording notifications: {error}")))?;
+        tracing::info!(
+            event_id = %event.id,
+            need_id = %message.need_id,
+            notifications = written.notifications,
+            deliveries = written.deliveries,
+            "notifications recorded"
+        );
+        // Before the commit: a woken reader that finds nothing yet polls again shortly.
+        if written.notifications > 0 {
+            self.inbox_written.notify_waiters();
+        }
+        if written.deliveries > 0 {
+            self.deliveries_written.notify_one();
+        }
+        Ok(())
     }
+}
+
+fn message_of(event: &Envelope) -> Result<Option<Message>, HandlerError> {
+    let event_type = event.event_type.as_str();
+    Ok(Some(match event_type {
+        events::MATCH_PROPOSED | events::MATCH_PENDING_APPROVAL => {
+            Message::match_proposed(event_type, &decode::<MatchProposed>(event)?)
+        }
+        events::MATCH_ACCEPTED | events::MATCH_REJECTED | events::MATCH_EXPIRED | events::MATCH_WITHDRAWN => {
+            Message::match_answered(event_type, &decode::<MatchAnswered>(event)?)
+        }
+        events::NEED_UNMATCHED => Message::need_unmatched(&decode::<NeedUnmatched>(event)?),
+        events::NEED_STATUS_CHANGED => Message::need_status_changed(&decode::<NeedStatusChanged>(event)?),
+        events::NEED_FOLLOW_UP_DUE => Message::need_follow_up_due(&decode::<NeedFollowUpDue>(event)?),
+        _ => return Ok(None),
+    }))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(event: &Envelope) -> Result<T, HandlerError> {
@@ -162,56 +129,4 @@ fn decode<T: serde::de::DeserializeOwned>(event: &Envelope) -> Result<T, Handler
             event.event_type
         ))
     })
-}
-
-pub enum Recipient {
-    Organization(String),
-    CoordinatorsOf(String),
-}
-
-impl Recipient {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Recipient::Organization(_) => "organization",
-            Recipient::CoordinatorsOf(_) => "municipality_coordinators",
-        }
-    }
-
-    pub fn id(&self) -> &str {
-        match self {
-            Recipient::Organization(id) | Recipient::CoordinatorsOf(id) => id,
-        }
-    }
-}
-
-async fn record(
-    tx: &mut PgConnection,
-    event: &Envelope,
-    municipality_code: &str,
-    recipient: Recipient,
-    text: Text,
-    need_id: Uuid,
-    proposal_id: Option<Uuid>,
-) -> Result<(), HandlerError> {
-    let inserted = sqlx::query(
-        "INSERT INTO notification (id, municipality_code, recipient_kind, recipient_id, event_type, event_id,
-                                   title, body, need_id, proposal_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (event_id, recipient_kind, recipient_id, channel) DO NOTHING",
-    )
-    .bind(Uuid::now_v7())
-    .bind(municipality_code)
-    .bind(recipient.kind())
-    .bind(recipient.id())
-    .bind(&event.event_type)
-    .bind(event.id)
-    .bind(&text.title)
-    .bind(&text.body)
-    .bind(need_id)
-    .bind(proposal_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    tracing::info!(event_id = %event.id, recipient_kind = recipient.kind(), %need_id, inserted = inserted == 1, "notification recorded");
-    Ok(())
 }

@@ -1,21 +1,37 @@
-//! The notifications service: turns events into notifications for the people who must act.
-//! In this slice, in-app notifications only: a provider hears of a proposal addressed to it
-//! (its name is looked up in the registry over gRPC), and a municipality's coordinators hear
-//! of a need nobody can serve.
+//! The notifications service: turns events into what people must hear, and makes sure they
+//! hear it once.
 //!
-//! - `compose`: the Japanese text of each notification, from ids and summaries only;
-//! - `handler`: consumes events, records notifications inside the inbox transaction;
-//! - `grpc`: the only module that touches `tsunagu_proto` (besides the registry client).
+//! - `message`: what an event says and to whom (audiences), from ids and codes only;
+//! - `templates`: versioned Japanese/English templates and the variables each may use;
+//! - `fanout`: in the consumer's inbox transaction, in-app notifications and one delivery
+//!   per matching subscription, scheduled by `schedule` (quiet hours, digests);
+//! - `deliver`: the worker that sends due deliveries through `channels` (e-mail, webhooks,
+//!   plug-ins), with retries, a circuit breaker (`breaker`) and dead letters;
+//! - `digest`: gathers held routine items into one daily delivery;
+//! - `handler`: the event consumer; `grpc`: the API.
 
-mod compose;
+mod breaker;
+pub mod channels;
+mod deliver;
+mod digest;
+mod fanout;
 mod grpc;
 mod handler;
+mod message;
+mod schedule;
+pub mod templates;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tsunagu_runtime::service::{RunningService, ServiceHost};
 use tsunagu_runtime::{Config, ServiceName};
+
+use crate::channels::Channels;
+use crate::channels::email::{EmailAdapter, EmailSettings};
+use crate::channels::webhook::{WebhookAdapter, WebhookSettings};
 
 /// The role notifications' pool acts as: owns nothing, no superuser, so row-level security holds.
 pub const DATABASE_ROLE: &str = "tsunagu_notifications_app";
@@ -24,19 +40,82 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub const GRPC_SERVICE_NAME: &str = "tsunagu.notifications.v1.NotificationsService";
 
+/// The channels this process can send through, from its configuration.
+fn channels(config: &Config) -> anyhow::Result<Channels> {
+    let settings = &config.notifications;
+    let extra_ca = match &settings.extra_ca {
+        Some(path) => Some(
+            std::fs::read(path).map_err(|error| anyhow::anyhow!("TSUNAGU_NOTIFY_CA={path:?}: {error}"))?,
+        ),
+        None => None,
+    };
+    let mut channels = Channels::default().with(WebhookAdapter::new(WebhookSettings {
+        timeout: Duration::from_secs(u64::from(settings.webhook_timeout_seconds)),
+        ca_pem: extra_ca.clone(),
+        allow_plain_http: settings.webhook_allow_http,
+    })?);
+    if let Some(url) = &settings.smtp_url {
+        channels = channels.with(EmailAdapter::new(EmailSettings {
+            url: url.clone(),
+            from: settings.smtp_from.clone(),
+            ca_pem: extra_ca,
+        })?);
+    } else {
+        tracing::info!("no TSUNAGU_SMTP_URL: e-mail subscriptions are refused");
+    }
+    Ok(channels)
+}
+
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<RunningService> {
     let registry = handler::RegistryLookup::connect(&config)?;
+    let channels = channels(&config)?;
+    let settings = config.notifications.clone();
     // Notifications name needs and organisations: the database holds the tenant wall too
-    // (migration 101).
+    // (migrations 101, 102).
     let mut host = ServiceHost::start_guarded(
         ServiceName::Notifications,
         config,
         &MIGRATIONS,
-        shutdown,
+        shutdown.clone(),
         DATABASE_ROLE,
     )
     .await?;
-    host.spawn_consumer(handler::NotificationsHandler { registry });
-    let routes = grpc::routes(host.pool.clone());
+    let deliveries_due = Arc::new(Notify::new());
+    let inbox_written = Arc::new(Notify::new());
+    host.spawn_consumer(handler::NotificationsHandler {
+        registry,
+        deliveries_written: deliveries_due.clone(),
+        inbox_written: inbox_written.clone(),
+    });
+    let deliverer = deliver::Deliverer {
+        pool: host.pool.clone(),
+        channels: channels.clone(),
+        breaker: Arc::new(breaker::Breaker::new(
+            settings.breaker_failures,
+            Duration::from_secs(u64::from(settings.breaker_seconds)),
+        )),
+        settings: deliver::DeliverySettings {
+            retry_base: Duration::from_millis(u64::from(settings.retry_base_millis)),
+            max_attempts: settings.max_attempts,
+            lease: Duration::from_secs(120),
+            batch: 32,
+            poll: Duration::from_millis(250),
+        },
+        wake: deliveries_due.clone(),
+    };
+    host.spawn_task(deliverer.run(shutdown.clone()));
+    host.spawn_task(digest::run(
+        host.pool.clone(),
+        Duration::from_secs(1),
+        deliveries_due.clone(),
+        shutdown.clone(),
+    ));
+    let routes = grpc::routes(grpc::NotificationsApi {
+        pool: host.pool.clone(),
+        channels,
+        inbox_written,
+        deliveries_due,
+        shutdown,
+    });
     host.serve(routes, GRPC_SERVICE_NAME).await
 }

@@ -64,7 +64,17 @@ pub const SUBSCRIPTIONS: &[(ServiceName, &[&str])] = &[
             "area_issue.recorded",
         ],
     ),
-    (ServiceName::Notifications, &["match.*", "need.unmatched"]),
+    // What people hear of: proposals and answers, needs nobody can serve, a need's progress
+    // (for the resident's proxies and the municipality's systems), needs gone quiet.
+    (
+        ServiceName::Notifications,
+        &[
+            "match.*",
+            "need.unmatched",
+            "need.status_changed",
+            "need.follow_up_due",
+        ],
+    ),
     // A municipality's own categories, so needs named by them are stored under their codes;
     // matching's proposals and answers, which move needs through their lifecycle.
     (

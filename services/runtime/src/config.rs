@@ -150,6 +150,36 @@ pub struct Config {
     /// other services, and the CA whose certificates it accepts from both sides. With it, a
     /// client without a certificate of that CA cannot connect at all.
     pub tls: Option<TlsFiles>,
+    /// Delivery over e-mail and webhooks (issue 6).
+    pub notifications: NotificationsSettings,
+}
+
+/// How notifications leaves Tsunagu: the SMTP relay, webhooks, and the retry policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationsSettings {
+    /// The SMTP relay (TSUNAGU_SMTP_URL): `smtp://host:port` upgrades with STARTTLS when the
+    /// server offers it, `?tls=required` insists, `smtps://` is TLS from the start. Unset:
+    /// e-mail subscriptions are refused.
+    pub smtp_url: Option<String>,
+    /// The sender of every e-mail (TSUNAGU_SMTP_FROM, default `Tsunagu <noreply@localhost>`).
+    pub smtp_from: String,
+    /// A PEM file of a private CA the SMTP relay and webhook receivers may present
+    /// (TSUNAGU_NOTIFY_CA), besides the public roots.
+    pub extra_ca: Option<String>,
+    /// Allow `http://` webhooks (TSUNAGU_WEBHOOK_ALLOW_HTTP, default false): a closed LAN or
+    /// tests only; secrets and payloads travel in the clear.
+    pub webhook_allow_http: bool,
+    /// How long a webhook receiver may take to answer, in seconds (TSUNAGU_WEBHOOK_TIMEOUT_SECONDS, 10).
+    pub webhook_timeout_seconds: u32,
+    /// The first retry's delay in milliseconds, doubled per attempt with jitter up to an hour
+    /// (TSUNAGU_DELIVERY_RETRY_BASE_MILLIS, default 5000).
+    pub retry_base_millis: u32,
+    /// Attempts before a delivery is dead-lettered (TSUNAGU_DELIVERY_MAX_ATTEMPTS, default 10).
+    pub max_attempts: u32,
+    /// Consecutive failures to one destination that open its circuit breaker, and how long it
+    /// stays open in seconds (TSUNAGU_DELIVERY_BREAKER_FAILURES 5, _BREAKER_SECONDS 30).
+    pub breaker_failures: u32,
+    pub breaker_seconds: u32,
 }
 
 /// Where the PEM files of mutual TLS are.
@@ -283,19 +313,8 @@ impl Config {
             ));
         }
 
-        let seed_official_areas = match get("TSUNAGU_REGISTRY_SEED_OFFICIAL_AREAS")
-            .as_deref()
-            .map(str::trim)
-        {
-            None | Some("true") | Some("1") => true,
-            Some("false") | Some("0") => false,
-            Some(other) => {
-                problems.push(format!(
-                    "TSUNAGU_REGISTRY_SEED_OFFICIAL_AREAS={other:?} must be true or false"
-                ));
-                true
-            }
-        };
+        let seed_official_areas =
+            parse_bool(&mut problems, &get, "TSUNAGU_REGISTRY_SEED_OFFICIAL_AREAS", true);
 
         let intake_encryption_keys =
             get("TSUNAGU_INTAKE_ENCRYPTION_KEYS").filter(|keys| !keys.trim().is_empty());
@@ -378,6 +397,33 @@ impl Config {
             }
         };
 
+        let notifications = NotificationsSettings {
+            smtp_url: get("TSUNAGU_SMTP_URL"),
+            smtp_from: get("TSUNAGU_SMTP_FROM").unwrap_or_else(|| "Tsunagu <noreply@localhost>".into()),
+            extra_ca: get("TSUNAGU_NOTIFY_CA"),
+            webhook_allow_http: parse_bool(&mut problems, &get, "TSUNAGU_WEBHOOK_ALLOW_HTTP", false),
+            webhook_timeout_seconds: parse_number(
+                &mut problems,
+                &get,
+                "TSUNAGU_WEBHOOK_TIMEOUT_SECONDS",
+                10u32,
+                1,
+            ),
+            retry_base_millis: parse_number(
+                &mut problems,
+                &get,
+                "TSUNAGU_DELIVERY_RETRY_BASE_MILLIS",
+                5000u32,
+                1,
+            ),
+            max_attempts: parse_number(&mut problems, &get, "TSUNAGU_DELIVERY_MAX_ATTEMPTS", 10u32, 1),
+            breaker_failures: parse_number(&mut problems, &get, "TSUNAGU_DELIVERY_BREAKER_FAILURES", 5u32, 1),
+            breaker_seconds: parse_number(&mut problems, &get, "TSUNAGU_DELIVERY_BREAKER_SECONDS", 30u32, 1),
+        };
+        if let Some(url) = &notifications.smtp_url {
+            check_url(&mut problems, "TSUNAGU_SMTP_URL", url, &["smtp", "smtps"]);
+        }
+
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -406,6 +452,7 @@ impl Config {
             rate_limit_burst,
             grpc_timeout_seconds,
             tls,
+            notifications,
         })
     }
 
@@ -438,6 +485,23 @@ fn check_url(problems: &mut Vec<String>, key: &str, value: &str, schemes: &[&str
                 .collect::<Vec<_>>()
                 .join(" or ")
         ));
+    }
+}
+
+fn parse_bool(
+    problems: &mut Vec<String>,
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: bool,
+) -> bool {
+    match get(key).as_deref().map(str::trim) {
+        None => default,
+        Some("true") | Some("1") => true,
+        Some("false") | Some("0") => false,
+        Some(other) => {
+            problems.push(format!("{key}={other:?} must be true or false"));
+            default
+        }
     }
 }
 

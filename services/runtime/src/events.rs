@@ -173,6 +173,10 @@ pub struct MatchProposed {
     pub organization_id: Uuid,
     pub category: String,
     pub urgency: String,
+    /// The need's area, so that subscribers can choose by area; absent in events written
+    /// before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -183,6 +187,10 @@ pub struct NeedUnmatched {
     pub category: String,
     /// Why no resource was proposed, in words a coordinator reads.
     pub reason: String,
+    /// routine or urgent (an urgent need nobody can serve is told at once, even at night);
+    /// absent in events written before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -147,6 +147,12 @@ impl ServiceHost {
         ));
     }
 
+    /// Runs a background task of the service (a worker, a sweep) that ends on shutdown; the
+    /// service waits for it before it reports stopped.
+    pub fn spawn_task(&mut self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(task);
+    }
+
     /// Checks API keys with `keys` (the registry, which holds them) instead of asking the
     /// registry over gRPC.
     pub fn check_keys_with(&mut self, keys: Arc<dyn KeyResolver>) {

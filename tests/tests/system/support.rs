@@ -88,6 +88,7 @@ pub async fn notifications_of(
                 kind: Some(recipient),
             }),
             page: None,
+            unread_only: false,
         })
         .await
         .expect("list notifications")

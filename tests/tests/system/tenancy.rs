@@ -577,6 +577,7 @@ async fn proposals_settings_and_notifications_stay_with_their_tenants() {
                     )),
                 }),
                 page: None,
+                unread_only: false,
             })
             .await;
         match inbox {
@@ -605,6 +606,7 @@ async fn proposals_settings_and_notifications_stay_with_their_tenants() {
                 )),
             }),
             page: None,
+            unread_only: false,
         })
         .await
         .unwrap_err();
@@ -638,6 +640,7 @@ async fn proposals_settings_and_notifications_stay_with_their_tenants() {
                     )),
                 }),
                 page: None,
+                unread_only: false,
             })
             .await
             .unwrap()

@@ -1,0 +1,357 @@
+//! The e-mail channel: one plain-text UTF-8 message per delivery, handed to the municipality's
+//! SMTP relay.
+//!
+//! The relay is given as a URL:
+//! - `smtp://host:port`: plain SMTP that upgrades with STARTTLS whenever the relay offers it
+//!   (opportunistic: many municipal relays inside a closed network have no certificate);
+//! - `smtp://host:port?tls=required`: STARTTLS or nothing is sent;
+//! - `smtps://host:port`: TLS from the first byte (port 465 by default).
+//!
+//! `smtp://` without a port means 25. Certificates are checked against Mozilla's roots plus,
+//! where given, the municipality's own CA (`ca_pem`).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::transport::smtp::Error as SmtpError;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::{ChannelAdapter, Outgoing, SendError, SendFuture};
+
+/// How long to wait for the TCP connection (lettre applies it to connecting only).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The whole SMTP exchange of one message. lettre's async client has no per-command timeout,
+/// so a relay that accepts the connection and then stalls would hold a sender forever.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How the e-mail channel reaches its relay.
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    /// `smtp://host:port`, `smtp://host:port?tls=required` or `smtps://host:port`.
+    pub url: String,
+    /// The sender, e.g. `noreply@example.jp` or `大垣市 <noreply@example.jp>`.
+    pub from: String,
+    /// An extra root certificate (PEM) to trust, e.g. a municipality's private CA.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+pub struct EmailAdapter {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// `host:port` of the relay: the circuit breaker's destination and part of error texts.
+    relay: String,
+}
+
+/// Whether and how the connection to the relay is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Security {
+    Opportunistic,
+    Required,
+    Implicit,
+}
+
+/// The relay part of [`EmailSettings::url`].
+#[derive(Debug, PartialEq, Eq)]
+struct Relay {
+    host: String,
+    port: u16,
+    security: Security,
+}
+
+impl Relay {
+    fn parse(url: &str) -> Result<Relay, String> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| format!("the SMTP URL {url:?} has no scheme (smtp:// or smtps://)"))?;
+        let (authority, query) = match rest.split_once('?') {
+            Some((authority, query)) => (authority, Some(query)),
+            None => (rest, None),
+        };
+        let authority = authority.strip_suffix('/').unwrap_or(authority);
+        if authority.contains(['@', '/']) {
+            return Err(format!(
+                "the SMTP URL {url:?} may hold only host and port (no credentials, no path)"
+            ));
+        }
+        let security = match (scheme, query) {
+            ("smtp", None | Some("tls=opportunistic")) => Security::Opportunistic,
+            ("smtp", Some("tls=required")) => Security::Required,
+            ("smtps", None) => Security::Implicit,
+            ("smtp" | "smtps", Some(query)) => {
+                return Err(format!(
+                    "the SMTP URL {url:?} has an unknown query {query:?} (only tls=required)"
+                ));
+            }
+            (scheme, _) => {
+                return Err(format!(
+                    "the SMTP URL {url:?} has the scheme {scheme:?}; expected smtp or smtps"
+                ));
+            }
+        };
+        let (host, port) = split_host_port(authority)
+            .ok_or_else(|| format!("the SMTP URL {url:?} has no valid host[:port]"))?;
+        let port = port.unwrap_or(match security {
+            Security::Implicit => 465,
+            _ => 25,
+        });
+        Ok(Relay {
+            host: host.to_string(),
+            port,
+            security,
+        })
+    }
+
+    /// `host:port`, with an IPv6 host in brackets.
+    fn address(&self) -> String {
+        match self.host.contains(':') {
+            true => format!("[{}]:{}", self.host, self.port),
+            false => format!("{}:{}", self.host, self.port),
+        }
+    }
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`; `None` when empty or the port is not a number.
+fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => {
+            let (host, after) = bracketed.split_once(']')?;
+            (
+                host,
+                after.strip_prefix(':').or(Some(after).filter(|a| a.is_empty())),
+            )
+        }
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let port = match port {
+        None | Some("") => None,
+        Some(port) => Some(port.parse::<u16>().ok().filter(|p| *p != 0)?),
+    };
+    (!host.is_empty()).then_some((host, port))
+}
+
+/// The error shown when a subscription's address is not one (Japanese first, then English).
+fn address_error(address: &str) -> String {
+    format!("メールアドレスの形式が正しくありません / not an e-mail address: {address:?}")
+}
+
+/// A bare address (`user@example.jp`). lettre's mailbox parser would also take
+/// `Name <user@example.jp>` but silently ignores what follows the first mailbox, so a list
+/// pasted into one field would reach only its first member.
+fn parse_address(address: &str) -> Result<Address, String> {
+    Address::from_str(address).map_err(|_| address_error(address))
+}
+
+impl EmailAdapter {
+    pub fn new(settings: EmailSettings) -> anyhow::Result<EmailAdapter> {
+        let relay = Relay::parse(&settings.url).map_err(anyhow::Error::msg)?;
+        let from = Mailbox::from_str(&settings.from)
+            .with_context(|| format!("the e-mail sender {:?} is not an address", settings.from))?;
+
+        let mut tls = TlsParameters::builder(relay.host.clone());
+        if let Some(pem) = &settings.ca_pem {
+            // lettre takes a PEM without certificates as an empty list: say so instead of
+            // failing later with "unknown issuer".
+            anyhow::ensure!(
+                String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----"),
+                "the e-mail CA file holds no PEM certificate"
+            );
+            let certificate = Certificate::from_pem(pem).context("the e-mail CA certificate")?;
+            tls = tls.add_root_certificate(certificate);
+        }
+        let tls = tls.build().context("TLS settings for the SMTP relay")?;
+        let tls = match relay.security {
+            Security::Opportunistic => Tls::Opportunistic(tls),
+            Security::Required => Tls::Required(tls),
+            Security::Implicit => Tls::Wrapper(tls),
+        };
+        // A connection per message (no pool): notifications are few, and a fresh session never
+        // trips over a pooled connection the relay dropped while restarting.
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(relay.host.clone())
+            .port(relay.port)
+            .tls(tls)
+            .timeout(Some(CONNECT_TIMEOUT))
+            .build();
+        Ok(EmailAdapter {
+            transport,
+            from,
+            relay: relay.address(),
+        })
+    }
+
+    fn message(&self, outgoing: &Outgoing) -> Result<Message, SendError> {
+        let to = parse_address(&outgoing.address).map_err(SendError::Permanent)?;
+        Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to))
+            // lettre encodes non-ASCII headers per RFC 2047 and folds them.
+            .subject(outgoing.subject.clone())
+            // Stable across retries: a receiver (or the relay) can drop a repeat.
+            .message_id(Some(format!("<{}@tsunagu>", outgoing.delivery_id)))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("X-Tsunagu-Event"),
+                outgoing.event_type.clone(),
+            ))
+            .header(ContentType::TEXT_PLAIN)
+            .body(outgoing.body.clone())
+            .map_err(|error| SendError::Permanent(format!("the e-mail cannot be built: {error}")))
+    }
+
+    /// 5xx replies are final (unknown mailbox, rejected content); everything else — refused
+    /// or dropped connections, TLS trouble, 4xx replies — may pass on a later try.
+    fn classify(&self, error: SmtpError) -> SendError {
+        let text = format!("SMTP relay {}: {error}", self.relay);
+        match error.is_permanent() {
+            true => SendError::Permanent(text),
+            false => SendError::Retryable(text),
+        }
+    }
+}
+
+impl ChannelAdapter for EmailAdapter {
+    fn name(&self) -> &'static str {
+        "email"
+    }
+
+    fn validate_address(&self, address: &str) -> Result<(), String> {
+        parse_address(address).map(|_| ())
+    }
+
+    fn destination(&self, _outgoing: &Outgoing) -> String {
+        self.relay.clone()
+    }
+
+    fn send<'a>(&'a self, outgoing: &'a Outgoing) -> SendFuture<'a> {
+        Box::pin(async move {
+            let message = self.message(outgoing)?;
+            match tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message)).await {
+                Ok(Ok(_response)) => Ok(()),
+                Ok(Err(error)) => Err(self.classify(error)),
+                Err(_elapsed) => Err(SendError::Retryable(format!(
+                    "SMTP relay {}: no answer within {SEND_TIMEOUT:?}",
+                    self.relay
+                ))),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relay(host: &str, port: u16, security: Security) -> Relay {
+        Relay {
+            host: host.into(),
+            port,
+            security,
+        }
+    }
+
+    #[test]
+    fn relay_urls_name_host_port_and_encryption() {
+        let parse = |url| Relay::parse(url).unwrap();
+        assert_eq!(
+            parse("smtp://127.0.0.1:2525"),
+            relay("127.0.0.1", 2525, Security::Opportunistic)
+        );
+        assert_eq!(
+            parse("smtp://mail.example.jp/"),
+            relay("mail.example.jp", 25, Security::Opportunistic)
+        );
+        assert_eq!(
+            parse("smtp://mail.example.jp:587?tls=required"),
+            relay("mail.example.jp", 587, Security::Required)
+        );
+        assert_eq!(
+            parse("smtps://mail.example.jp"),
+            relay("mail.example.jp", 465, Security::Implicit)
+        );
+        assert_eq!(
+            parse("smtp://[::1]:2525"),
+            relay("::1", 2525, Security::Opportunistic)
+        );
+        assert_eq!(parse("smtp://[::1]:2525").address(), "[::1]:2525");
+        assert_eq!(parse("smtps://mail.example.jp").address(), "mail.example.jp:465");
+    }
+
+    #[test]
+    fn malformed_relay_urls_are_refused_with_a_reason() {
+        for (url, reason) in [
+            ("mail.example.jp:25", "no scheme"),
+            ("http://mail.example.jp", "expected smtp or smtps"),
+            ("smtp://mail.example.jp:25?tls=maybe", "unknown query"),
+            ("smtps://mail.example.jp?tls=required", "unknown query"),
+            ("smtp://user:secret@mail.example.jp", "only host and port"),
+            ("smtp://mail.example.jp/relay", "only host and port"),
+            ("smtp://mail.example.jp:smtp", "no valid host"),
+            ("smtp://mail.example.jp:70000", "no valid host"),
+            ("smtp://:25", "no valid host"),
+            ("smtp://[::1", "no valid host"),
+        ] {
+            let error = Relay::parse(url).expect_err(url);
+            assert!(error.contains(reason), "{url}: {error}");
+        }
+    }
+
+    fn adapter() -> EmailAdapter {
+        EmailAdapter::new(EmailSettings {
+            url: "smtp://127.0.0.1:2525".into(),
+            from: "大垣市 <noreply@example.jp>".into(),
+            ca_pem: None,
+        })
+        .expect("valid settings")
+    }
+
+    #[test]
+    fn subscription_addresses_must_be_one_bare_address() {
+        let adapter = adapter();
+        assert_eq!(adapter.validate_address("taro.yamada@example.jp"), Ok(()));
+        for bad in [
+            "",
+            "taro",
+            "taro@",
+            "@example.jp",
+            "taro @example.jp",
+            "taro@example.jp, hanako@example.jp",
+            "山田 <taro@example.jp>",
+        ] {
+            let error = adapter.validate_address(bad).expect_err(bad);
+            assert!(error.starts_with("メールアドレスの形式が正しくありません / not an e-mail address"));
+        }
+    }
+
+    #[test]
+    fn one_relay_carries_every_message() {
+        let outgoing = Outgoing {
+            delivery_id: uuid::Uuid::nil(),
+            event_id: uuid::Uuid::nil(),
+            event_type: "need.matched".into(),
+            address: "taro@example.jp".into(),
+            secret: None,
+            subject: String::new(),
+            body: String::new(),
+            payload: serde_json::Value::Null,
+        };
+        assert_eq!(adapter().destination(&outgoing), "127.0.0.1:2525");
+        assert_eq!(adapter().name(), "email");
+    }
+
+    #[test]
+    fn bad_settings_fail_at_construction() {
+        let settings = |url: &str, from: &str, ca_pem: Option<&[u8]>| EmailSettings {
+            url: url.into(),
+            from: from.into(),
+            ca_pem: ca_pem.map(<[u8]>::to_vec),
+        };
+        assert!(EmailAdapter::new(settings("smtp://h:25", "not an address", None)).is_err());
+        assert!(EmailAdapter::new(settings("ftp://h:25", "a@example.jp", None)).is_err());
+        assert!(EmailAdapter::new(settings("smtp://h:25", "a@example.jp", Some(b"garbage"))).is_err());
+    }
+}

@@ -1,0 +1,319 @@
+//! The deliverer: claims due deliveries (`FOR UPDATE SKIP LOCKED`, so any number of
+//! notifications replicas share the work), sends each through its channel's adapter, and
+//! records the attempt — delivered, retried after an exponential backoff with jitter, or
+//! dead-lettered after a permanent refusal or too many attempts. A claim is a lease: a replica
+//! that dies mid-send leaves the delivery to be claimed again when the lease runs out.
+//!
+//! Exactly once as far as Tsunagu can make it: a delivery is marked delivered in the same
+//! statement that logs the successful attempt; a crash between the receiver's acceptance and
+//! that commit sends it again, with the same Message-ID / `Tsunagu-Delivery` id so the
+//! receiver can drop the repeat.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use tsunagu_runtime::backoff::Backoff;
+use tsunagu_runtime::db;
+use uuid::Uuid;
+
+use crate::breaker::{Admission, Breaker};
+use crate::channels::{Channels, Outgoing, SendError};
+use crate::schedule::{self, Preferences};
+
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub retry_base: Duration,
+    pub max_attempts: u32,
+    /// How long a claim lasts before another replica may take the delivery over.
+    pub lease: Duration,
+    /// How many deliveries one round claims (and sends concurrently).
+    pub batch: i64,
+    /// How often an idle deliverer looks for due work (it is also woken on new work).
+    pub poll: Duration,
+}
+
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    id: Uuid,
+    event_id: Uuid,
+    event_type: String,
+    channel: String,
+    subject: String,
+    body: String,
+    payload: serde_json::Value,
+    attempts: i32,
+    attempt_base: i32,
+    urgent: bool,
+    municipality_code: String,
+    address: String,
+    secret: Option<String>,
+    quiet_start_minute: Option<i32>,
+    quiet_end_minute: Option<i32>,
+    subscription_deleted: bool,
+}
+
+pub struct Deliverer {
+    pub pool: PgPool,
+    pub channels: Channels,
+    pub breaker: Arc<Breaker>,
+    pub settings: DeliverySettings,
+    pub wake: Arc<Notify>,
+}
+
+/// What became of one attempt.
+enum Outcome {
+    Delivered,
+    Retry {
+        error: String,
+        at: DateTime<Utc>,
+    },
+    Dead {
+        error: String,
+    },
+    /// Held back by an open circuit breaker: not an attempt.
+    Postponed {
+        until: DateTime<Utc>,
+    },
+}
+
+impl Deliverer {
+    pub async fn run(self, shutdown: CancellationToken) {
+        let this = Arc::new(self);
+        let mut failures = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            match db::as_tenant(db::EVERY_TENANT, this.round()).await {
+                Ok(0) => {
+                    failures.reset();
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = this.wake.notified() => {}
+                        _ = tokio::time::sleep(this.settings.poll) => {}
+                    }
+                }
+                Ok(_) => failures.reset(),
+                Err(error) => {
+                    tracing::warn!(%error, "delivery round failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(failures.next_delay()) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Claims due deliveries and sends them concurrently; returns how many it claimed.
+    async fn round(self: &Arc<Self>) -> sqlx::Result<usize> {
+        let claimed: Vec<Claimed> = sqlx::query_as(
+            "UPDATE delivery d SET state = 'sending', attempts = d.attempts + 1,
+                    lease_until = now() + make_interval(secs => $2)
+             FROM (SELECT id FROM delivery
+                   WHERE (state = 'pending' AND next_attempt_at <= now())
+                      OR (state = 'sending' AND lease_until < now())
+                   ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due,
+                  subscription s
+             WHERE d.id = due.id AND s.id = d.subscription_id
+             RETURNING d.id, d.event_id, d.event_type, d.channel, d.subject, d.body, d.payload, d.attempts, d.attempt_base,
+                       d.urgent, d.municipality_code, s.address, s.secret, s.quiet_start_minute,
+                       s.quiet_end_minute, s.deleted_at IS NOT NULL AS subscription_deleted",
+        )
+        .bind(self.settings.batch)
+        .bind(self.settings.lease.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        let count = claimed.len();
+        let mut sends = tokio::task::JoinSet::new();
+        for delivery in claimed {
+            let this = self.clone();
+            let scope = db::current_scope();
+            sends.spawn(db::as_scope(scope, async move { this.deliver(delivery).await }));
+        }
+        while let Some(joined) = sends.join_next().await {
+            if let Ok(Err(error)) = joined {
+                tracing::warn!(%error, "recording a delivery's outcome failed; its lease will run out and it is retried");
+            }
+        }
+        Ok(count)
+    }
+
+    async fn deliver(&self, delivery: Claimed) -> sqlx::Result<()> {
+        let span = tracing::info_span!(
+            "deliver",
+            delivery_id = %delivery.id,
+            event_id = %delivery.event_id,
+            channel = %delivery.channel,
+            attempt = delivery.attempts,
+            tsunagu.municipality = %delivery.municipality_code,
+        );
+        async move {
+            let started_at = Utc::now();
+            let clock = Instant::now();
+            let outcome = self.attempt(&delivery).await;
+            let latency_ms = i32::try_from(clock.elapsed().as_millis()).unwrap_or(i32::MAX);
+            self.record(&delivery, started_at, latency_ms, outcome).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn attempt(&self, delivery: &Claimed) -> Outcome {
+        if delivery.subscription_deleted {
+            return Outcome::Dead {
+                error: "配信先の購読が削除されました / the subscription was deleted".into(),
+            };
+        }
+        let Some(adapter) = self.channels.get(&delivery.channel) else {
+            return Outcome::Dead {
+                error: format!(
+                    "チャネル「{}」はこのサービスで設定されていません / channel {} is not configured",
+                    delivery.channel, delivery.channel
+                ),
+            };
+        };
+        let outgoing = Outgoing {
+            delivery_id: delivery.id,
+            event_id: delivery.event_id,
+            event_type: delivery.event_type.clone(),
+            address: delivery.address.clone(),
+            secret: delivery.secret.clone(),
+            subject: delivery.subject.clone(),
+            body: delivery.body.clone(),
+            payload: delivery.payload.clone(),
+        };
+        let destination = format!("{} {}", adapter.name(), adapter.destination(&outgoing));
+        if let Admission::Wait(wait) = self.breaker.admit(&destination, Instant::now()) {
+            return Outcome::Postponed {
+                until: Utc::now() + wait,
+            };
+        }
+        match adapter.send(&outgoing).await {
+            Ok(()) => {
+                self.breaker.succeeded(&destination);
+                Outcome::Delivered
+            }
+            Err(SendError::Permanent(error)) => {
+                // The receiver answered: the destination itself is up.
+                self.breaker.succeeded(&destination);
+                Outcome::Dead { error }
+            }
+            Err(SendError::Retryable(error)) => {
+                if self.breaker.failed(&destination, Instant::now()) {
+                    tracing::warn!(%destination, "circuit breaker opened");
+                }
+                if delivery.attempts as u32 >= self.settings.max_attempts {
+                    return Outcome::Dead {
+                        error: format!(
+                            "{error}（{} 回試行） / gave up after {} attempts",
+                            delivery.attempts, delivery.attempts
+                        ),
+                    };
+                }
+                let delay =
+                    schedule::retry_delay(self.settings.retry_base, delivery.attempts as u32, jitter());
+                let preferences = Preferences {
+                    quiet_hours: delivery
+                        .quiet_start_minute
+                        .zip(delivery.quiet_end_minute)
+                        .map(|(start, end)| (start as u16, end as u16)),
+                    digest_minute: None,
+                };
+                let at = schedule::outside_quiet_hours(Utc::now() + delay, preferences, delivery.urgent);
+                Outcome::Retry { error, at }
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        delivery: &Claimed,
+        started_at: DateTime<Utc>,
+        latency_ms: i32,
+        outcome: Outcome,
+    ) -> sqlx::Result<()> {
+        let (outcome_code, detail) = match &outcome {
+            Outcome::Delivered => ("delivered", String::new()),
+            Outcome::Retry { error, .. } => ("retry", error.clone()),
+            Outcome::Dead { error } => ("failed", error.clone()),
+            Outcome::Postponed { until } => {
+                sqlx::query(
+                    "UPDATE delivery SET state = 'pending', attempts = attempts - 1, next_attempt_at = $2,
+                            lease_until = NULL
+                     WHERE id = $1 AND state = 'sending'",
+                )
+                .bind(delivery.id)
+                .bind(until)
+                .execute(&self.pool)
+                .await?;
+                return Ok(());
+            }
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO delivery_attempt (delivery_id, attempt, started_at, latency_ms, outcome, detail, municipality_code)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(delivery.id)
+        .bind(delivery.attempt_base + delivery.attempts)
+        .bind(started_at)
+        .bind(latency_ms)
+        .bind(outcome_code)
+        .bind(&detail)
+        .bind(&delivery.municipality_code)
+        .execute(&mut *tx)
+        .await?;
+        match outcome {
+            Outcome::Delivered => {
+                sqlx::query(
+                    "UPDATE delivery SET state = 'delivered', delivered_at = now(), lease_until = NULL,
+                            last_error = NULL
+                     WHERE id = $1",
+                )
+                .bind(delivery.id)
+                .execute(&mut *tx)
+                .await?;
+                tracing::info!(delivery_id = %delivery.id, channel = %delivery.channel, latency_ms, "delivered");
+            }
+            Outcome::Retry { error, at } => {
+                sqlx::query(
+                    "UPDATE delivery SET state = 'pending', next_attempt_at = $2, lease_until = NULL, last_error = $3
+                     WHERE id = $1",
+                )
+                .bind(delivery.id)
+                .bind(at)
+                .bind(&error)
+                .execute(&mut *tx)
+                .await?;
+                tracing::info!(delivery_id = %delivery.id, channel = %delivery.channel, %error, retry_at = %at, "delivery failed; will retry");
+            }
+            Outcome::Dead { error } => {
+                sqlx::query(
+                    "UPDATE delivery SET state = 'dead', lease_until = NULL, last_error = $2 WHERE id = $1",
+                )
+                .bind(delivery.id)
+                .bind(&error)
+                .execute(&mut *tx)
+                .await?;
+                tracing::warn!(delivery_id = %delivery.id, channel = %delivery.channel, %error, "delivery dead-lettered");
+            }
+            Outcome::Postponed { .. } => {}
+        }
+        tx.commit().await
+    }
+}
+
+/// A fraction in [0, 1) for the retry jitter.
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}

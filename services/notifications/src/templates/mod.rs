@@ -1,0 +1,256 @@
+//! Message templates: version 1 of every key is bundled (`bundled`), an operator adds newer
+//! versions (the `template` table); the newest version of (key, locale) renders, and an
+//! English subscriber without an English template gets the Japanese one.
+//!
+//! A template sees only the variables of its key (`variables_of`): ids, codes and the names
+//! of categories and organisations. A resident's proxy (a `…:need` key) sees even less — the
+//! need's own progress — and the values are filtered again at rendering, so an operator's
+//! template cannot print more than its recipients may read.
+
+mod bundled;
+pub mod render;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use tsunagu_runtime::error::{FieldViolation, ServiceError, ServiceResult};
+
+pub use render::Vars;
+
+pub const LOCALES: [&str; 2] = ["ja", "en"];
+
+/// What the templates of organisations, coordinators and municipal systems may use.
+pub const VARIABLES: &[&str] = &[
+    "event_type",
+    "municipality_code",
+    "need_id",
+    "proposal_id",
+    "resource_id",
+    "category",
+    "organization",
+    "urgent_mark",
+    "reason",
+    "withdrawal_cause",
+    "status",
+    "outcome",
+    "idle_since",
+];
+
+/// What the templates for a resident's proxies (`…:need`) may use: how the need goes.
+pub const PROXY_VARIABLES: &[&str] = &[
+    "event_type",
+    "municipality_code",
+    "need_id",
+    "proposal_id",
+    "category",
+    "organization",
+    "status",
+    "outcome",
+];
+
+pub const DIGEST_VARIABLES: &[&str] = &["count", "items", "subscriber_name"];
+
+pub fn variables_of(key: &str) -> &'static [&'static str] {
+    if key == "digest" {
+        DIGEST_VARIABLES
+    } else if key.ends_with(":need") {
+        PROXY_VARIABLES
+    } else {
+        VARIABLES
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub key: String,
+    pub locale: String,
+    pub version: i32,
+    pub subject: String,
+    pub body: String,
+    /// None for the bundled version.
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub body: String,
+    pub key: String,
+    pub version: i32,
+}
+
+fn bundled(key: &str, locale: &str) -> Option<Template> {
+    let entry = bundled::BUNDLED.iter().find(|entry| entry.0 == key)?;
+    let (subject, body) = match locale {
+        "en" => (entry.3, entry.4),
+        _ => (entry.1, entry.2),
+    };
+    Some(Template {
+        key: key.to_string(),
+        locale: locale.to_string(),
+        version: 1,
+        subject: subject.to_string(),
+        body: body.to_string(),
+        created_at: None,
+    })
+}
+
+pub fn is_known(key: &str) -> bool {
+    bundled::BUNDLED.iter().any(|entry| entry.0 == key)
+}
+
+/// The version in use of (key, locale), or None if the key has no template (the event is
+/// not told to that kind of recipient).
+pub async fn current(conn: &mut PgConnection, key: &str, locale: &str) -> ServiceResult<Option<Template>> {
+    let stored: Option<(i32, String, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT version, subject, body, created_at FROM template
+         WHERE key = $1 AND locale = $2 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(key)
+    .bind(locale)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match stored {
+        Some((version, subject, body, created_at)) => Some(Template {
+            key: key.to_string(),
+            locale: locale.to_string(),
+            version,
+            subject,
+            body,
+            created_at: Some(created_at),
+        }),
+        None => bundled(key, locale),
+    })
+}
+
+/// Renders `key` in `locale` (Japanese when there is no English one) with the variables
+/// its recipients may see.
+pub async fn render(
+    conn: &mut PgConnection,
+    key: &str,
+    locale: &str,
+    vars: &Vars,
+) -> ServiceResult<Option<Rendered>> {
+    let template = match current(conn, key, locale).await? {
+        Some(template) => Some(template),
+        None if locale != "ja" => current(conn, key, "ja").await?,
+        None => None,
+    };
+    let Some(template) = template else {
+        return Ok(None);
+    };
+    let allowed = variables_of(key);
+    let visible: Vars = vars
+        .iter()
+        .filter(|(name, _)| allowed.contains(name))
+        .map(|(name, value)| (*name, value.clone()))
+        .collect();
+    Ok(Some(Rendered {
+        subject: render::render(&template.subject, &visible),
+        body: render::render(&template.body, &visible),
+        key: template.key,
+        version: template.version,
+    }))
+}
+
+/// Every (key, locale) in use.
+pub async fn list(conn: &mut PgConnection) -> ServiceResult<Vec<Template>> {
+    let mut templates = Vec::new();
+    for entry in bundled::BUNDLED {
+        for locale in LOCALES {
+            if let Some(template) = current(conn, entry.0, locale).await? {
+                templates.push(template);
+            }
+        }
+    }
+    Ok(templates)
+}
+
+/// Stores a new version of (key, locale), checked against the key's variables.
+pub async fn put(
+    conn: &mut PgConnection,
+    key: &str,
+    locale: &str,
+    subject: &str,
+    body: &str,
+    created_by: &str,
+) -> ServiceResult<Template> {
+    let mut violations = Vec::new();
+    if !is_known(key) {
+        violations.push((
+            "key",
+            format!(
+                "テンプレート「{key}」はありません（ListTemplates で一覧できます） / unknown template key"
+            ),
+        ));
+    }
+    if !LOCALES.contains(&locale) {
+        violations.push((
+            "locale",
+            format!("言語は ja か en です（入力: {locale}） / locale must be ja or en"),
+        ));
+    }
+    if subject.trim().is_empty() {
+        violations.push((
+            "subject",
+            "件名を入力してください / subject is required".to_string(),
+        ));
+    }
+    if body.trim().is_empty() {
+        violations.push(("body", "本文を入力してください / body is required".to_string()));
+    }
+    let allowed = variables_of(key);
+    for (field, text) in [("subject", subject), ("body", body)] {
+        if let Err(reason) = render::check(text, allowed) {
+            violations.push((field, reason));
+        }
+    }
+    if !violations.is_empty() {
+        return Err(ServiceError::InvalidArgument(
+            violations
+                .into_iter()
+                .map(|(field, reason)| FieldViolation::new(field, reason))
+                .collect(),
+        ));
+    }
+    let previous = current(conn, key, locale).await?.map_or(1, |t| t.version);
+    let created_at: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO template (key, locale, version, subject, body, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at",
+    )
+    .bind(key)
+    .bind(locale)
+    .bind(previous + 1)
+    .bind(subject)
+    .bind(body)
+    .bind(created_by)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Template {
+        key: key.to_string(),
+        locale: locale.to_string(),
+        version: previous + 1,
+        subject: subject.to_string(),
+        body: body.to_string(),
+        created_at: Some(created_at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bundled_template_uses_only_its_variables() {
+        for entry in bundled::BUNDLED {
+            for text in [entry.1, entry.2, entry.3, entry.4] {
+                render::check(text, variables_of(entry.0)).unwrap_or_else(|e| panic!("{}: {e}", entry.0));
+            }
+        }
+    }
+
+    #[test]
+    fn proxies_cannot_be_shown_the_reason_text() {
+        assert!(render::check("{{reason}}", variables_of("need.unmatched:need")).is_err());
+        assert!(render::check("{{reason}}", variables_of("need.unmatched:coordinators")).is_ok());
+    }
+}
