@@ -203,6 +203,32 @@ async fn a_webhook_answering_500_then_200_is_delivered_once_and_signed() {
         .filter(|r| r.status == 200 && payload(&r.body)["need_id"] == need.id.as_str())
         .count();
     assert_eq!(about_first, 1);
+
+    // The database holds the tenant wall for subscriptions, deliveries and their log too: as
+    // 岐阜市, the service's own role sees none of 大垣市's.
+    let guarded = tsunagu_runtime::db::connect_guarded(
+        &system.database_url,
+        ServiceName::Notifications.as_str(),
+        1,
+        tsunagu_notifications::DATABASE_ROLE,
+    )
+    .await
+    .unwrap();
+    for table in ["subscription", "delivery", "delivery_attempt", "need_context"] {
+        let count = |tenant: &'static str| {
+            let pool = guarded.clone();
+            tsunagu_runtime::db::as_tenant(tenant, async move {
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            })
+        };
+        assert!(count(MUNICIPALITY).await >= 1, "{table} as 大垣市");
+        assert_eq!(count("212016").await, 0, "{table} as 岐阜市");
+        assert_eq!(count("").await, 0, "{table} without a tenant");
+    }
+    guarded.close().await;
     system.shutdown().await;
 }
 
@@ -734,5 +760,89 @@ async fn an_operator_adds_a_template_version_and_the_next_notification_uses_it()
         .find(|t| t.key == "need.unmatched:coordinators" && t.locale == "ja")
         .unwrap();
     assert_eq!(current.version, 2);
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_hears_of_its_proposals_and_a_residents_proxy_of_the_acceptance_only() {
+    use tsunagu_proto::matching::v1 as matching_pb;
+    use tsunagu_proto::matching::v1::matching_service_client::MatchingServiceClient;
+    use tsunagu_proto::notifications::v1::notifications_service_client::NotificationsServiceClient;
+    use tsunagu_runtime::auth::Role;
+
+    let provider_hook = WebhookReceiver::start(vec![]);
+    let proxy_hook = WebhookReceiver::start(vec![]);
+    let system = TestSystem::start_with(options(vec![])).await;
+    let fixture = Fixture::create(&system, 1).await;
+    let provider = system
+        .key(
+            Role::Provider,
+            MUNICIPALITY,
+            Some(fixture.organization_id.parse().unwrap()),
+        )
+        .await;
+    let mut as_provider =
+        NotificationsServiceClient::new(system.channel_with_key(ServiceName::Notifications, &provider));
+    let organization_feed = pb::Subscription {
+        recipient: recipient(pb::recipient::Kind::OrganizationId(
+            fixture.organization_id.clone(),
+        )),
+        subscriber_kind: pb::SubscriberKind::Organization.into(),
+        subscriber_name: "NPO法人 ささえあい 事務局".into(),
+        channel: "webhook".into(),
+        address: provider_hook.url(),
+        ..Default::default()
+    };
+    as_provider
+        .create_subscription(pb::CreateSubscriptionRequest {
+            subscription: Some(organization_feed.clone()),
+        })
+        .await
+        .expect("a provider subscribes to its own proposals");
+    // The municipality's staff cannot subscribe to a provider's proposals.
+    let refused = system
+        .notifications()
+        .create_subscription(pb::CreateSubscriptionRequest {
+            subscription: Some(organization_feed),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+
+    let need = submit_need(&system, "proxy-1", &fixture.daily_life_area_id, "ゴミ出し").await;
+    let proposed = provider_hook.wait_for(1, WAIT).await;
+    let body = payload(&proposed[0].body);
+    assert_eq!(body["event_type"], "match.proposed");
+    assert_eq!(body["need_id"], need.id.as_str());
+    let proposal_id = body["proposal_id"].as_str().unwrap().to_string();
+
+    // The resident's ケアマネ hears how the need goes (registered by the coordinators).
+    subscribe(
+        &system,
+        pb::Subscription {
+            recipient: recipient(pb::recipient::Kind::NeedId(need.id.clone())),
+            subscriber_kind: pb::SubscriberKind::Proxy.into(),
+            subscriber_name: "居宅介護支援事業所 ケアマネジャー".into(),
+            channel: "webhook".into(),
+            address: proxy_hook.url(),
+            ..Default::default()
+        },
+    )
+    .await;
+    MatchingServiceClient::new(system.channel_with_key(ServiceName::Matching, &provider))
+        .accept_proposal(matching_pb::AcceptProposalRequest {
+            proposal_id,
+            responded_by: "ささえあい 田村".into(),
+        })
+        .await
+        .expect("the provider accepts");
+    let told = proxy_hook.wait_for(1, WAIT).await;
+    let body = payload(&told[0].body);
+    assert_eq!(body["event_type"], "match.accepted");
+    let subject = body["subject"].as_str().unwrap();
+    assert!(subject.contains("支援先が決まりました"), "{subject}");
+    // Only what the proxy may read: the need's progress, not the coordinators' text.
+    let text = body["body"].as_str().unwrap();
+    assert!(!text.contains("コーディネーター 各位"), "{text}");
     system.shutdown().await;
 }
