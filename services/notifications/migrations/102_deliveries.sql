@@ -66,6 +66,8 @@ CREATE TABLE delivery (
     subject           TEXT NOT NULL,
     body              TEXT NOT NULL,
     payload           JSONB NOT NULL,
+    -- The W3C trace context of the event's consumer: each attempt is a span of the need's trace.
+    trace_headers     JSONB NOT NULL DEFAULT '{}',
     template_key      TEXT NOT NULL,
     template_version  INTEGER NOT NULL,
     state             TEXT NOT NULL

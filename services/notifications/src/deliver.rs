@@ -9,6 +9,7 @@
 //! that commit sends it again, with the same Message-ID / `Tsunagu-Delivery` id so the
 //! receiver can drop the repeat.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tsunagu_runtime::backoff::Backoff;
-use tsunagu_runtime::db;
+use tsunagu_runtime::{db, telemetry};
 use uuid::Uuid;
 
 use crate::breaker::{Admission, Breaker};
@@ -55,6 +56,7 @@ struct Claimed {
     quiet_start_minute: Option<i32>,
     quiet_end_minute: Option<i32>,
     subscription_deleted: bool,
+    trace_headers: sqlx::types::Json<HashMap<String, String>>,
 }
 
 pub struct Deliverer {
@@ -123,7 +125,7 @@ impl Deliverer {
              WHERE d.id = due.id AND s.id = d.subscription_id
              RETURNING d.id, d.event_id, d.event_type, d.channel, d.subject, d.body, d.payload, d.attempts, d.attempt_base,
                        d.urgent, d.municipality_code, s.address, s.secret, s.quiet_start_minute,
-                       s.quiet_end_minute, s.deleted_at IS NOT NULL AS subscription_deleted",
+                       s.quiet_end_minute, s.deleted_at IS NOT NULL AS subscription_deleted, d.trace_headers",
         )
         .bind(self.settings.batch)
         .bind(self.settings.lease.as_secs_f64())
@@ -145,14 +147,20 @@ impl Deliverer {
     }
 
     async fn deliver(&self, delivery: Claimed) -> sqlx::Result<()> {
+        // A span of the need's trace (the consumer that wrote the delivery is its parent), named
+        // after the OpenTelemetry messaging conventions for a send.
         let span = tracing::info_span!(
-            "deliver",
-            delivery_id = %delivery.id,
-            event_id = %delivery.event_id,
-            channel = %delivery.channel,
-            attempt = delivery.attempts,
-            tsunagu.municipality = %delivery.municipality_code,
+            "notifications send",
+            otel.kind = "producer",
+            messaging.system = %delivery.channel,
+            messaging.operation.type = "send",
+            messaging.message.id = %delivery.id,
+            tsunagu.event_id = %delivery.event_id,
+            tsunagu.event_type = %delivery.event_type,
+            tsunagu.attempt = delivery.attempts,
+            tsunagu.municipality_code = %delivery.municipality_code,
         );
+        telemetry::set_remote_parent(&span, &delivery.trace_headers.0);
         async move {
             let started_at = Utc::now();
             let clock = Instant::now();

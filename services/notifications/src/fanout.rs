@@ -203,8 +203,8 @@ async fn record_delivery(
     let inserted = sqlx::query(
         "INSERT INTO delivery (id, subscription_id, municipality_code, recipient_kind, recipient_id, channel,
                                event_type, event_id, urgent, subject, body, payload, template_key,
-                               template_version, state, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                               template_version, state, next_attempt_at, trace_headers)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
          ON CONFLICT (event_id, subscription_id) DO NOTHING",
     )
     .bind(id)
@@ -223,6 +223,9 @@ async fn record_delivery(
     .bind(text.version)
     .bind(state)
     .bind(at)
+    .bind(sqlx::types::Json(
+        tsunagu_runtime::telemetry::current_trace_headers(),
+    ))
     .execute(&mut *tx)
     .await?
     .rows_affected();
