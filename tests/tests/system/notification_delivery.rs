@@ -24,14 +24,15 @@ use crate::support::*;
 const NOBODY_OFFERS: &str = "外出支援";
 
 fn options(extra: Vec<(&'static str, String)>) -> Options {
-    let mut env = vec![
+    // The test's own settings first: the first of a name wins.
+    let mut env = extra;
+    env.extend([
         // The receivers of these tests speak plain HTTP on the loopback.
         ("TSUNAGU_WEBHOOK_ALLOW_HTTP", "true".to_string()),
         // Retries and the breaker's cool-down in test time.
         ("TSUNAGU_DELIVERY_RETRY_BASE_MILLIS", "200".to_string()),
         ("TSUNAGU_DELIVERY_BREAKER_SECONDS", "1".to_string()),
-    ];
-    env.extend(extra);
+    ]);
     Options {
         env,
         ..Options::default()
@@ -844,5 +845,47 @@ async fn a_provider_hears_of_its_proposals_and_a_residents_proxy_of_the_acceptan
     // Only what the proxy may read: the need's progress, not the coordinators' text.
     let text = body["body"].as_str().unwrap();
     assert!(!text.contains("コーディネーター 各位"), "{text}");
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_destination_trips_its_breaker_without_holding_back_another() {
+    // Nothing listens on the first destination; the second answers.
+    let down = format!("http://127.0.0.1:{}/hooks/tsunagu", unused_port());
+    let healthy = WebhookReceiver::start(vec![]);
+    let system = TestSystem::start_with(options(vec![
+        ("TSUNAGU_DELIVERY_BREAKER_FAILURES", "1".to_string()),
+        ("TSUNAGU_DELIVERY_BREAKER_SECONDS", "60".to_string()),
+    ]))
+    .await;
+    let fixture = Fixture::create(&system, 1).await;
+    let broken = subscribe(&system, webhook(down, "停止中のシステム"))
+        .await
+        .subscription
+        .unwrap()
+        .id;
+    subscribe(&system, webhook(healthy.url(), "稼働中のシステム")).await;
+
+    submit(&system, "breaker-1", &fixture.daily_life_area_id, false).await;
+    eventually("the first failure", WAIT, || async {
+        let all = deliveries(&system, &broken).await;
+        all.into_iter()
+            .find(|d| d.attempts == 1 && !d.last_error.is_empty())
+    })
+    .await;
+    let second = submit(&system, "breaker-2", &fixture.daily_life_area_id, false).await;
+    // The healthy destination gets both at once.
+    let arrived = healthy.wait_for(2, WAIT).await;
+    assert_eq!(payload(&arrived[1].body)["need_id"], second.id.as_str());
+    // The broken one's second delivery is postponed by the open breaker: no attempt was made
+    // (none counted, none logged), and it waits for the cool-down.
+    let postponed = eventually("the second delivery to be postponed", WAIT, || async {
+        let all = deliveries(&system, &broken).await;
+        all.into_iter().find(|d| {
+            d.attempts == 0 && d.next_attempt_at.as_ref().unwrap().seconds > Utc::now().timestamp() + 30
+        })
+    })
+    .await;
+    assert!(delivery(&system, &postponed.id).await.attempt_log.is_empty());
     system.shutdown().await;
 }
