@@ -41,6 +41,9 @@ impl EventHandler for MatchingHandler {
             events::NEED_STATUS_CHANGED => reoptimise::need_status_changed(tx, &decode(event)?).await?,
             events::NEED_WITHDRAWN => withdraw_need(tx, &decode(event)?).await?,
             events::AREA_ISSUE_RECORDED => read_model::apply_area_issue(tx, &decode(event)?).await?,
+            // Its `resource.*` binding also brings what is news to people, not to the read
+            // model: a verification, or that one is overdue, changes no term of the resource.
+            events::RESOURCE_VERIFIED | events::RESOURCE_VERIFICATION_OVERDUE => {}
             // Organisations matter to matching through their resources and helpers.
             events::ORGANIZATION_CREATED | events::ORGANIZATION_UPDATED | events::ORGANIZATION_DELETED => {}
             other => tracing::debug!(event_type = other, "event not used by matching"),

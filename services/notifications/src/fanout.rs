@@ -69,14 +69,17 @@ pub async fn fan_out(
 }
 
 /// Keeps the need's area and category from the events that carry them, and fills them in
-/// for the events that do not.
+/// for the events that do not. A message about no need has no context to keep.
 async fn remember_context(tx: &mut PgConnection, message: &mut Message) -> ServiceResult<()> {
+    let Some(need_id) = message.need_id else {
+        return Ok(());
+    };
     if message.area_id.is_some() && !message.category.is_empty() {
         sqlx::query(
             "INSERT INTO need_context (need_id, municipality_code, area_id, category) VALUES ($1, $2, $3, $4)
              ON CONFLICT (need_id) DO UPDATE SET area_id = EXCLUDED.area_id, category = EXCLUDED.category",
         )
-        .bind(message.need_id)
+        .bind(need_id)
         .bind(&message.municipality_code)
         .bind(message.area_id)
         .bind(&message.category)
@@ -86,7 +89,7 @@ async fn remember_context(tx: &mut PgConnection, message: &mut Message) -> Servi
     }
     let known: Option<(Option<Uuid>, String)> =
         sqlx::query_as("SELECT area_id, category FROM need_context WHERE need_id = $1")
-            .bind(message.need_id)
+            .bind(need_id)
             .fetch_optional(&mut *tx)
             .await?;
     if let Some((area_id, category)) = known {

@@ -13,6 +13,7 @@ use tsunagu_runtime::amqp::Envelope;
 use tsunagu_runtime::consumer::{EventHandler, HandlerError};
 use tsunagu_runtime::events::{
     self, MatchAnswered, MatchProposed, NeedFollowUpDue, NeedStatusChanged, NeedUnmatched,
+    ResourceVerificationOverdue,
 };
 use tsunagu_runtime::grpc::{TracedChannel, client_span, is_unreachable, service_channel};
 use uuid::Uuid;
@@ -90,7 +91,7 @@ impl EventHandler for NotificationsHandler {
             .map_err(|error| HandlerError::Transient(anyhow::anyhow!("recording notifications: {error}")))?;
         tracing::info!(
             event_id = %event.id,
-            need_id = %message.need_id,
+            need_id = ?message.need_id,
             notifications = written.notifications,
             deliveries = written.deliveries,
             "notifications recorded"
@@ -118,6 +119,9 @@ fn message_of(event: &Envelope) -> Result<Option<Message>, HandlerError> {
         events::NEED_UNMATCHED => Message::need_unmatched(&decode::<NeedUnmatched>(event)?),
         events::NEED_STATUS_CHANGED => Message::need_status_changed(&decode::<NeedStatusChanged>(event)?),
         events::NEED_FOLLOW_UP_DUE => Message::need_follow_up_due(&decode::<NeedFollowUpDue>(event)?),
+        events::RESOURCE_VERIFICATION_OVERDUE => {
+            Message::resource_verification_overdue(&decode::<ResourceVerificationOverdue>(event)?)
+        }
         _ => return Ok(None),
     }))
 }

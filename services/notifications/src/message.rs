@@ -1,9 +1,12 @@
 //! What an event says, and to whom: the event's ids and the variables of its templates
 //! (never a resident's personal data), and its audiences — the provider, the municipality's
-//! coordinators, the municipality's systems, the need's proxies.
+//! coordinators, the municipality's systems, the need's proxies. Most events are about a
+//! need; a resource overdue for verification is about the registry's record, and has none.
 
+use chrono::{DateTime, Utc};
 use tsunagu_runtime::events::{
     MatchAnswered, MatchProposed, NeedFollowUpDue, NeedStatusChanged, NeedUnmatched,
+    ResourceVerificationOverdue,
 };
 use tsunagu_runtime::{events, taxonomy};
 use uuid::Uuid;
@@ -49,7 +52,16 @@ impl Audience {
         match self {
             Audience::Organization(_) => format!("{event_type}:organization"),
             Audience::Coordinators(_) => format!("{event_type}:coordinators"),
-            Audience::Municipality(_) => "event:municipality".to_string(),
+            // The systems' generic template speaks of a need; an event about something else
+            // brings its own.
+            Audience::Municipality(_) => {
+                let own = format!("{event_type}:municipality");
+                if crate::templates::is_known(&own) {
+                    own
+                } else {
+                    "event:municipality".to_string()
+                }
+            }
             Audience::Need(_) => format!("{event_type}:need"),
         }
     }
@@ -70,7 +82,8 @@ impl Audience {
 pub struct Message {
     pub event_type: String,
     pub municipality_code: String,
-    pub need_id: Uuid,
+    /// None for events that are not about a need (a resource overdue for verification).
+    pub need_id: Option<Uuid>,
     pub proposal_id: Option<Uuid>,
     /// Known for proposals and unmatched needs; otherwise looked up from what an earlier
     /// event said (`need_context`).
@@ -94,17 +107,24 @@ pub fn category_name(code: &str) -> String {
 
 impl Message {
     fn new(event_type: &str, municipality_code: &str, need_id: Uuid, category: Option<&str>) -> Message {
+        let mut message = Message::about(event_type, municipality_code, category);
+        message.need_id = Some(need_id);
+        message.vars.insert("need_id", need_id.to_string());
+        message
+    }
+
+    /// A message about no need in particular; the municipality's feed hears of it.
+    fn about(event_type: &str, municipality_code: &str, category: Option<&str>) -> Message {
         let mut vars = Vars::new();
         vars.insert("event_type", event_type.to_string());
         vars.insert("municipality_code", municipality_code.to_string());
-        vars.insert("need_id", need_id.to_string());
         if let Some(category) = category {
             vars.insert("category", category_name(category));
         }
         Message {
             event_type: event_type.to_string(),
             municipality_code: municipality_code.to_string(),
-            need_id,
+            need_id: None,
             proposal_id: None,
             area_id: None,
             category: category.unwrap_or_default().to_string(),
@@ -220,12 +240,43 @@ impl Message {
         message
             .vars
             .insert("status", status_label(&event.status).to_string());
-        let idle_since = event.idle_since + chrono::TimeDelta::hours(9);
-        message
-            .vars
-            .insert("idle_since", idle_since.format("%Y年%m月%d日").to_string());
+        message.vars.insert("idle_since", japanese_date(event.idle_since));
         message.to(Audience::Coordinators(event.municipality_code.clone()))
     }
+
+    /// The provider is asked to confirm its resource is still as registered; the coordinators
+    /// hear of it too, since they keep the municipality's resource map.
+    pub fn resource_verification_overdue(event: &ResourceVerificationOverdue) -> Message {
+        let mut message = Message::about(
+            events::RESOURCE_VERIFICATION_OVERDUE,
+            &event.municipality_code,
+            Some(&event.category),
+        );
+        message.organization_id = Some(event.organization_id);
+        message.vars.insert("resource_id", event.resource_id.to_string());
+        message
+            .vars
+            .insert("last_verified", last_verified(event.last_verified_at));
+        message
+            .vars
+            .insert("freshness_days", event.freshness_days.to_string());
+        message
+            .to(Audience::Coordinators(event.municipality_code.clone()))
+            .to(Audience::Organization(event.organization_id.to_string()))
+    }
+}
+
+/// A day as people in Japan write it, in Japan's time (UTC+9, no daylight saving).
+fn japanese_date(at: DateTime<Utc>) -> String {
+    (at + chrono::TimeDelta::hours(9))
+        .format("%Y年%m月%d日")
+        .to_string()
+}
+
+/// When the resource was last verified, or that it never was (it is overdue counted from its
+/// registration).
+fn last_verified(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "未確認".to_string(), japanese_date)
 }
 
 /// Why a proposal was taken back, as the provider reads it (the code matching sent).
@@ -321,5 +372,53 @@ mod tests {
             withdrawn.audiences[0],
             Audience::Organization(event.organization_id.to_string())
         );
+    }
+
+    fn overdue(last_verified_at: Option<DateTime<Utc>>) -> ResourceVerificationOverdue {
+        ResourceVerificationOverdue {
+            resource_id: Uuid::now_v7(),
+            municipality_code: "212024".into(),
+            organization_id: Uuid::now_v7(),
+            category: "life.garbage".into(),
+            last_verified_at,
+            freshness_days: 180,
+        }
+    }
+
+    #[test]
+    fn an_overdue_verification_asks_the_provider_and_tells_the_coordinators() {
+        // 2025-03-31 20:00 UTC is already 1 April in Japan.
+        let verified = "2025-03-31T20:00:00Z".parse().unwrap();
+        let event = overdue(Some(verified));
+        let message = Message::resource_verification_overdue(&event);
+        assert_eq!(
+            message.audiences,
+            [
+                Audience::Organization(event.organization_id.to_string()),
+                Audience::Coordinators("212024".into()),
+                Audience::Municipality("212024".into()),
+            ]
+        );
+        assert_eq!(message.need_id, None);
+        assert!(!message.vars.contains_key("need_id"));
+        assert_eq!(message.organization_id, Some(event.organization_id));
+        assert_eq!(message.vars["resource_id"], event.resource_id.to_string());
+        assert_eq!(message.vars["last_verified"], "2025年04月01日");
+        assert_eq!(message.vars["freshness_days"], "180");
+        assert_eq!(message.category, "life.garbage");
+        assert_ne!(message.vars["category"], "life.garbage", "named, not coded");
+
+        let never = Message::resource_verification_overdue(&overdue(None));
+        assert_eq!(never.vars["last_verified"], "未確認");
+    }
+
+    #[test]
+    fn the_municipality_feed_takes_an_events_own_template_where_there_is_one() {
+        let feed = Audience::Municipality("212024".into());
+        assert_eq!(
+            feed.template_key(events::RESOURCE_VERIFICATION_OVERDUE),
+            "resource.verification_overdue:municipality"
+        );
+        assert_eq!(feed.template_key(events::MATCH_PROPOSED), "event:municipality");
     }
 }

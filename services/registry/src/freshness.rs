@@ -1,5 +1,6 @@
 //! The freshness period of each municipality: how long a resource's verification counts as
-//! current before coordinators should re-check it with the provider.
+//! current before coordinators should re-check it with the provider. `ListStaleResources`
+//! lists by it, and the sweep of `resource::overdue` announces what outlived it.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;

@@ -5,6 +5,7 @@
 //! - `domain`: validated inputs, parsed from requests, never generated types;
 //! - `store`: SQL, each write in one transaction with its outbox event;
 //! - `official_import`: the official list of 全国地方公共団体コード into the area tree;
+//! - `resource::overdue`: the sweep that announces resources overdue for verification;
 //! - `access`: API keys, who may manage them, and the introspection the other services ask;
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
@@ -47,12 +48,19 @@ pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
 /// Starts the registry: migrates its schema, starts its outbox relay and serves gRPC.
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<RunningService> {
     let seed_official_areas = config.seed_official_areas;
+    let freshness_sweep = std::time::Duration::from_secs(u64::from(config.registry_freshness_sweep_seconds));
     let mut host = ServiceHost::start(ServiceName::Registry, config, &MIGRATIONS, shutdown).await?;
     host.check_keys_with(access::LocalKeys::new(host.pool.clone()));
     if seed_official_areas {
         official_import::seed_if_empty(&host.pool).await?;
         host.outbox_wake.notify_one();
     }
+    host.spawn_task(resource::overdue::run_sweep(
+        host.pool.clone(),
+        host.outbox_wake.clone(),
+        freshness_sweep,
+        host.shutdown.clone(),
+    ));
     let routes = grpc::routes(host.pool.clone(), host.outbox_wake.clone());
     let routes = community::add_routes(routes, host.pool.clone(), host.outbox_wake.clone());
     let routes = access::add_routes(routes, host.pool.clone());

@@ -65,7 +65,8 @@ pub const SUBSCRIPTIONS: &[(ServiceName, &[&str])] = &[
         ],
     ),
     // What people hear of: proposals and answers, needs nobody can serve, a need's progress
-    // (for the resident's proxies and the municipality's systems), needs gone quiet.
+    // (for the resident's proxies and the municipality's systems), needs gone quiet, and
+    // resources nobody has verified within the freshness period.
     (
         ServiceName::Notifications,
         &[
@@ -73,6 +74,7 @@ pub const SUBSCRIPTIONS: &[(ServiceName, &[&str])] = &[
             "need.unmatched",
             "need.status_changed",
             "need.follow_up_due",
+            "resource.verification_overdue",
         ],
     ),
     // A municipality's own categories, so needs named by them are stored under their codes;
@@ -97,18 +99,21 @@ pub fn is_subscribed(event_type: &str) -> bool {
     SUBSCRIPTIONS
         .iter()
         .flat_map(|(_, patterns)| patterns.iter())
-        .any(|pattern| {
-            let mut words = event_type.split('.');
-            let mut pattern_words = pattern.split('.');
-            loop {
-                match (pattern_words.next(), words.next()) {
-                    (None, None) => return true,
-                    (Some("*"), Some(_)) => {}
-                    (Some(expected), Some(word)) if expected == word => {}
-                    _ => return false,
-                }
-            }
-        })
+        .any(|pattern| pattern_matches(pattern, event_type))
+}
+
+/// Whether a topic `pattern` binds `event_type` (`*` is one word; `#` is not used).
+fn pattern_matches(pattern: &str, event_type: &str) -> bool {
+    let mut words = event_type.split('.');
+    let mut pattern_words = pattern.split('.');
+    loop {
+        match (pattern_words.next(), words.next()) {
+            (None, None) => return true,
+            (Some("*"), Some(_)) => {}
+            (Some(expected), Some(word)) if expected == word => {}
+            _ => return false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -563,6 +568,21 @@ mod tests {
         assert!(is_subscribed("helper.created"));
         assert!(!is_subscribed("coordinator.created"));
         assert!(!is_subscribed("resource"));
+    }
+
+    #[test]
+    fn an_overdue_verification_reaches_notifications_and_matching_hears_it_too() {
+        let overdue = "resource.verification_overdue";
+        let binds = |service| {
+            subscriptions(service)
+                .iter()
+                .any(|pattern| pattern_matches(pattern, overdue))
+        };
+        assert!(is_subscribed(overdue));
+        assert!(binds(ServiceName::Notifications));
+        // Matching's `resource.*` delivers it as well; its handler lets it pass.
+        assert!(binds(ServiceName::Matching));
+        assert!(!binds(ServiceName::Intake));
     }
 
     #[test]

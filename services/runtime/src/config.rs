@@ -107,6 +107,11 @@ pub struct Config {
     /// Whether the registry loads the bundled official list of 全国地方公共団体コード when its
     /// area tree has no official area yet (first start).
     pub seed_official_areas: bool,
+    /// How often the registry looks for resources whose verification is overdue (older than
+    /// their municipality's freshness period) and announces them, in seconds
+    /// (TSUNAGU_REGISTRY_FRESHNESS_SWEEP_SECONDS, default 3600). Periods are counted in days,
+    /// so an hour late is early enough.
+    pub registry_freshness_sweep_seconds: u32,
     /// Keys that seal residents' personal data in intake: `id:base64(32 bytes)`, comma
     /// separated, the first one current (TSUNAGU_INTAKE_ENCRYPTION_KEYS). Parsed by intake;
     /// without it, intake accepts needs but refuses to store personal data.
@@ -315,6 +320,13 @@ impl Config {
 
         let seed_official_areas =
             parse_bool(&mut problems, &get, "TSUNAGU_REGISTRY_SEED_OFFICIAL_AREAS", true);
+        let registry_freshness_sweep_seconds = parse_number(
+            &mut problems,
+            &get,
+            "TSUNAGU_REGISTRY_FRESHNESS_SWEEP_SECONDS",
+            3600u32,
+            1,
+        );
 
         let intake_encryption_keys =
             get("TSUNAGU_INTAKE_ENCRYPTION_KEYS").filter(|keys| !keys.trim().is_empty());
@@ -440,6 +452,7 @@ impl Config {
             log_format,
             log_filter,
             seed_official_areas,
+            registry_freshness_sweep_seconds,
             intake_encryption_keys,
             intake_follow_up_days,
             intake_follow_up_sweep_seconds,
@@ -544,6 +557,19 @@ mod tests {
         );
         assert_eq!(config.registry_url, "http://127.0.0.1:50051");
         assert!(config.otlp_endpoint.is_none());
+        assert_eq!(config.registry_freshness_sweep_seconds, 3600);
+    }
+
+    #[test]
+    fn the_freshness_sweep_runs_at_least_every_second() {
+        let every_second = config(&[("TSUNAGU_REGISTRY_FRESHNESS_SWEEP_SECONDS", "1")]).unwrap();
+        assert_eq!(every_second.registry_freshness_sweep_seconds, 1);
+        let error = config(&[("TSUNAGU_REGISTRY_FRESHNESS_SWEEP_SECONDS", "0")]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("TSUNAGU_REGISTRY_FRESHNESS_SWEEP_SECONDS")
+        );
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub const RESOURCE_CREATED: &str = "resource.created";
 pub const RESOURCE_VERIFIED: &str = "resource.verified";
 pub const RESOURCE_UPDATED: &str = "resource.updated";
 pub const RESOURCE_DELETED: &str = "resource.deleted";
+/// Payload: [`ResourceVerificationOverdue`]: nobody has verified the resource within its
+/// municipality's freshness period. Sent once per stale spell; verifying it starts a new one.
+pub const RESOURCE_VERIFICATION_OVERDUE: &str = "resource.verification_overdue";
 /// Payload: [`RegistryChange`].
 pub const ORGANIZATION_UPDATED: &str = "organization.updated";
 pub const ORGANIZATION_DELETED: &str = "organization.deleted";
@@ -197,6 +200,23 @@ pub struct NeedUnmatched {
 pub struct ResourceVerified {
     pub resource_id: Uuid,
     pub municipality_code: String,
+}
+
+/// A resource is due for re-verification: its last verification (its creation, if it was
+/// never verified) is older than its municipality's freshness period. Ids and codes only —
+/// whom to ask, and since when; the provider's details stay in the registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceVerificationOverdue {
+    pub resource_id: Uuid,
+    pub municipality_code: String,
+    /// The provider to ask.
+    pub organization_id: Uuid,
+    /// The taxonomy code.
+    pub category: String,
+    /// None if the resource was never verified (it is overdue counted from its creation).
+    pub last_verified_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The municipality's freshness period when the resource became overdue.
+    pub freshness_days: i32,
 }
 
 /// A registry entity changed: ids, version and the municipality only. Consumers that need

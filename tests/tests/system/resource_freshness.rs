@@ -1,9 +1,15 @@
 //! Freshness: "last updated" is not "last verified". Verifying a resource bumps only its
 //! verified date, and coordinators can list what nobody has confirmed since a given time.
+//! A resource that outlives its municipality's freshness period is announced to the provider
+//! and the coordinators once, and again only after it was verified and went stale anew.
 
 use tonic::Code;
+use tsunagu_proto::notifications::v1 as notifications_pb;
 use tsunagu_proto::registry::v1 as pb;
-use tsunagu_tests::{Fixture, MUNICIPALITY, TestSystem, new_resource};
+use tsunagu_runtime::ServiceName;
+use tsunagu_tests::{Fixture, MUNICIPALITY, Options, TestSystem, eventually, new_resource};
+
+use crate::support::{WAIT, notifications_of, organization};
 
 fn at(time: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -180,6 +186,196 @@ async fn coordinators_find_what_was_not_verified_and_verifying_changes_nothing_e
         .await
         .unwrap_err();
     assert_eq!(crate::support::violated_fields(&status), ["days"]);
+
+    system.shutdown().await;
+}
+
+const OVERDUE: &str = "resource.verification_overdue";
+
+/// The overdue notices about `resource_id` in `recipient`'s inbox.
+async fn overdue_notices(
+    system: &TestSystem,
+    recipient: notifications_pb::recipient::Kind,
+    resource_id: &str,
+) -> Vec<notifications_pb::Notification> {
+    notifications_of(system, recipient)
+        .await
+        .into_iter()
+        .filter(|n| n.event_type == OVERDUE && n.body.contains(resource_id))
+        .collect()
+}
+
+/// Waits until both the provider and the coordinators hold `count` notices about
+/// `resource_id`, and returns the provider's.
+async fn wait_for_notices(
+    system: &TestSystem,
+    organization_id: &str,
+    resource_id: &str,
+    count: usize,
+) -> Vec<notifications_pb::Notification> {
+    eventually("the overdue notices", WAIT, || async {
+        let provider = overdue_notices(system, organization(organization_id), resource_id).await;
+        let coordinators = overdue_notices(system, coordinators(), resource_id).await;
+        (provider.len() >= count && coordinators.len() >= count).then_some(provider)
+    })
+    .await
+}
+
+fn coordinators() -> notifications_pb::recipient::Kind {
+    notifications_pb::recipient::Kind::CoordinatorsOfMunicipality(MUNICIPALITY.into())
+}
+
+/// How many announcements of `resource_id` the registry wrote (its outbox keeps them).
+async fn announced(registry_db: &sqlx::PgPool, resource_id: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE event_type = $1 AND payload->>'resource_id' = $2")
+        .bind(OVERDUE)
+        .bind(resource_id)
+        .fetch_one(registry_db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_resource_is_announced_once_per_stale_spell() {
+    let system = TestSystem::start_with(Options {
+        env: vec![("TSUNAGU_REGISTRY_FRESHNESS_SWEEP_SECONDS", "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let fixture = Fixture::create(&system, 1).await; // ゴミ出し支え隊, never verified
+    let mut registry = system.registry();
+    let create = |name: &'static str| {
+        let request = new_resource(
+            &fixture.organization_id,
+            name,
+            "交流サロン",
+            &[&fixture.municipality_id],
+            20,
+        );
+        let mut registry = registry.clone();
+        async move {
+            registry
+                .create_resource(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .resource
+                .unwrap()
+                .id
+        }
+    };
+    let sentinel = create("ふれあいサロン").await;
+    let deleted = create("閉じたサロン").await;
+    registry
+        .delete_resource(pb::DeleteResourceRequest {
+            id: deleted.clone(),
+            reason: "事業終了のため".into(),
+            deleted_by: "山田".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    registry
+        .set_freshness_period(pb::SetFreshnessPeriodRequest {
+            municipality_code: MUNICIPALITY.into(),
+            days: 1,
+            changed_by: "山田".into(),
+        })
+        .await
+        .unwrap();
+
+    // Two days old and never verified: overdue, counted from its registration. Only the
+    // database can age a resource without waiting a day.
+    let registry_db = system.database(ServiceName::Registry).await;
+    let age = |column: &'static str, id: String| {
+        let registry_db = registry_db.clone();
+        async move {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE resource SET {column} = now() - interval '2 days' WHERE id = $1::uuid"
+            )))
+            .bind(id)
+            .execute(&registry_db)
+            .await
+            .unwrap();
+        }
+    };
+    age("created_at", fixture.resource_id.clone()).await;
+    age("created_at", deleted.clone()).await;
+    let notices = wait_for_notices(&system, &fixture.organization_id, &fixture.resource_id, 1).await;
+    let notice = &notices[0];
+    assert_eq!(notice.template_key, "resource.verification_overdue:organization");
+    assert_eq!(notice.need_id, "", "about a resource, not a need");
+    assert_eq!(notice.municipality_code, MUNICIPALITY);
+    assert!(notice.title.contains("ゴミ出し"), "{}", notice.title);
+    assert!(notice.body.contains("最終確認日: 未確認"), "{}", notice.body);
+    assert!(notice.body.contains("1日以上"), "{}", notice.body);
+    let to_coordinators = overdue_notices(&system, coordinators(), &fixture.resource_id).await;
+    assert_eq!(
+        to_coordinators[0].template_key,
+        "resource.verification_overdue:coordinators"
+    );
+    // Registered today, the sentinel is not due yet although nobody ever verified it.
+    assert!(
+        overdue_notices(&system, organization(&fixture.organization_id), &sentinel)
+            .await
+            .is_empty()
+    );
+
+    // Later sweeps pass the announced resource by. The sentinel shows one has run: it is
+    // verified, its verification aged, and its own notice awaited.
+    registry
+        .verify_resource(pb::VerifyResourceRequest {
+            resource_id: sentinel.clone(),
+            verified_by: "山田".into(),
+        })
+        .await
+        .unwrap();
+    age("verified_at", sentinel.clone()).await;
+    let sentinel_notices = wait_for_notices(&system, &fixture.organization_id, &sentinel, 1).await;
+    assert!(
+        !sentinel_notices[0].body.contains("未確認"),
+        "its verification date is shown: {}",
+        sentinel_notices[0].body
+    );
+    assert_eq!(announced(&registry_db, &fixture.resource_id).await, 1);
+    assert_eq!(
+        announced(&registry_db, &deleted).await,
+        0,
+        "deleted: not worth re-checking"
+    );
+    assert_eq!(
+        overdue_notices(
+            &system,
+            organization(&fixture.organization_id),
+            &fixture.resource_id
+        )
+        .await
+        .len(),
+        1
+    );
+    assert_eq!(
+        overdue_notices(&system, coordinators(), &fixture.resource_id)
+            .await
+            .len(),
+        1
+    );
+
+    // Verified, it starts a new spell; once that verification is stale, it is announced again.
+    registry
+        .verify_resource(pb::VerifyResourceRequest {
+            resource_id: fixture.resource_id.clone(),
+            verified_by: "山田".into(),
+        })
+        .await
+        .unwrap();
+    age("verified_at", fixture.resource_id.clone()).await;
+    let notices = wait_for_notices(&system, &fixture.organization_id, &fixture.resource_id, 2).await;
+    assert_eq!(notices.len(), 2);
+    assert!(
+        notices.iter().any(|n| !n.body.contains("未確認")),
+        "the second notice names the verification"
+    );
+    assert_eq!(announced(&registry_db, &fixture.resource_id).await, 2);
 
     system.shutdown().await;
 }

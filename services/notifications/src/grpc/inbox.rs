@@ -25,7 +25,8 @@ pub struct NotificationRow {
     event_id: Uuid,
     title: String,
     body: String,
-    need_id: Uuid,
+    /// None for notifications about no need (a resource overdue for verification).
+    need_id: Option<Uuid>,
     proposal_id: Option<Uuid>,
     created_at: DateTime<Utc>,
     txid: String,
@@ -99,7 +100,7 @@ impl NotificationRow {
             event_id: self.event_id.to_string(),
             title: self.title,
             body: self.body,
-            need_id: self.need_id.to_string(),
+            need_id: self.need_id.map(|id| id.to_string()).unwrap_or_default(),
             proposal_id: self.proposal_id.map(|id| id.to_string()).unwrap_or_default(),
             created_at: Some(timestamp(self.created_at)),
             cursor,

@@ -23,6 +23,7 @@ pub const EVENT_TYPES: &[&str] = &[
     events::NEED_UNMATCHED,
     events::NEED_STATUS_CHANGED,
     events::NEED_FOLLOW_UP_DUE,
+    events::RESOURCE_VERIFICATION_OVERDUE,
 ];
 
 const MAX_NAME_CHARS: usize = 200;

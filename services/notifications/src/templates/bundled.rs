@@ -89,6 +89,27 @@ pub const BUNDLED: &[Bundled] = &[
         "The request is now \"{{status}}\". {{outcome}}\n\nNeed: {{need_id}}",
     ),
     (
+        "resource.verification_overdue:organization",
+        "「{{category}}」の活動情報の確認をお願いします",
+        "{{organization}} 様\n\n貴団体の「{{category}}」の活動（地域資源ID: {{resource_id}}）の登録内容が、{{freshness_days}}日以上確認されていません。\n活動の日時、受け入れの状況、連絡先などが今も正しいかご確認のうえ、変更の有無を生活支援コーディネーターにお知らせください。\n\n最終確認日: {{last_verified}}",
+        "Please confirm your activity \"{{category}}\"",
+        "To {{organization}}\n\nYour resource {{resource_id}} (\"{{category}}\") has not been verified for {{freshness_days}} days or more.\nPlease check that its schedule, availability and contact details are still right, and tell the coordinator whether anything changed.\n\nLast verified: {{last_verified}}",
+    ),
+    (
+        "resource.verification_overdue:coordinators",
+        "「{{category}}」の地域資源（{{organization}}）の確認時期です",
+        "生活支援コーディネーター 各位\n\n{{organization}} の「{{category}}」の地域資源（ID: {{resource_id}}）の登録内容が、{{freshness_days}}日以上確認されていません。\n提供者に活動の状況をご確認のうえ、確認したことを記録してください。\n\n最終確認日: {{last_verified}}",
+        "The resource \"{{category}}\" of {{organization}} is due for verification",
+        "To the coordinators\n\nResource {{resource_id}} (\"{{category}}\") of {{organization}} has not been verified for {{freshness_days}} days or more. Please check with the provider and record the verification.\n\nLast verified: {{last_verified}}",
+    ),
+    (
+        "resource.verification_overdue:municipality",
+        "[Tsunagu] {{event_type}} {{resource_id}}",
+        "市区町村コード {{municipality_code}} の地域資源（ID: {{resource_id}}、「{{category}}」、{{organization}}）の登録内容が、{{freshness_days}}日以上確認されていません。\n最終確認日: {{last_verified}}",
+        "[Tsunagu] {{event_type}} {{resource_id}}",
+        "Resource {{resource_id}} (\"{{category}}\", {{organization}}) of municipality {{municipality_code}} has not been verified for {{freshness_days}} days or more.\nLast verified: {{last_verified}}",
+    ),
+    (
         "event:municipality",
         "[Tsunagu] {{event_type}} {{need_id}}",
         "市区町村コード {{municipality_code}} のニーズ（ID: {{need_id}}）について「{{event_type}}」がありました。\n状況: {{status}}\n提案ID: {{proposal_id}}",

@@ -33,6 +33,8 @@ pub const VARIABLES: &[&str] = &[
     "status",
     "outcome",
     "idle_since",
+    "last_verified",
+    "freshness_days",
 ];
 
 /// What the templates for a resident's proxies (`…:need`) may use: how the need goes.

@@ -3,11 +3,13 @@
 //! - `model`: the validated state and its vocabularies (kind, status, eligibility, fee …);
 //! - `input`: what callers send, parsed into the model with every bad field named;
 //! - `store`: SQL, each write with its history rows and outbox event;
+//! - `overdue`: the sweep that announces resources overdue for verification;
 //! - this module: the operations that tie them together (create, masked update).
 
 pub mod input;
 pub mod matching_terms;
 pub mod model;
+pub mod overdue;
 pub mod store;
 
 use sqlx::PgPool;

@@ -432,10 +432,14 @@ pub async fn list(pool: &PgPool, filter: &ResourceFilter, page: Page) -> Service
 }
 
 /// Records a verification; the edit date and version are left alone. Emits `resource.verified`.
+/// Clears the overdue mark: once this verification is stale in turn, it is announced again
+/// (`overdue`).
 pub async fn verify(pool: &PgPool, id: Uuid, verified_by: &str) -> ServiceResult<ResourceRecord> {
     let mut tx = pool.begin().await?;
     let current = lock_for_change(&mut tx, id).await?;
-    sqlx::query("UPDATE resource SET verified_at = now(), verified_by = $2 WHERE id = $1")
+    sqlx::query(
+        "UPDATE resource SET verified_at = now(), verified_by = $2, overdue_announced_at = NULL WHERE id = $1",
+    )
         .bind(id)
         .bind(verified_by)
         .execute(&mut *tx)
