@@ -84,7 +84,11 @@ CREATE TABLE delivery (
     delivered_at      TIMESTAMPTZ,
     UNIQUE (event_id, subscription_id)
 );
-CREATE INDEX delivery_due ON delivery (next_attempt_at) WHERE state IN ('pending', 'sending', 'digest');
+-- One partial index per kind of due work: a claim reads only what is due, however many
+-- deliveries wait for quiet hours or a digest.
+CREATE INDEX delivery_pending ON delivery (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX delivery_sending ON delivery (lease_until) WHERE state = 'sending';
+CREATE INDEX delivery_digest ON delivery (next_attempt_at) WHERE state = 'digest';
 CREATE INDEX delivery_of_municipality ON delivery (municipality_code, id);
 
 CREATE TABLE delivery_attempt (

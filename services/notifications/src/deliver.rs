@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tsunagu_runtime::backoff::Backoff;
@@ -32,8 +33,8 @@ pub struct DeliverySettings {
     pub max_attempts: u32,
     /// How long a claim lasts before another replica may take the delivery over.
     pub lease: Duration,
-    /// How many deliveries one round claims (and sends concurrently).
-    pub batch: i64,
+    /// How many deliveries are sent at once.
+    pub batch: usize,
     /// How often an idle deliverer looks for due work (it is also woken on new work).
     pub poll: Duration,
 }
@@ -84,25 +85,55 @@ enum Outcome {
 }
 
 impl Deliverer {
+    /// Keeps up to `batch` sends in flight: claims as many due deliveries as there are free
+    /// slots, and claims again as soon as a send finishes, so a slow receiver holds one slot,
+    /// not everyone else's deliveries.
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(this.settings.batch));
+        let mut sends = JoinSet::new();
         let mut failures = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
-        loop {
-            if shutdown.is_cancelled() {
-                break;
+        while !shutdown.is_cancelled() {
+            while let Some(finished) = sends.try_join_next() {
+                if let Ok(Err(error)) = finished {
+                    tracing::warn!(%error, "recording a delivery's outcome failed; its lease will run out and it is retried");
+                }
             }
-            match db::as_tenant(db::EVERY_TENANT, this.round()).await {
-                Ok(0) => {
+            let free = slots.available_permits();
+            if free == 0 {
+                // Every slot is busy: wait for one to free up.
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = sends.join_next() => {}
+                }
+                continue;
+            }
+            match db::as_tenant(db::EVERY_TENANT, this.claim(free)).await {
+                Ok(claimed) if claimed.is_empty() => {
                     failures.reset();
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         _ = this.wake.notified() => {}
                         _ = tokio::time::sleep(this.settings.poll) => {}
+                        Some(_) = sends.join_next(), if !sends.is_empty() => {}
                     }
                 }
-                Ok(_) => failures.reset(),
+                Ok(claimed) => {
+                    failures.reset();
+                    for delivery in claimed {
+                        let Ok(slot) = slots.clone().try_acquire_owned() else {
+                            break;
+                        };
+                        let this = this.clone();
+                        sends.spawn(db::as_tenant(db::EVERY_TENANT, async move {
+                            let recorded = this.deliver(delivery).await;
+                            drop(slot);
+                            recorded
+                        }));
+                    }
+                }
                 Err(error) => {
-                    tracing::warn!(%error, "delivery round failed; retrying");
+                    tracing::warn!(%error, "claiming deliveries failed; retrying");
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         _ = tokio::time::sleep(failures.next_delay()) => {}
@@ -110,40 +141,35 @@ impl Deliverer {
                 }
             }
         }
+        // Sends in flight finish (each is bounded by its channel's timeout) and are recorded.
+        while sends.join_next().await.is_some() {}
     }
 
-    /// Claims due deliveries and sends them concurrently; returns how many it claimed.
-    async fn round(self: &Arc<Self>) -> sqlx::Result<usize> {
-        let claimed: Vec<Claimed> = sqlx::query_as(
-            "UPDATE delivery d SET state = 'sending', attempts = d.attempts + 1,
+    /// Claims up to `limit` due deliveries — pending ones whose time has come, and ones whose
+    /// sender's lease ran out — under a lease of their own. Each kind has its partial index,
+    /// so a claim that finds nothing costs the same with a million deliveries held for quiet
+    /// hours or digests as with none.
+    async fn claim(&self, limit: usize) -> sqlx::Result<Vec<Claimed>> {
+        sqlx::query_as(
+            "WITH pending AS (
+                 SELECT id FROM delivery WHERE state = 'pending' AND next_attempt_at <= now()
+                 ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED),
+             abandoned AS (
+                 SELECT id FROM delivery WHERE state = 'sending' AND lease_until < now()
+                 ORDER BY lease_until LIMIT $1 FOR UPDATE SKIP LOCKED),
+             due AS (SELECT id FROM pending UNION SELECT id FROM abandoned)
+             UPDATE delivery d SET state = 'sending', attempts = d.attempts + 1,
                     lease_until = now() + make_interval(secs => $2)
-             FROM (SELECT id FROM delivery
-                   WHERE (state = 'pending' AND next_attempt_at <= now())
-                      OR (state = 'sending' AND lease_until < now())
-                   ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due,
-                  subscription s
+             FROM due, subscription s
              WHERE d.id = due.id AND s.id = d.subscription_id
              RETURNING d.id, d.event_id, d.event_type, d.channel, d.subject, d.body, d.payload, d.attempts, d.attempt_base,
                        d.urgent, d.municipality_code, s.address, s.secret, s.quiet_start_minute,
                        s.quiet_end_minute, s.deleted_at IS NOT NULL AS subscription_deleted, d.trace_headers",
         )
-        .bind(self.settings.batch)
+        .bind(limit as i64)
         .bind(self.settings.lease.as_secs_f64())
         .fetch_all(&self.pool)
-        .await?;
-        let count = claimed.len();
-        let mut sends = tokio::task::JoinSet::new();
-        for delivery in claimed {
-            let this = self.clone();
-            let scope = db::current_scope();
-            sends.spawn(db::as_scope(scope, async move { this.deliver(delivery).await }));
-        }
-        while let Some(joined) = sends.join_next().await {
-            if let Ok(Err(error)) = joined {
-                tracing::warn!(%error, "recording a delivery's outcome failed; its lease will run out and it is retried");
-            }
-        }
-        Ok(count)
+        .await
     }
 
     async fn deliver(&self, delivery: Claimed) -> sqlx::Result<()> {

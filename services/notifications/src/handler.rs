@@ -96,14 +96,13 @@ impl EventHandler for NotificationsHandler {
             deliveries = written.deliveries,
             "notifications recorded"
         );
-        // Before the commit: a woken reader that finds nothing yet polls again shortly.
-        if written.notifications > 0 {
-            self.inbox_written.notify_waiters();
-        }
-        if written.deliveries > 0 {
-            self.deliveries_written.notify_one();
-        }
         Ok(())
+    }
+
+    /// After the commit, so that the woken deliverer and streams find what was written.
+    fn after_commit(&self) {
+        self.inbox_written.notify_waiters();
+        self.deliveries_written.notify_one();
     }
 }
 
