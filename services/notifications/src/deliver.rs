@@ -86,8 +86,8 @@ enum Outcome {
 
 impl Deliverer {
     /// Keeps up to `batch` sends in flight: claims as many due deliveries as there are free
-    /// slots, and claims again as soon as a send finishes, so a slow receiver holds one slot,
-    /// not everyone else's deliveries.
+    /// slots, and claims again once half the slots are free, so a slow receiver holds one
+    /// slot, not everyone else's deliveries.
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(this.settings.batch));
@@ -100,8 +100,9 @@ impl Deliverer {
                 }
             }
             let free = slots.available_permits();
-            if free == 0 {
-                // Every slot is busy: wait for one to free up.
+            if free < this.settings.batch.div_ceil(2) {
+                // Most slots are busy: wait for one to free up rather than claim in dribs (a
+                // claim is a round trip and a commit, however few it takes).
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = sends.join_next() => {}
@@ -272,10 +273,11 @@ impl Deliverer {
         latency_ms: i32,
         outcome: Outcome,
     ) -> sqlx::Result<()> {
-        let (outcome_code, detail) = match &outcome {
-            Outcome::Delivered => ("delivered", String::new()),
-            Outcome::Retry { error, .. } => ("retry", error.clone()),
-            Outcome::Dead { error } => ("failed", error.clone()),
+        // (the log's outcome, the delivery's new state, when to try next, the error)
+        let (outcome_code, state, next_attempt_at, error) = match &outcome {
+            Outcome::Delivered => ("delivered", "delivered", None, None),
+            Outcome::Retry { error, at } => ("retry", "pending", Some(*at), Some(error.as_str())),
+            Outcome::Dead { error } => ("failed", "dead", None, Some(error.as_str())),
             Outcome::Postponed { until } => {
                 sqlx::query(
                     "UPDATE delivery SET state = 'pending', attempts = attempts - 1, next_attempt_at = $2,
@@ -289,57 +291,43 @@ impl Deliverer {
                 return Ok(());
             }
         };
-        let mut tx = self.pool.begin().await?;
+        let detail = error.unwrap_or_default();
+        // The attempt's log row and the delivery's new state in one statement: one round trip
+        // and one durable commit, both or neither.
         sqlx::query(
-            "INSERT INTO delivery_attempt (delivery_id, attempt, started_at, latency_ms, outcome, detail, municipality_code)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            "WITH logged AS (
+                 INSERT INTO delivery_attempt (delivery_id, attempt, started_at, latency_ms, outcome, detail,
+                                               municipality_code)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING)
+             UPDATE delivery SET state = $8, lease_until = NULL, last_error = $9,
+                    next_attempt_at = COALESCE($10, next_attempt_at),
+                    delivered_at = CASE WHEN $8 = 'delivered' THEN now() ELSE delivered_at END
+             WHERE id = $1",
         )
         .bind(delivery.id)
         .bind(delivery.attempt_base + delivery.attempts)
         .bind(started_at)
         .bind(latency_ms)
         .bind(outcome_code)
-        .bind(&detail)
+        .bind(detail)
         .bind(&delivery.municipality_code)
-        .execute(&mut *tx)
+        .bind(state)
+        .bind(error)
+        .bind(next_attempt_at)
+        .execute(&self.pool)
         .await?;
-        match outcome {
-            Outcome::Delivered => {
-                sqlx::query(
-                    "UPDATE delivery SET state = 'delivered', delivered_at = now(), lease_until = NULL,
-                            last_error = NULL
-                     WHERE id = $1",
-                )
-                .bind(delivery.id)
-                .execute(&mut *tx)
-                .await?;
-                tracing::info!(delivery_id = %delivery.id, channel = %delivery.channel, latency_ms, "delivered");
+        match (&outcome, error) {
+            (Outcome::Delivered, _) => {
+                tracing::info!(delivery_id = %delivery.id, channel = %delivery.channel, latency_ms, "delivered")
             }
-            Outcome::Retry { error, at } => {
-                sqlx::query(
-                    "UPDATE delivery SET state = 'pending', next_attempt_at = $2, lease_until = NULL, last_error = $3
-                     WHERE id = $1",
-                )
-                .bind(delivery.id)
-                .bind(at)
-                .bind(&error)
-                .execute(&mut *tx)
-                .await?;
-                tracing::info!(delivery_id = %delivery.id, channel = %delivery.channel, %error, retry_at = %at, "delivery failed; will retry");
+            (Outcome::Retry { at, .. }, Some(error)) => {
+                tracing::info!(delivery_id = %delivery.id, channel = %delivery.channel, %error, retry_at = %at, "delivery failed; will retry")
             }
-            Outcome::Dead { error } => {
-                sqlx::query(
-                    "UPDATE delivery SET state = 'dead', lease_until = NULL, last_error = $2 WHERE id = $1",
-                )
-                .bind(delivery.id)
-                .bind(&error)
-                .execute(&mut *tx)
-                .await?;
-                tracing::warn!(delivery_id = %delivery.id, channel = %delivery.channel, %error, "delivery dead-lettered");
+            (_, error) => {
+                tracing::warn!(delivery_id = %delivery.id, channel = %delivery.channel, error = error.unwrap_or_default(), "delivery dead-lettered")
             }
-            Outcome::Postponed { .. } => {}
         }
-        tx.commit().await
+        Ok(())
     }
 }
 
