@@ -21,12 +21,13 @@ pub async fn run_sweep(
     shutdown: CancellationToken,
 ) {
     loop {
-        let expired = async {
+        // Every municipality's proposals expire: the service's own work (row-level security).
+        let expired = tsunagu_runtime::db::as_tenant(tsunagu_runtime::db::EVERY_TENANT, async {
             let mut tx = pool.begin().await?;
             let expired = proposals::expire_due(&mut tx, BATCH).await?;
             tx.commit().await?;
             Ok::<usize, tsunagu_runtime::ServiceError>(expired)
-        }
+        })
         .await;
         match expired {
             Ok(0) => {}

@@ -12,6 +12,7 @@ use tsunagu_proto::matching::v1 as pb;
 use tsunagu_proto::matching::v1::matching_service_server::{MatchingService, MatchingServiceServer};
 use tsunagu_runtime::MunicipalityCode;
 use tsunagu_runtime::auth::{Principal, principal_of};
+use tsunagu_runtime::db;
 use tsunagu_runtime::error::{ServiceError, Violations};
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::text;
@@ -154,9 +155,15 @@ impl MatchingService for MatchingApi {
         let request = request.into_inner();
         let id = parse_id("proposal_id", &request.proposal_id)?;
         authz::on_proposal(&self.pool, &caller, id, authz::ProposalAction::Approve).await?;
-        let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
-        let row = proposals::approve(&mut tx, id, &who(&request.approved_by)).await?;
-        tx.commit().await.map_err(ServiceError::from)?;
+        // Answering moves the need on and may place it with another provider, of any
+        // municipality: the service's own work across borders, once the caller is admitted.
+        let row = db::as_tenant(db::EVERY_TENANT, async {
+            let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
+            let answered = proposals::approve(&mut tx, id, &who(&request.approved_by)).await?;
+            tx.commit().await.map_err(ServiceError::from)?;
+            Ok::<_, ServiceError>(answered)
+        })
+        .await?;
         self.outbox_wake.notify_one();
         tracing::info!(proposal_id = %id, "proposal approved");
         Ok(Response::new(pb::ApproveProposalResponse {
@@ -172,9 +179,15 @@ impl MatchingService for MatchingApi {
         let request = request.into_inner();
         let id = parse_id("proposal_id", &request.proposal_id)?;
         authz::on_proposal(&self.pool, &caller, id, authz::ProposalAction::Answer).await?;
-        let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
-        let row = proposals::accept(&mut tx, id, &who(&request.responded_by)).await?;
-        tx.commit().await.map_err(ServiceError::from)?;
+        // Answering moves the need on and may place it with another provider, of any
+        // municipality: the service's own work across borders, once the caller is admitted.
+        let row = db::as_tenant(db::EVERY_TENANT, async {
+            let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
+            let answered = proposals::accept(&mut tx, id, &who(&request.responded_by)).await?;
+            tx.commit().await.map_err(ServiceError::from)?;
+            Ok::<_, ServiceError>(answered)
+        })
+        .await?;
         self.outbox_wake.notify_one();
         tracing::info!(proposal_id = %id, "proposal accepted");
         Ok(Response::new(pb::AcceptProposalResponse {
@@ -200,9 +213,15 @@ impl MatchingService for MatchingApi {
         violations.into_result()?;
         let id: Uuid = id.expect("checked");
         authz::on_proposal(&self.pool, &caller, id, authz::ProposalAction::Answer).await?;
-        let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
-        let (row, next) = proposals::reject(&mut tx, id, &reason, &who(&request.responded_by)).await?;
-        tx.commit().await.map_err(ServiceError::from)?;
+        // Answering moves the need on and may place it with another provider, of any
+        // municipality: the service's own work across borders, once the caller is admitted.
+        let (row, next) = db::as_tenant(db::EVERY_TENANT, async {
+            let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
+            let answered = proposals::reject(&mut tx, id, &reason, &who(&request.responded_by)).await?;
+            tx.commit().await.map_err(ServiceError::from)?;
+            Ok::<_, ServiceError>(answered)
+        })
+        .await?;
         self.outbox_wake.notify_one();
         tracing::info!(proposal_id = %id, rematched = next.is_some(), "proposal rejected");
         Ok(Response::new(pb::RejectProposalResponse {

@@ -19,6 +19,12 @@ pub struct MatchingHandler {
 
 impl EventHandler for MatchingHandler {
     async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandlerError> {
+        // Placement works across municipal borders (a resource covers areas of several
+        // municipalities; a freed place goes to whichever need waits for it): the consumer
+        // acts as the service itself for this transaction. Calls stay behind the wall.
+        sqlx::query("SELECT set_config('tsunagu.tenant', '*', true)")
+            .execute(&mut *tx)
+            .await?;
         match event.event_type.as_str() {
             // Events from the registry and from intake travel through different relays, so a
             // need may arrive before the area or resource that serves it. Each new area or

@@ -34,13 +34,25 @@ use tokio_util::sync::CancellationToken;
 use tsunagu_runtime::service::{RunningService, ServiceHost};
 use tsunagu_runtime::{Config, ServiceName};
 
+/// The role matching's pool acts as: owns nothing, no superuser, so row-level security holds.
+pub const DATABASE_ROLE: &str = "tsunagu_matching_app";
+
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub const GRPC_SERVICE_NAME: &str = "tsunagu.matching.v1.MatchingService";
 
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<RunningService> {
     let sweep = std::time::Duration::from_secs(u64::from(config.matching_expiry_sweep_seconds));
-    let mut host = ServiceHost::start(ServiceName::Matching, config, &MIGRATIONS, shutdown.clone()).await?;
+    // Needs and proposals of every municipality: the database holds the tenant wall too
+    // (migration 107).
+    let mut host = ServiceHost::start_guarded(
+        ServiceName::Matching,
+        config,
+        &MIGRATIONS,
+        shutdown.clone(),
+        DATABASE_ROLE,
+    )
+    .await?;
     host.spawn_partitioned_consumer(handler::MatchingHandler {
         outbox_wake: host.outbox_wake.clone(),
     });

@@ -691,6 +691,51 @@ async fn proposals_settings_and_notifications_stay_with_their_tenants() {
     );
     assert_eq!(visible(scope(GIFU_CITY, &other_organization.id)).await, 0);
     guarded.close().await;
+
+    // Matching's too: its needs and proposals to their municipality, a provider the proposals
+    // addressed to it (and their needs), the prefecture its municipalities' (the gap map).
+    let guarded = tsunagu_runtime::db::connect_guarded(
+        &system.database_url,
+        ServiceName::Matching.as_str(),
+        1,
+        tsunagu_matching::DATABASE_ROLE,
+    )
+    .await
+    .unwrap();
+    let rows = |table: &'static str, scope: tsunagu_runtime::db::Scope| {
+        let pool = guarded.clone();
+        tsunagu_runtime::db::as_scope(scope, async move {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        })
+    };
+    for table in ["need", "proposal"] {
+        assert!(
+            rows(table, scope(MUNICIPALITY, "")).await >= 1,
+            "{table} as 大垣市"
+        );
+        assert!(rows(table, scope(PREFECTURE, "")).await >= 1, "{table} as 岐阜県");
+        assert_eq!(rows(table, scope(GIFU_CITY, "")).await, 0, "{table} as 岐阜市");
+        assert_eq!(rows(table, scope("", "")).await, 0, "{table} without a tenant");
+        assert!(
+            rows(table, scope(GIFU_CITY, &fixture.organization_id)).await >= 1,
+            "{table} of the provider's proposals"
+        );
+        assert_eq!(rows(table, scope(GIFU_CITY, &other_organization.id)).await, 0);
+    }
+    // Writing another municipality's rows is refused by the database itself.
+    let written = tsunagu_runtime::db::as_tenant(GIFU_CITY, async {
+        sqlx::query("UPDATE proposal SET status = 'withdrawn'")
+            .execute(&guarded)
+            .await
+            .unwrap()
+            .rows_affected()
+    })
+    .await;
+    assert_eq!(written, 0);
+    guarded.close().await;
     system.shutdown().await;
 }
 
