@@ -35,6 +35,9 @@ use tokio_util::sync::CancellationToken;
 use tsunagu_runtime::service::{RunningService, ServiceHost};
 use tsunagu_runtime::{Config, ServiceName};
 
+/// The role the registry's pool acts as: owns nothing, no superuser, so row-level security holds.
+pub const DATABASE_ROLE: &str = "tsunagu_registry_app";
+
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub const GRPC_SERVICE_NAME: &str = "tsunagu.registry.v1.RegistryService";
@@ -49,7 +52,16 @@ pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<RunningService> {
     let seed_official_areas = config.seed_official_areas;
     let freshness_sweep = std::time::Duration::from_secs(u64::from(config.registry_freshness_sweep_seconds));
-    let mut host = ServiceHost::start(ServiceName::Registry, config, &MIGRATIONS, shutdown).await?;
+    // Helpers' records hold people's contact details: the database holds the tenant wall too
+    // (migration 132).
+    let mut host = ServiceHost::start_guarded(
+        ServiceName::Registry,
+        config,
+        &MIGRATIONS,
+        shutdown,
+        DATABASE_ROLE,
+    )
+    .await?;
     host.check_keys_with(access::LocalKeys::new(host.pool.clone()));
     if seed_official_areas {
         official_import::seed_if_empty(&host.pool).await?;

@@ -36,7 +36,18 @@ async fn a_need_accepted_while_the_broker_is_down_is_delivered_when_it_returns()
     );
 
     proxy.restore();
-    let notifications = wait_for_notification(&system, &fixture.organization_id, &during.id).await;
+    // Reconnecting (backoff up to 10 s per service) and the whole chain take longer than
+    // usual when the machine is busy with other tests.
+    let notifications = tsunagu_tests::eventually(
+        "the provider's notification after the outage",
+        2 * WAIT,
+        || async {
+            let all = notifications_of(&system, organization(&fixture.organization_id)).await;
+            let about: Vec<_> = all.into_iter().filter(|n| n.need_id == during.id).collect();
+            (!about.is_empty()).then_some(about)
+        },
+    )
+    .await;
     assert_eq!(notifications.len(), 1);
     assert_eq!(proposals_for(&system, &during.id).await.len(), 1);
     let published: bool =

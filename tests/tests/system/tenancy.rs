@@ -943,5 +943,67 @@ async fn the_registry_is_read_by_all_and_written_by_its_municipality() {
         .await
         .map(|_| ());
     assert_eq!(code(refused), Code::PermissionDenied);
+
+    // The registry's database holds the wall around helpers and their history (contact
+    // details), and leaves the public record open.
+    let guarded = tsunagu_runtime::db::connect_guarded(
+        &system.database_url,
+        ServiceName::Registry.as_str(),
+        1,
+        tsunagu_registry::DATABASE_ROLE,
+    )
+    .await
+    .unwrap();
+    let rows = |query: &'static str, tenant: &'static str, organization: String| {
+        let pool = guarded.clone();
+        let scope = tsunagu_runtime::db::Scope {
+            tenant: tenant.into(),
+            organization,
+        };
+        tsunagu_runtime::db::as_scope(scope, async move {
+            sqlx::query_scalar::<_, i64>(query)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        })
+    };
+    const HELPERS: &str = "SELECT count(*) FROM helper";
+    const HELPER_HISTORY: &str = "SELECT count(*) FROM change_history WHERE entity_kind = 'helper'";
+    const PUBLIC_RECORD: &str = "SELECT count(*) FROM resource";
+    for query in [HELPERS, HELPER_HISTORY] {
+        assert!(
+            rows(query, MUNICIPALITY, String::new()).await >= 1,
+            "{query} as 大垣市"
+        );
+        assert!(
+            rows(query, PREFECTURE, String::new()).await >= 1,
+            "{query} as 岐阜県"
+        );
+        assert_eq!(
+            rows(query, GIFU_CITY, String::new()).await,
+            0,
+            "{query} as 岐阜市"
+        );
+        assert_eq!(
+            rows(query, "", String::new()).await,
+            0,
+            "{query} without a tenant"
+        );
+        assert!(
+            rows(query, GIFU_CITY, fixture.organization_id.clone()).await >= 1,
+            "{query} as the helper's organisation"
+        );
+    }
+    assert!(rows(PUBLIC_RECORD, GIFU_CITY, String::new()).await >= 1);
+    let written = tsunagu_runtime::db::as_tenant(GIFU_CITY, async {
+        sqlx::query("UPDATE helper SET name = '書き換え'")
+            .execute(&guarded)
+            .await
+            .unwrap()
+            .rows_affected()
+    })
+    .await;
+    assert_eq!(written, 0);
+    guarded.close().await;
     system.shutdown().await;
 }
