@@ -12,6 +12,12 @@ pub mod common {
     }
 }
 
+pub mod audit {
+    pub mod v1 {
+        tonic::include_proto!("tsunagu.audit.v1");
+    }
+}
+
 pub mod access {
     pub mod v1 {
         tonic::include_proto!("tsunagu.access.v1");

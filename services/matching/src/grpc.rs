@@ -12,10 +12,10 @@ use tsunagu_proto::matching::v1 as pb;
 use tsunagu_proto::matching::v1::matching_service_server::{MatchingService, MatchingServiceServer};
 use tsunagu_runtime::MunicipalityCode;
 use tsunagu_runtime::auth::{Principal, principal_of};
-use tsunagu_runtime::db;
 use tsunagu_runtime::error::{ServiceError, Violations};
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::text;
+use tsunagu_runtime::{audit, db};
 use uuid::Uuid;
 
 use crate::gap_store::{self, Layer};
@@ -152,6 +152,7 @@ impl MatchingService for MatchingApi {
         request: Request<pb::ApproveProposalRequest>,
     ) -> Result<Response<pb::ApproveProposalResponse>, Status> {
         let caller = principal_of(&request)?;
+        let actor = audit::Actor::of(&request, &caller);
         let request = request.into_inner();
         let id = parse_id("proposal_id", &request.proposal_id)?;
         authz::on_proposal(&self.pool, &caller, id, authz::ProposalAction::Approve).await?;
@@ -160,6 +161,25 @@ impl MatchingService for MatchingApi {
         let row = db::as_tenant(db::EVERY_TENANT, async {
             let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
             let answered = proposals::approve(&mut tx, id, &who(&request.approved_by)).await?;
+            let municipality: String =
+                sqlx::query_scalar("SELECT municipality_code FROM proposal WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(ServiceError::from)?;
+            audit::record_in(
+                &mut tx,
+                &actor,
+                audit::Event {
+                    municipality_code: &municipality,
+                    action: audit::Action::Change,
+                    method: "ApproveProposal",
+                    object_kind: "proposal",
+                    object_id: Some(id),
+                    detail: "approved".into(),
+                },
+            )
+            .await?;
             tx.commit().await.map_err(ServiceError::from)?;
             Ok::<_, ServiceError>(answered)
         })
@@ -176,6 +196,7 @@ impl MatchingService for MatchingApi {
         request: Request<pb::AcceptProposalRequest>,
     ) -> Result<Response<pb::AcceptProposalResponse>, Status> {
         let caller = principal_of(&request)?;
+        let actor = audit::Actor::of(&request, &caller);
         let request = request.into_inner();
         let id = parse_id("proposal_id", &request.proposal_id)?;
         authz::on_proposal(&self.pool, &caller, id, authz::ProposalAction::Answer).await?;
@@ -184,6 +205,25 @@ impl MatchingService for MatchingApi {
         let row = db::as_tenant(db::EVERY_TENANT, async {
             let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
             let answered = proposals::accept(&mut tx, id, &who(&request.responded_by)).await?;
+            let municipality: String =
+                sqlx::query_scalar("SELECT municipality_code FROM proposal WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(ServiceError::from)?;
+            audit::record_in(
+                &mut tx,
+                &actor,
+                audit::Event {
+                    municipality_code: &municipality,
+                    action: audit::Action::Change,
+                    method: "AcceptProposal",
+                    object_kind: "proposal",
+                    object_id: Some(id),
+                    detail: "accepted".into(),
+                },
+            )
+            .await?;
             tx.commit().await.map_err(ServiceError::from)?;
             Ok::<_, ServiceError>(answered)
         })
@@ -200,6 +240,7 @@ impl MatchingService for MatchingApi {
         request: Request<pb::RejectProposalRequest>,
     ) -> Result<Response<pb::RejectProposalResponse>, Status> {
         let caller = principal_of(&request)?;
+        let actor = audit::Actor::of(&request, &caller);
         let request = request.into_inner();
         let mut violations = Violations::new();
         let id = violations.absorb(parse_id("proposal_id", &request.proposal_id));
@@ -218,6 +259,25 @@ impl MatchingService for MatchingApi {
         let (row, next) = db::as_tenant(db::EVERY_TENANT, async {
             let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
             let answered = proposals::reject(&mut tx, id, &reason, &who(&request.responded_by)).await?;
+            let municipality: String =
+                sqlx::query_scalar("SELECT municipality_code FROM proposal WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(ServiceError::from)?;
+            audit::record_in(
+                &mut tx,
+                &actor,
+                audit::Event {
+                    municipality_code: &municipality,
+                    action: audit::Action::Change,
+                    method: "RejectProposal",
+                    object_kind: "proposal",
+                    object_id: Some(id),
+                    detail: "rejected".into(),
+                },
+            )
+            .await?;
             tx.commit().await.map_err(ServiceError::from)?;
             Ok::<_, ServiceError>(answered)
         })
@@ -318,6 +378,7 @@ impl MatchingService for MatchingApi {
         request: Request<pb::MatchingSettings>,
     ) -> Result<Response<pb::MatchingSettings>, Status> {
         let caller = principal_of(&request)?;
+        let actor = audit::Actor::of(&request, &caller);
         let request = request.into_inner();
         let code = MunicipalityCode::parse_known(&request.municipality_code)
             .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))?;
@@ -352,6 +413,24 @@ impl MatchingService for MatchingApi {
         weights::save_changes(&mut tx, code.as_str(), &changed)
             .await
             .map_err(ServiceError::from)?;
+        audit::record_in(
+            &mut tx,
+            &actor,
+            audit::Event {
+                municipality_code: code.as_str(),
+                action: audit::Action::Change,
+                method: "SetMatchingSettings",
+                object_kind: "settings",
+                object_id: None,
+                detail: format!(
+                    "require_approval={} proposal_ttl_seconds={} weights={}",
+                    settings.require_approval,
+                    settings.proposal_ttl_seconds,
+                    changed.keys().cloned().collect::<Vec<_>>().join(",")
+                ),
+            },
+        )
+        .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(settings_to_proto(
             code.as_str(),

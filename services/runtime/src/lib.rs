@@ -12,6 +12,7 @@
 //! - [`events`]: the event contract between services.
 
 pub mod amqp;
+pub mod audit;
 pub mod auth;
 pub mod backoff;
 pub mod config;

@@ -226,6 +226,8 @@ impl ServiceHost {
             )))
             .layer(AuthLayer::new(authenticator))
             .add_routes(routes)
+            // Every service keeps its audit trail (`crate::audit`) and serves it.
+            .add_service(crate::audit::api::server(self.pool.clone()))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);

@@ -3,6 +3,7 @@
 mod access;
 mod area_issues;
 mod area_queries;
+mod audit_trails;
 mod community;
 mod consent;
 mod dead_letters;

@@ -15,11 +15,7 @@ use uuid::Uuid;
 
 /// A municipality's audit trail is its administrator's.
 pub fn on_audit(caller: &Principal, municipality_code: &str) -> ServiceResult<()> {
-    if caller.acts_in(municipality_code.trim(), &[Role::MunicipalAdmin]) {
-        Ok(())
-    } else {
-        Err(ServiceError::Denied)
-    }
+    tsunagu_runtime::audit::api::may_read(caller, municipality_code)
 }
 
 /// The roles that work with a municipality's needs and residents.

@@ -25,6 +25,7 @@ use tsunagu_proto::notifications::v1::notifications_service_server::{
     NotificationsService, NotificationsServiceServer,
 };
 use tsunagu_runtime::MunicipalityCode;
+use tsunagu_runtime::audit::{self, Action};
 use tsunagu_runtime::auth::{Role, principal_of};
 use tsunagu_runtime::db;
 use tsunagu_runtime::error::ServiceError;
@@ -90,6 +91,18 @@ pub(crate) fn recipient_to_proto(audience: &Audience) -> pb::Recipient {
         Audience::Need(_) => pb::recipient::Kind::NeedId(id),
     };
     pb::Recipient { kind: Some(kind) }
+}
+
+/// Who makes this call, for the audit trail.
+fn call<T>(
+    request: &Request<T>,
+    caller: &tsunagu_runtime::auth::Principal,
+    method: &'static str,
+) -> audit::Call {
+    audit::Call {
+        actor: audit::Actor::of(request, caller),
+        method,
+    }
 }
 
 fn parse_ids(field: &str, ids: &[String]) -> Result<Vec<Uuid>, ServiceError> {
@@ -233,6 +246,7 @@ impl NotificationsService for NotificationsApi {
         request: Request<pb::CreateSubscriptionRequest>,
     ) -> Result<Response<pb::CreateSubscriptionResponse>, Status> {
         let caller = principal_of(&request)?;
+        let call = call(&request, &caller, "CreateSubscription");
         let subscription = request.into_inner().subscription.ok_or_else(|| {
             ServiceError::invalid(
                 "subscription",
@@ -243,10 +257,22 @@ impl NotificationsService for NotificationsApi {
         let municipality = authz::subscription_municipality(&caller, &new.audience, &requested_municipality)?;
         MunicipalityCode::parse_known(&municipality)
             .map_err(|error| ServiceError::invalid("subscription.municipality_code", error.to_string()))?;
-        let (row, secret) = db::as_tenant(
-            &municipality,
-            subscriptions::create(&self.pool, new, &municipality, &caller.actor()),
-        )
+        let (row, secret) = db::as_tenant(&municipality, async {
+            let (row, secret) =
+                subscriptions::create(&self.pool, new, &municipality, &caller.actor()).await?;
+            let objects = [(municipality.clone(), row.id())];
+            let detail = format!("channel={}", row.channel());
+            audit::record_objects(
+                &self.pool,
+                &call,
+                Action::Change,
+                "subscription",
+                &objects,
+                &detail,
+            )
+            .await?;
+            Ok::<_, ServiceError>((row, secret))
+        })
         .await?;
         Ok(Response::new(pb::CreateSubscriptionResponse {
             subscription: Some(row.into_proto()),
@@ -259,6 +285,7 @@ impl NotificationsService for NotificationsApi {
         request: Request<pb::ListSubscriptionsRequest>,
     ) -> Result<Response<pb::ListSubscriptionsResponse>, Status> {
         let caller = principal_of(&request)?;
+        let call = call(&request, &caller, "ListSubscriptions");
         let request = request.into_inner();
         let page = Page::from_request(request.page)?;
         let rows = if caller.role == Role::Provider {
@@ -275,6 +302,24 @@ impl NotificationsService for NotificationsApi {
             }
             db::as_tenant(code, subscriptions::list(&self.pool, Some(code), None, &page)).await?
         };
+        // Addresses of people (a proxy's e-mail) are personal data: every one listed is on record.
+        let objects: Vec<(String, Uuid)> = rows
+            .iter()
+            .map(|row| (row.municipality_code().to_string(), row.id()))
+            .collect();
+        let listed_in = objects.first().map(|(code, _)| code.clone()).unwrap_or_default();
+        db::as_tenant(&listed_in, async {
+            audit::record_objects(
+                &self.pool,
+                &call,
+                Action::ReadPersonalData,
+                "subscription",
+                &objects,
+                "list",
+            )
+            .await
+        })
+        .await?;
         let next_page_token = page.next_token(rows.len(), rows.last().map(|row| row.id()));
         Ok(Response::new(pb::ListSubscriptionsResponse {
             subscriptions: rows
@@ -290,12 +335,26 @@ impl NotificationsService for NotificationsApi {
         request: Request<pb::DeleteSubscriptionRequest>,
     ) -> Result<Response<pb::DeleteSubscriptionResponse>, Status> {
         let caller = principal_of(&request)?;
+        let call = call(&request, &caller, "DeleteSubscription");
         let id = parse_id("id", &request.into_inner().id)?;
         // Read under the caller's own wall: another municipality's subscription is not found.
         let row = subscriptions::find(&self.pool, id).await?;
         let audience = row.audience().ok_or(ServiceError::Denied)?;
         let municipality = authz::subscription_municipality(&caller, &audience, row.municipality_code())?;
-        db::as_tenant(&municipality, subscriptions::delete(&self.pool, id)).await?;
+        db::as_tenant(&municipality, async {
+            subscriptions::delete(&self.pool, id).await?;
+            let objects = [(municipality.clone(), id)];
+            audit::record_objects(
+                &self.pool,
+                &call,
+                Action::Change,
+                "subscription",
+                &objects,
+                "deleted",
+            )
+            .await
+        })
+        .await?;
         Ok(Response::new(pb::DeleteSubscriptionResponse {}))
     }
 
@@ -343,11 +402,26 @@ impl NotificationsService for NotificationsApi {
         request: Request<pb::ReplayDeliveriesRequest>,
     ) -> Result<Response<pb::ReplayDeliveriesResponse>, Status> {
         let caller = principal_of(&request)?;
+        let call = call(&request, &caller, "ReplayDeliveries");
         let ids = parse_ids("delivery_ids", &request.into_inner().delivery_ids)?;
         let mut replayed = 0;
         for id in ids {
             let row = self.operable_delivery(&caller, id).await?;
-            replayed += db::as_tenant(&row.municipality_code, deliveries::replay(&self.pool, &[id])).await?;
+            replayed += db::as_tenant(&row.municipality_code, async {
+                let replayed = deliveries::replay(&self.pool, &[id]).await?;
+                let objects = [(row.municipality_code.clone(), id)];
+                audit::record_objects(
+                    &self.pool,
+                    &call,
+                    Action::Change,
+                    "delivery",
+                    &objects,
+                    "replayed",
+                )
+                .await?;
+                Ok::<_, ServiceError>(replayed)
+            })
+            .await?;
         }
         if replayed > 0 {
             self.deliveries_due.notify_one();
@@ -378,6 +452,7 @@ impl NotificationsService for NotificationsApi {
         request: Request<pb::PutTemplateRequest>,
     ) -> Result<Response<pb::PutTemplateResponse>, Status> {
         let caller = principal_of(&request)?;
+        let call = call(&request, &caller, "PutTemplate");
         authz::may_change_templates(&caller)?;
         let request = request.into_inner();
         let mut conn = self.pool.acquire().await.map_err(ServiceError::from)?;
@@ -391,6 +466,13 @@ impl NotificationsService for NotificationsApi {
         )
         .await?;
         tracing::info!(key = %template.key, locale = %template.locale, version = template.version, actor = %caller.actor(), "template version added");
+        // Templates are the prefecture's: on record under its code.
+        let objects = [(caller.scope_code.clone(), Uuid::now_v7())];
+        let detail = format!(
+            "{} {} version={}",
+            template.key, template.locale, template.version
+        );
+        audit::record_objects(&self.pool, &call, Action::Change, "template", &objects, &detail).await?;
         Ok(Response::new(pb::PutTemplateResponse {
             template: Some(template_to_proto(template)),
         }))

@@ -280,6 +280,10 @@ impl SubscriptionRow {
         Audience::from_stored(&self.recipient_kind, self.recipient_id.clone())
     }
 
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
     pub fn municipality_code(&self) -> &str {
         &self.municipality_code
     }

@@ -5,6 +5,8 @@ use tsunagu_runtime::error::{ServiceResult, Violations};
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::taxonomy;
 
+use tsunagu_runtime::audit::{self, Action};
+
 use super::{
     CommunityApi, ListRequest, batch_ids, contact_inputs, contacts_to_proto, deletion, field_changes,
     history_request, ids_to_strings, list_filter, update_request, weekday_to_proto, windows_from_proto,
@@ -37,9 +39,9 @@ pub(super) async fn create(
     api.changed();
     // Ids and codes only: a helper's name and contact data stay out of the logs.
     tracing::info!(helper_id = %stored.meta.id, municipality_code = stored.meta.municipality_code, "helper created");
-    Ok(pb::CreateHelperResponse {
-        helper: Some(to_proto(stored)),
-    })
+    let helper = to_proto(stored);
+    api.audit_helpers(Action::Change, [&helper], "created").await?;
+    Ok(pb::CreateHelperResponse { helper: Some(helper) })
 }
 
 pub(super) async fn get(
@@ -47,9 +49,9 @@ pub(super) async fn get(
     request: pb::GetHelperRequest,
 ) -> ServiceResult<pb::GetHelperResponse> {
     let id = parse_id("id", &request.id)?;
-    Ok(pb::GetHelperResponse {
-        helper: Some(to_proto(store::helpers::get(&api.pool, id).await?)),
-    })
+    let helper = to_proto(store::helpers::get(&api.pool, id).await?);
+    api.audit_helpers(Action::ReadPersonalData, [&helper], "").await?;
+    Ok(pb::GetHelperResponse { helper: Some(helper) })
 }
 
 pub(super) async fn update(
@@ -78,9 +80,14 @@ pub(super) async fn update(
     .map_err(|e| e.prefixed(PREFIX))?;
     api.changed();
     tracing::info!(helper_id = %stored.meta.id, version = stored.meta.version, "helper updated");
-    Ok(pb::UpdateHelperResponse {
-        helper: Some(to_proto(stored)),
-    })
+    let helper = to_proto(stored);
+    api.audit_helpers(
+        Action::Change,
+        [&helper],
+        &update.mask.fields().collect::<Vec<_>>().join(","),
+    )
+    .await?;
+    Ok(pb::UpdateHelperResponse { helper: Some(helper) })
 }
 
 pub(super) async fn delete(
@@ -96,9 +103,9 @@ pub(super) async fn delete(
         request.expected_version,
     )
     .await?;
-    Ok(pb::DeleteHelperResponse {
-        helper: Some(to_proto(store::helpers::get(&api.pool, id).await?)),
-    })
+    let helper = to_proto(store::helpers::get(&api.pool, id).await?);
+    api.audit_helpers(Action::Change, [&helper], "deleted").await?;
+    Ok(pb::DeleteHelperResponse { helper: Some(helper) })
 }
 
 pub(super) async fn list(
@@ -148,8 +155,11 @@ pub(super) async fn list(
     };
     let rows = store::helpers::list(&api.pool, &filter, &helpers, page).await?;
     let next_page_token = page.next_token_after(&rows, |row| row.meta.id);
+    let helpers: Vec<pb::Helper> = rows.into_iter().map(to_proto).collect();
+    api.audit_helpers(Action::ReadPersonalData, &helpers, "list")
+        .await?;
     Ok(pb::ListHelpersResponse {
-        helpers: rows.into_iter().map(to_proto).collect(),
+        helpers,
         next_page_token,
     })
 }
@@ -160,9 +170,10 @@ pub(super) async fn batch_get(
 ) -> ServiceResult<pb::BatchGetHelpersResponse> {
     let ids = batch_ids(&request.ids)?;
     let helpers = store::helpers::batch_get(&api.pool, &ids).await?;
-    Ok(pb::BatchGetHelpersResponse {
-        helpers: helpers.into_iter().map(to_proto).collect(),
-    })
+    let helpers: Vec<pb::Helper> = helpers.into_iter().map(to_proto).collect();
+    api.audit_helpers(Action::ReadPersonalData, &helpers, "batch")
+        .await?;
+    Ok(pb::BatchGetHelpersResponse { helpers })
 }
 
 pub(super) async fn history(
@@ -171,6 +182,10 @@ pub(super) async fn history(
 ) -> ServiceResult<pb::ListHelperHistoryResponse> {
     let (id, page) = history_request(&request.id, request.page)?;
     let rows = HELPER.history(&api.pool, id, page).await?;
+    // A helper's history holds its earlier contact details.
+    let helper = to_proto(store::helpers::get(&api.pool, id).await?);
+    api.audit_helpers(Action::ReadPersonalData, [&helper], "history")
+        .await?;
     let (changes, next_page_token) = field_changes(rows, page);
     Ok(pb::ListHelperHistoryResponse {
         changes,
@@ -197,6 +212,14 @@ pub(super) async fn import(
     .await?;
     if !request.dry_run {
         api.changed();
+        audit::record_for_call(
+            &api.pool,
+            Action::Change,
+            "helper_sheet",
+            &[(municipality.as_str().to_string(), uuid::Uuid::now_v7())],
+            &format!("created={} updated={}", report.created, report.updated),
+        )
+        .await?;
     }
     tracing::info!(
         municipality_code = municipality.as_str(),
@@ -226,6 +249,18 @@ pub(super) async fn export(
     let sheet =
         helper_export::export(&api.pool, municipality.as_str(), request.include_contact_points).await?;
     let file = SheetFile::write(&sheet, "担い手", municipality.as_str(), request.format)?;
+    // One entry for the sheet: every helper of the municipality, contacts if asked for.
+    audit::record_for_call(
+        &api.pool,
+        Action::ReadPersonalData,
+        "helper_sheet",
+        &[(municipality.as_str().to_string(), uuid::Uuid::now_v7())],
+        &format!(
+            "rows={} contact_points={}",
+            file.row_count, request.include_contact_points
+        ),
+    )
+    .await?;
     Ok(pb::ExportHelpersResponse {
         content: file.content,
         file_name: file.file_name,

@@ -23,6 +23,7 @@ use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use uuid::Uuid;
 
 use authorize::Authorize;
+use tsunagu_runtime::audit;
 use tsunagu_runtime::auth::principal_of;
 
 use super::common::{self, ContactInput, Layer, MAX_QUERY_CHARS, Weekday, WindowInput};
@@ -46,6 +47,21 @@ impl CommunityApi {
     fn changed(&self) {
         self.outbox_wake.notify_one();
     }
+
+    /// Puts the helpers a call returned or changed on the audit trail: their records hold
+    /// people's names and contact details.
+    async fn audit_helpers<'a>(
+        &self,
+        action: audit::Action,
+        helpers: impl IntoIterator<Item = &'a pb::Helper>,
+        detail: &str,
+    ) -> ServiceResult<()> {
+        let objects: Vec<(String, Uuid)> = helpers
+            .into_iter()
+            .filter_map(|helper| Some((helper.municipality_code.clone(), helper.id.parse().ok()?)))
+            .collect();
+        audit::record_for_call(&self.pool, action, "helper", &objects, detail).await
+    }
 }
 
 /// Each RPC checks who may make it (`authorize.rs`), converts its request, calls the entity
@@ -62,7 +78,13 @@ macro_rules! community_service {
                 ) -> Result<Response<pb::$response>, Status> {
                     let caller = principal_of(&request)?;
                     request.get_ref().authorize(self, &caller).await?;
-                    Ok(Response::new($handler(self, request.into_inner()).await?))
+                    // Handlers put reads of people's data and changes on record for this call.
+                    let call = audit::Call {
+                        actor: audit::Actor::of(&request, &caller),
+                        method: stringify!($request).trim_end_matches("Request"),
+                    };
+                    let response = audit::as_call(call, $handler(self, request.into_inner())).await?;
+                    Ok(Response::new(response))
                 }
             )+
         }
