@@ -106,7 +106,8 @@ fn leaf(directory: &Path, name: &str, authority: &str) {
 }
 
 /// `ca.pem`; `service.pem`/`service.key` signed by it (for 127.0.0.1 and localhost, server and
-/// client use); `rogue.pem`/`rogue.key` signed by another CA.
+/// client use) and `integrator.pem`/`.key`/`.der` too; `rogue.pem`/`rogue.key` signed by
+/// another CA.
 pub fn generate() -> Certificates {
     let directory = std::env::temp_dir().join(format!("tsunagu-tls-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&directory).expect("a temporary directory");
@@ -118,6 +119,20 @@ pub fn generate() -> Certificates {
     .expect("write the extensions");
     authority(&directory, "ca");
     leaf(&directory, "service", "ca");
+    // An integrator's own certificate, and its DER form (what a certificate key is made of).
+    leaf(&directory, "integrator", "ca");
+    openssl(
+        &directory,
+        &[
+            "x509",
+            "-in",
+            "integrator.pem",
+            "-outform",
+            "der",
+            "-out",
+            "integrator.der",
+        ],
+    );
     authority(&directory, "other-ca");
     leaf(&directory, "rogue", "other-ca");
     Certificates { directory }

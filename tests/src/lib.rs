@@ -368,6 +368,7 @@ async fn create_key(
         scope_code: scope_code.to_string(),
         organization_id,
         valid_days,
+        certificate_der: None,
     };
     let (_, key) = tsunagu_registry::access::create_key(&pool, &grant, "test harness", None)
         .await

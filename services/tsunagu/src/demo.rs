@@ -68,6 +68,7 @@ pub async fn session_keys(config: &Config) -> anyhow::Result<SessionKeys> {
             scope_code: scope.to_string(),
             organization_id: None,
             valid_days: 30,
+            certificate_der: None,
         };
         tsunagu_registry::access::create_key(&pool, &grant, "tsunagu up", None)
             .await

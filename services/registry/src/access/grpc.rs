@@ -1,5 +1,6 @@
 //! The gRPC edge of `tsunagu.access.v1.AccessService`.
 
+use base64::Engine;
 use sqlx::PgPool;
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
@@ -125,12 +126,21 @@ impl AccessService for AccessApi {
             )
             .into());
         }
+        if row.client_certificate_sha256.is_some() {
+            return Err(ServiceError::FailedPrecondition(
+                "クライアント証明書のキーは更新できません。新しい証明書を発行して CreateApiKey で結び付けてください / \
+                 a certificate's key is not rotated: bind a new certificate with CreateApiKey"
+                    .into(),
+            )
+            .into());
+        }
         let grant = KeyGrant {
             name: row.name.clone(),
             role: row.role(),
             scope_code: row.scope_code.clone(),
             organization_id: row.organization_id,
             valid_days: DEFAULT_VALID_DAYS,
+            certificate_der: None,
         };
         let (new_row, key) = store::create_key(&self.pool, &grant, &caller.actor(), Some(row.id)).await?;
         let ends = chrono::Utc::now() + chrono::Duration::seconds(i64::from(overlap));
@@ -158,7 +168,7 @@ impl AccessService for AccessApi {
         }
         let request = request.into_inner();
         let invalid = || Status::unauthenticated("APIキーが無効です / invalid API key");
-        let presented = PresentedKey::parse(&request.key).ok_or_else(invalid)?;
+        let presented = PresentedKey::parse_introspected(&request.key).ok_or_else(invalid)?;
         let row = store::find_row_by_prefix(&self.pool, &presented.prefix)
             .await?
             .ok_or_else(invalid)?;
@@ -256,6 +266,20 @@ async fn parse_grant(pool: &PgPool, request: &pb::CreateApiKeyRequest) -> Servic
             DEFAULT_VALID_DAYS
         }
     };
+    let certificate_der = match request.client_certificate_pem.trim() {
+        "" => None,
+        pem => violations.check("client_certificate_pem", certificate_der(pem)),
+    };
+    if let Some(der) = &certificate_der {
+        let prefix = tsunagu_runtime::auth::certificate_key(der).prefix;
+        if store::find_row_by_prefix(pool, &prefix).await?.is_some() {
+            violations.add(
+                "client_certificate_pem",
+                "この証明書にはすでにAPIキーがあります（失効したものも含む）。新しい証明書を発行してください / \
+                 this certificate already has (or had) a key: issue a new certificate",
+            );
+        }
+    }
     violations.into_result()?;
     Ok(KeyGrant {
         name: name.to_string(),
@@ -263,14 +287,41 @@ async fn parse_grant(pool: &PgPool, request: &pb::CreateApiKeyRequest) -> Servic
         scope_code: scope.expect("checked above").as_str().to_string(),
         organization_id,
         valid_days,
+        certificate_der,
     })
+}
+
+/// The DER bytes of the one certificate in `pem`.
+fn certificate_der(pem: &str) -> Result<Vec<u8>, &'static str> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    const NOT_PEM: &str = "PEM形式の証明書（-----BEGIN CERTIFICATE----- で始まるもの）を1つ指定してください / \
+                           one PEM certificate is expected";
+    let start = pem.find(BEGIN).ok_or(NOT_PEM)? + BEGIN.len();
+    let end = start + pem[start..].find(END).ok_or(NOT_PEM)?;
+    if pem[end + END.len()..].contains(BEGIN) {
+        return Err(NOT_PEM);
+    }
+    let body: String = pem[start..end].chars().filter(|c| !c.is_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| NOT_PEM)?;
+    // A certificate is a DER SEQUENCE.
+    if der.first() != Some(&0x30) {
+        return Err(NOT_PEM);
+    }
+    Ok(der)
 }
 
 fn key_to_proto(row: KeyRow) -> pb::ApiKey {
     pb::ApiKey {
         role: row.role().to_proto().into(),
         id: row.id.to_string(),
-        prefix: format!("tsk_{}", row.prefix),
+        prefix: match row.client_certificate_sha256 {
+            Some(_) => format!("tsc_{}", row.prefix),
+            None => format!("tsk_{}", row.prefix),
+        },
+        client_certificate_sha256: row.client_certificate_sha256.clone().unwrap_or_default(),
         name: row.name,
         scope_code: row.scope_code,
         organization_id: row.organization_id.map(|id| id.to_string()).unwrap_or_default(),

@@ -65,6 +65,7 @@ pub async fn bootstrap_prefecture_admin(
         scope_code: prefecture_code.to_string(),
         organization_id: None,
         valid_days: 365,
+        certificate_der: None,
     };
     let (_, key) = create_key(pool, &grant, created_by, None).await?;
     Ok(Some(key))

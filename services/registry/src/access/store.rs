@@ -14,6 +14,8 @@ pub struct KeyGrant {
     pub scope_code: String,
     pub organization_id: Option<Uuid>,
     pub valid_days: u32,
+    /// The client certificate (DER) the key is bound to, instead of a secret.
+    pub certificate_der: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -31,11 +33,12 @@ pub struct KeyRow {
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoked_reason: Option<String>,
     pub rotated_from: Option<Uuid>,
+    pub client_certificate_sha256: Option<String>,
 }
 
 const COLUMNS: &str =
     "id, prefix, secret_hash, name, role, scope_code, organization_id, created_by, created_at,
-     expires_at, revoked_at, revoked_reason, rotated_from";
+     expires_at, revoked_at, revoked_reason, rotated_from, client_certificate_sha256";
 
 impl KeyRow {
     pub fn role(&self) -> Role {
@@ -63,11 +66,18 @@ pub async fn create_key(
     created_by: &str,
     rotated_from: Option<Uuid>,
 ) -> ServiceResult<(KeyRow, String)> {
-    let key = auth::generate();
+    let key = match &grant.certificate_der {
+        Some(der) => auth::certificate_key(der),
+        None => auth::generate(),
+    };
+    let fingerprint = grant
+        .certificate_der
+        .as_deref()
+        .map(auth::certificate_fingerprint);
     let row = sqlx::query_as::<_, KeyRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO api_key (id, prefix, secret_hash, name, role, scope_code, organization_id, created_by,
-                              expires_at, rotated_from)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(days => $9), $10)
+                              expires_at, rotated_from, client_certificate_sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(days => $9), $10, $11)
          RETURNING {COLUMNS}"
     )))
     .bind(Uuid::now_v7())
@@ -80,6 +90,7 @@ pub async fn create_key(
     .bind(created_by)
     .bind(i32::try_from(grant.valid_days).unwrap_or(i32::MAX))
     .bind(rotated_from)
+    .bind(fingerprint)
     .fetch_one(pool)
     .await?;
     Ok((row, key.text))

@@ -8,6 +8,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 const KEY_TAG: &str = "tsk";
+/// The tag of a key bound to a client certificate (mutual TLS). Its secret is derived from the
+/// certificate, which is public: such a key is only ever built from a certificate the TLS
+/// handshake verified (the caller holds its private key), never accepted as a bearer token.
+const CERTIFICATE_TAG: &str = "tsc";
 const PREFIX_LEN: usize = 12;
 const SECRET_LEN: usize = 43;
 
@@ -16,12 +20,43 @@ const SECRET_LEN: usize = 43;
 pub struct PresentedKey {
     pub prefix: String,
     secret: String,
+    /// Built from a verified client certificate, not sent as a bearer token.
+    from_certificate: bool,
 }
 
 impl PresentedKey {
     /// Splits `tsk_<prefix>_<secret>`; `None` when it is not of that shape.
     pub fn parse(text: &str) -> Option<PresentedKey> {
-        let rest = text.strip_prefix(KEY_TAG)?.strip_prefix('_')?;
+        PresentedKey::parse_tagged(text, KEY_TAG)
+    }
+
+    /// Like [`parse`](Self::parse), also admitting a certificate key as the services send it
+    /// to the registry for introspection (a call only services may make).
+    pub fn parse_introspected(text: &str) -> Option<PresentedKey> {
+        PresentedKey::parse(text).or_else(|| {
+            let mut key = PresentedKey::parse_tagged(text, CERTIFICATE_TAG)?;
+            key.from_certificate = true;
+            Some(key)
+        })
+    }
+
+    /// The key bound to the client certificate `der` (its DER bytes), as the TLS handshake
+    /// presented and verified it.
+    pub fn from_certificate(der: &[u8]) -> PresentedKey {
+        let (prefix, secret) = certificate_credential(der);
+        PresentedKey {
+            prefix,
+            secret,
+            from_certificate: true,
+        }
+    }
+
+    pub fn is_certificate(&self) -> bool {
+        self.from_certificate
+    }
+
+    fn parse_tagged(text: &str, tag: &str) -> Option<PresentedKey> {
+        let rest = text.strip_prefix(tag)?.strip_prefix('_')?;
         let (prefix, secret) = rest.split_once('_')?;
         let prefix_ok = prefix.len() == PREFIX_LEN && prefix.bytes().all(|b| b.is_ascii_hexdigit());
         let secret_ok = secret.len() == SECRET_LEN
@@ -31,6 +66,7 @@ impl PresentedKey {
         (prefix_ok && secret_ok).then(|| PresentedKey {
             prefix: prefix.to_ascii_lowercase(),
             secret: secret.to_string(),
+            from_certificate: false,
         })
     }
 
@@ -47,7 +83,12 @@ impl PresentedKey {
 
     /// The whole key again, e.g. to send it on to the registry for introspection.
     pub fn text(&self) -> String {
-        format!("{KEY_TAG}_{}_{}", self.prefix, self.secret)
+        let tag = if self.from_certificate {
+            CERTIFICATE_TAG
+        } else {
+            KEY_TAG
+        };
+        format!("{tag}_{}_{}", self.prefix, self.secret)
     }
 }
 
@@ -73,6 +114,38 @@ pub fn generate() -> NewKey {
     }
 }
 
+/// A key bound to the client certificate `der`: stored like any key (prefix and the hash of
+/// its secret), but its text is never shown — the certificate is the credential.
+pub fn certificate_key(der: &[u8]) -> NewKey {
+    let (prefix, secret) = certificate_credential(der);
+    NewKey {
+        text: String::new(),
+        secret_hash: hash_secret(&secret),
+        prefix,
+    }
+}
+
+/// The SHA-256 fingerprint of a certificate, as operators compare it (`openssl x509
+/// -fingerprint -sha256`, lowercase and without colons).
+pub fn certificate_fingerprint(der: &[u8]) -> String {
+    hex(&Sha256::digest(der))
+}
+
+/// Prefix and secret of a certificate's key, derived from its fingerprint.
+fn certificate_credential(der: &[u8]) -> (String, String) {
+    let fingerprint = Sha256::digest(der);
+    let prefix = hex(&fingerprint)[..PREFIX_LEN].to_string();
+    let mut derivation = Sha256::new();
+    derivation.update(b"tsunagu client certificate key\0");
+    derivation.update(fingerprint);
+    let secret = URL_SAFE_NO_PAD.encode(derivation.finalize());
+    (prefix, secret)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn hash_secret(secret: &str) -> String {
     Sha256::digest(secret.as_bytes())
         .iter()
@@ -92,6 +165,23 @@ mod tests {
         assert!(presented.matches(&key.secret_hash));
         assert!(!presented.matches(&generate().secret_hash));
         assert_eq!(presented.text(), key.text);
+    }
+
+    #[test]
+    fn a_certificate_key_matches_its_stored_hash_but_is_no_bearer_token() {
+        let der = b"not really DER, but bytes of a certificate";
+        let stored = certificate_key(der);
+        let presented = PresentedKey::from_certificate(der);
+        assert_eq!(presented.prefix, stored.prefix);
+        assert!(presented.matches(&stored.secret_hash));
+        assert!(!PresentedKey::from_certificate(b"another").matches(&stored.secret_hash));
+        // Anyone can compute it from the public certificate: as a bearer token it is refused.
+        assert_eq!(PresentedKey::parse(&presented.text()), None);
+        assert_eq!(
+            PresentedKey::parse_introspected(&presented.text()),
+            Some(presented)
+        );
+        assert_eq!(certificate_fingerprint(der).len(), 64);
     }
 
     #[test]

@@ -68,7 +68,16 @@ where
             if OPEN_PREFIXES.iter().any(|open| path.starts_with(open)) {
                 return inner.call(request).await;
             }
-            match authenticator.admit(request.headers()).await {
+            // The leaf certificate the handshake verified, when the service speaks mutual TLS.
+            let certificate = request
+                .extensions()
+                .get::<tonic::transport::server::TlsConnectInfo<tonic::transport::server::TcpConnectInfo>>()
+                .and_then(|info| info.peer_certs())
+                .and_then(|certificates| certificates.first().map(|der| der.as_ref().to_vec()));
+            match authenticator
+                .admit(request.headers(), certificate.as_deref())
+                .await
+            {
                 Ok(principal) => {
                     tracing::Span::current().record("tsunagu.role", principal.role.as_str());
                     // The handler runs as the caller's tenant: where a service's tables carry

@@ -21,7 +21,7 @@ pub use futures_util::future::BoxFuture;
 use tonic::Status;
 use uuid::Uuid;
 
-pub use key::{NewKey, PresentedKey, generate};
+pub use key::{NewKey, PresentedKey, certificate_fingerprint, certificate_key, generate};
 pub use layer::AuthLayer;
 pub use principal::{Principal, Role, prefecture_of};
 pub use rate::{RateLimit, RateLimiter};
@@ -111,9 +111,27 @@ impl Authenticator {
         }
     }
 
-    /// The caller of these headers, if the credentials hold and the key is within its rate.
-    pub async fn admit(&self, headers: &http::HeaderMap) -> Result<Principal, Status> {
-        let principal = self.authenticate(headers).await?;
+    /// The caller of these headers — or, without an `authorization` header, of the client
+    /// certificate the TLS handshake verified (`certificate`, DER) — if the credentials hold
+    /// and the key is within its rate.
+    pub async fn admit(
+        &self,
+        headers: &http::HeaderMap,
+        certificate: Option<&[u8]>,
+    ) -> Result<Principal, Status> {
+        let principal = match (headers.contains_key(http::header::AUTHORIZATION), certificate) {
+            (false, Some(der)) => self
+                .keys
+                .resolve(&PresentedKey::from_certificate(der))
+                .await
+                .map_err(|refusal| match refusal {
+                    Refusal::Invalid => Status::unauthenticated(
+                        "このクライアント証明書に結び付いたAPIキーはありません / no API key is bound to this client certificate",
+                    ),
+                    other => other.into_status(),
+                })?,
+            _ => self.authenticate(headers).await?,
+        };
         if principal.role == Role::Service {
             return Ok(principal);
         }
