@@ -16,6 +16,81 @@ const GIFU_CITY: &str = "212016";
 
 type Intake = IntakeServiceClient<KeyedChannel>;
 
+/// Every notifications call that reaches 大垣市's inboxes, subscriptions (people's addresses)
+/// or audit trail, with its status code.
+async fn notification_attempts(system: &TestSystem, key: &str) -> Vec<(&'static str, Code)> {
+    use tsunagu_proto::audit::v1 as audit_pb;
+    use tsunagu_proto::audit::v1::audit_service_client::AuditServiceClient;
+    use tsunagu_proto::notifications::v1 as notifications_pb;
+    use tsunagu_proto::notifications::v1::notifications_service_client::NotificationsServiceClient;
+    let code = |result: Result<(), tonic::Status>| result.err().map_or(Code::Ok, |status| status.code());
+    let coordinators = || {
+        Some(notifications_pb::Recipient {
+            kind: Some(notifications_pb::recipient::Kind::CoordinatorsOfMunicipality(
+                MUNICIPALITY.into(),
+            )),
+        })
+    };
+    let mut notifications =
+        NotificationsServiceClient::new(system.channel_with_key(ServiceName::Notifications, key));
+    let mut answers = Vec::new();
+    let list = notifications
+        .list_notifications(notifications_pb::ListNotificationsRequest {
+            recipient: coordinators(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    answers.push(("ListNotifications", code(list)));
+    let stream = notifications
+        .subscribe_notifications(notifications_pb::SubscribeNotificationsRequest {
+            recipient: coordinators(),
+            cursor: String::new(),
+        })
+        .await
+        .map(|_| ());
+    answers.push(("SubscribeNotifications", code(stream)));
+    let subscribe = notifications
+        .create_subscription(notifications_pb::CreateSubscriptionRequest {
+            subscription: Some(notifications_pb::Subscription {
+                municipality_code: MUNICIPALITY.into(),
+                recipient: Some(notifications_pb::Recipient {
+                    kind: Some(notifications_pb::recipient::Kind::Municipality(
+                        MUNICIPALITY.into(),
+                    )),
+                }),
+                subscriber_kind: notifications_pb::SubscriberKind::MunicipalSystem.into(),
+                subscriber_name: "よその市".into(),
+                channel: "webhook".into(),
+                address: "https://example.jp/hook".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .map(|_| ());
+    answers.push(("CreateSubscription", code(subscribe)));
+    let audit = AuditServiceClient::new(system.channel_with_key(ServiceName::Notifications, key))
+        .list_audit_entries(audit_pb::ListAuditEntriesRequest {
+            municipality_code: MUNICIPALITY.into(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ());
+    answers.push(("ListAuditEntries", code(audit)));
+    let listed = notifications
+        .list_subscriptions(notifications_pb::ListSubscriptionsRequest {
+            municipality_code: MUNICIPALITY.into(),
+            page: None,
+        })
+        .await;
+    match listed {
+        // A provider lists its own organisation's subscriptions (none here), whatever it names.
+        Ok(listed) => assert!(listed.into_inner().subscriptions.is_empty()),
+        Err(status) => answers.push(("ListSubscriptions", status.code())),
+    }
+    answers
+}
+
 /// Every intake call that reaches a need or resident of 大垣市, with its status code.
 async fn attempts(
     intake: &mut Intake,
@@ -225,6 +300,9 @@ async fn no_key_of_another_tenant_reaches_a_municipalitys_residents() {
     for (who, key) in &outsiders {
         let mut intake = IntakeServiceClient::new(system.channel_with_key(ServiceName::Intake, key));
         for (call, code) in attempts(&mut intake, &need.id, &resident.id, &fixture.daily_life_area_id).await {
+            assert_eq!(code, Code::PermissionDenied, "{who}: {call}");
+        }
+        for (call, code) in notification_attempts(&system, key).await {
             assert_eq!(code, Code::PermissionDenied, "{who}: {call}");
         }
     }

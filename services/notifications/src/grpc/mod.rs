@@ -293,10 +293,12 @@ impl NotificationsService for NotificationsApi {
             subscriptions::list(&self.pool, None, organization.as_deref(), &page).await?
         } else {
             let code = request.municipality_code.trim();
+            // Subscriptions hold people's addresses: the municipality's own staff and systems
+            // only (the prefecture operates deliveries, which carry none).
             let allowed = caller.acts_in(
                 code,
                 &[Role::MunicipalAdmin, Role::Coordinator, Role::Integration],
-            ) || (caller.role == Role::PrefectureAdmin && caller.covers(code));
+            );
             if !allowed {
                 return Err(ServiceError::Denied.into());
             }
