@@ -71,7 +71,17 @@ async fn reads_of_personal_data_and_changes_are_on_record_in_every_service() {
         })
         .await
         .unwrap();
+    // A change to the public record is on record too, with who made it (the fixture's
+    // organisation, created through the API by the prefecture's administrator).
     let registry_trail = trail(&system, ServiceName::Registry, &city).await.unwrap();
+    let created = registry_trail
+        .iter()
+        .find(|e| e.method == "CreateOrganization" && e.object_id == fixture.organization_id)
+        .expect("the organisation's creation is on record");
+    assert_eq!(
+        (created.action.as_str(), created.actor_role.as_str()),
+        ("change", "prefecture_admin")
+    );
     assert!(
         has(&registry_trail, "CreateHelper", "change", &helper.id),
         "{registry_trail:?}"

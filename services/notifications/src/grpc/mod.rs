@@ -101,7 +101,7 @@ fn call<T>(
 ) -> audit::Call {
     audit::Call {
         actor: audit::Actor::of(request, caller),
-        method,
+        method: method.to_string(),
     }
 }
 

@@ -37,19 +37,28 @@ pub struct Actor {
 
 impl Actor {
     pub fn of<T>(request: &tonic::Request<T>, caller: &Principal) -> Actor {
-        let address = request
-            .remote_addr()
-            .map(|address| address.to_string())
-            .unwrap_or_default();
         let agent = request
             .metadata()
             .get("user-agent")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default();
+            .and_then(|value| value.to_str().ok());
+        Actor::from_parts(caller, request.remote_addr(), agent)
+    }
+
+    /// From what the auth layer sees of a call: its caller, address and user agent.
+    pub fn from_parts(
+        caller: &Principal,
+        address: Option<std::net::SocketAddr>,
+        agent: Option<&str>,
+    ) -> Actor {
+        let address = address.map(|address| address.to_string()).unwrap_or_default();
         Actor {
             role: caller.role.as_str().to_string(),
             key: caller.key_prefix.clone(),
-            client: format!("{address} {agent}").trim().chars().take(200).collect(),
+            client: format!("{address} {}", agent.unwrap_or_default())
+                .trim()
+                .chars()
+                .take(200)
+                .collect(),
         }
     }
 }
@@ -148,25 +157,32 @@ pub async fn list(pool: &PgPool, query: &Query) -> ServiceResult<Vec<EntryRow>> 
     .await?)
 }
 
-/// Who is calling and which method, for the handlers below a service's edge that put reads
-/// and changes on record without threading the request through (`as_call`).
+/// Who is calling and which method. The auth layer (`crate::auth::layer`) runs every admitted
+/// call's handler inside one, so code below a service's edge — a store that records history,
+/// a list that returns people's records — puts its reads and changes on record without the
+/// request being threaded through.
 #[derive(Debug, Clone)]
 pub struct Call {
     pub actor: Actor,
-    pub method: &'static str,
+    pub method: String,
 }
 
 tokio::task_local! {
     static CALL: Call;
 }
 
-/// Runs a call's handler with its actor and method at hand (`record_for_call`).
+/// Runs a call's handler with its actor and method at hand.
 pub async fn as_call<F: std::future::Future>(call: Call, work: F) -> F::Output {
     CALL.scope(call, work).await
 }
 
-/// Puts on record, for the current call (`as_call`), one entry per object
-/// (`(municipality, id)`), in one statement.
+/// The call being handled; `None` in a service's own work (a sweep, a consumer, seeding).
+pub fn current_call() -> Option<Call> {
+    CALL.try_with(Clone::clone).ok()
+}
+
+/// Puts on record, for the current call, one entry per object (`(municipality, id)`), in one
+/// statement. Outside a call (the service's own work) nothing is recorded.
 pub async fn record_for_call(
     pool: &PgPool,
     action: Action,
@@ -174,14 +190,9 @@ pub async fn record_for_call(
     objects: &[(String, Uuid)],
     detail: &str,
 ) -> ServiceResult<()> {
-    let call = CALL.try_with(Clone::clone).unwrap_or_else(|_| Call {
-        actor: Actor {
-            role: "unknown".into(),
-            key: String::new(),
-            client: String::new(),
-        },
-        method: "unknown",
-    });
+    let Some(call) = current_call() else {
+        return Ok(());
+    };
     record_objects(pool, &call, action, object_kind, objects, detail).await
 }
 
@@ -189,6 +200,19 @@ pub async fn record_for_call(
 /// helpers is 500 reads on record.
 pub async fn record_objects(
     pool: &PgPool,
+    call: &Call,
+    action: Action,
+    object_kind: &'static str,
+    objects: &[(String, Uuid)],
+    detail: &str,
+) -> ServiceResult<()> {
+    let mut connection = pool.acquire().await?;
+    record_objects_in(&mut connection, call, action, object_kind, objects, detail).await
+}
+
+/// [`record_objects`] inside the caller's transaction: on record exactly when it commits.
+pub async fn record_objects_in(
+    connection: &mut sqlx::PgConnection,
     call: &Call,
     action: Action,
     object_kind: &'static str,
@@ -212,12 +236,12 @@ pub async fn record_objects(
     .bind(&call.actor.role)
     .bind(&call.actor.key)
     .bind(action.as_str())
-    .bind(call.method)
+    .bind(&call.method)
     .bind(object_kind)
     .bind(detail)
     .bind(&call.actor.client)
     .bind(&object_ids)
-    .execute(pool)
+    .execute(connection)
     .await?;
     Ok(())
 }

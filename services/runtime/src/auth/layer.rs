@@ -92,8 +92,21 @@ where
                             .map(|id| id.to_string())
                             .unwrap_or_default(),
                     };
+                    // Handlers and the stores below them put reads and changes on the audit
+                    // trail as this call (`crate::audit`).
+                    let call = crate::audit::Call {
+                        actor: crate::audit::Actor::from_parts(
+                            &principal,
+                            remote_address(&request),
+                            request
+                                .headers()
+                                .get("user-agent")
+                                .and_then(|value| value.to_str().ok()),
+                        ),
+                        method: path.rsplit('/').next().unwrap_or_default().to_string(),
+                    };
                     request.extensions_mut().insert(principal);
-                    crate::db::as_scope(scope, inner.call(request)).await
+                    crate::db::as_scope(scope, crate::audit::as_call(call, inner.call(request))).await
                 }
                 Err(status) => {
                     tracing::info!(path, code = ?status.code(), "call refused before its handler");
@@ -102,4 +115,18 @@ where
             }
         })
     }
+}
+
+/// The client's address, over plain TCP or TLS.
+fn remote_address<B>(request: &http::Request<B>) -> Option<std::net::SocketAddr> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    let extensions = request.extensions();
+    extensions
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+        .or_else(|| {
+            extensions
+                .get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|info| info.get_ref().remote_addr())
+        })
 }

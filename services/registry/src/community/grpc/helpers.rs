@@ -39,9 +39,10 @@ pub(super) async fn create(
     api.changed();
     // Ids and codes only: a helper's name and contact data stay out of the logs.
     tracing::info!(helper_id = %stored.meta.id, municipality_code = stored.meta.municipality_code, "helper created");
-    let helper = to_proto(stored);
-    api.audit_helpers(Action::Change, [&helper], "created").await?;
-    Ok(pb::CreateHelperResponse { helper: Some(helper) })
+    // The change is on the audit trail with its history (`crate::history`).
+    Ok(pb::CreateHelperResponse {
+        helper: Some(to_proto(stored)),
+    })
 }
 
 pub(super) async fn get(
@@ -80,14 +81,9 @@ pub(super) async fn update(
     .map_err(|e| e.prefixed(PREFIX))?;
     api.changed();
     tracing::info!(helper_id = %stored.meta.id, version = stored.meta.version, "helper updated");
-    let helper = to_proto(stored);
-    api.audit_helpers(
-        Action::Change,
-        [&helper],
-        &update.mask.fields().collect::<Vec<_>>().join(","),
-    )
-    .await?;
-    Ok(pb::UpdateHelperResponse { helper: Some(helper) })
+    Ok(pb::UpdateHelperResponse {
+        helper: Some(to_proto(stored)),
+    })
 }
 
 pub(super) async fn delete(
@@ -103,9 +99,9 @@ pub(super) async fn delete(
         request.expected_version,
     )
     .await?;
-    let helper = to_proto(store::helpers::get(&api.pool, id).await?);
-    api.audit_helpers(Action::Change, [&helper], "deleted").await?;
-    Ok(pb::DeleteHelperResponse { helper: Some(helper) })
+    Ok(pb::DeleteHelperResponse {
+        helper: Some(to_proto(store::helpers::get(&api.pool, id).await?)),
+    })
 }
 
 pub(super) async fn list(
@@ -212,14 +208,6 @@ pub(super) async fn import(
     .await?;
     if !request.dry_run {
         api.changed();
-        audit::record_for_call(
-            &api.pool,
-            Action::Change,
-            "helper_sheet",
-            &[(municipality.as_str().to_string(), uuid::Uuid::now_v7())],
-            &format!("created={} updated={}", report.created, report.updated),
-        )
-        .await?;
     }
     tracing::info!(
         municipality_code = municipality.as_str(),
