@@ -42,6 +42,21 @@ async fn reads_of_personal_data_and_changes_are_on_record_in_every_service() {
     let fixture = Fixture::create(&system, 3).await;
     let city = system.keys.municipal_admin.clone();
     let gifu = system.key(Role::MunicipalAdmin, "212016", None).await;
+    // A key made by the city's administrator through the API is on its trail.
+    let made = tsunagu_proto::access::v1::access_service_client::AccessServiceClient::new(
+        system.channel_with_key(ServiceName::Registry, &city),
+    )
+    .create_api_key(tsunagu_proto::access::v1::CreateApiKeyRequest {
+        name: "監査のテスト".into(),
+        role: Role::Coordinator.to_proto().into(),
+        scope_code: MUNICIPALITY.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .api_key
+    .unwrap();
 
     // The registry: a helper created (by the prefecture's administrator) and read (by the city).
     let helper = CommunityServiceClient::new(system.grpc_channel(ServiceName::Registry))
@@ -84,6 +99,10 @@ async fn reads_of_personal_data_and_changes_are_on_record_in_every_service() {
     );
     assert!(
         has(&registry_trail, "CreateHelper", "change", &helper.id),
+        "{registry_trail:?}"
+    );
+    assert!(
+        has(&registry_trail, "CreateApiKey", "change", &made.id),
         "{registry_trail:?}"
     );
     assert!(

@@ -48,6 +48,7 @@ impl AccessService for AccessApi {
             by = caller.actor(),
             "api key created"
         );
+        audit_key(&self.pool, &row, "created").await?;
         Ok(Response::new(pb::CreateApiKeyResponse {
             api_key: Some(key_to_proto(row)),
             key,
@@ -91,6 +92,7 @@ impl AccessService for AccessApi {
         let row = managed_key(&self.pool, &caller, id).await?;
         let row = store::revoke(&self.pool, row.id, reason, chrono::Utc::now()).await?;
         tracing::info!(key_prefix = row.prefix, by = caller.actor(), "api key revoked");
+        audit_key(&self.pool, &row, "revoked").await?;
         Ok(Response::new(pb::RevokeApiKeyResponse {
             api_key: Some(key_to_proto(row)),
         }))
@@ -152,6 +154,7 @@ impl AccessService for AccessApi {
             by = caller.actor(),
             "api key rotated"
         );
+        audit_key(&self.pool, &new_row, &format!("rotated from {}", row.prefix)).await?;
         Ok(Response::new(pb::CreateApiKeyResponse {
             api_key: Some(key_to_proto(new_row)),
             key,
@@ -181,6 +184,20 @@ impl AccessService for AccessApi {
             api_key: Some(key_to_proto(row)),
         }))
     }
+}
+
+/// Keys are changes like any other: on the trail of the scope they are for (a municipality's
+/// administrator sees who made and revoked its keys). The prefix names the key; no secret.
+async fn audit_key(pool: &PgPool, row: &KeyRow, what: &str) -> ServiceResult<()> {
+    let detail = format!("{what} {} role={}", row.prefix, row.role);
+    tsunagu_runtime::audit::record_for_call(
+        pool,
+        tsunagu_runtime::audit::Action::Change,
+        "api_key",
+        &[(row.scope_code.clone(), row.id)],
+        &detail,
+    )
+    .await
 }
 
 /// The key `id`, if the caller may manage it; otherwise the same refusal as for no such key.
