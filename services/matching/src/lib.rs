@@ -53,6 +53,7 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
         DATABASE_ROLE,
     )
     .await?;
+    register_gauges(host.pool.clone());
     host.spawn_partitioned_consumer(handler::MatchingHandler {
         outbox_wake: host.outbox_wake.clone(),
     });
@@ -64,4 +65,31 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
     ));
     let routes = grpc::routes(host.pool.clone(), host.outbox_wake.clone());
     host.serve(routes, GRPC_SERVICE_NAME).await
+}
+
+/// Needs no resource could take, per municipality, read at each scrape (as every tenant: the
+/// operators' view, counts only).
+fn register_gauges(pool: sqlx::PgPool) {
+    tsunagu_runtime::metrics::register_collector(Arc::new(move || {
+        let pool = pool.clone();
+        Box::pin(tsunagu_runtime::db::as_tenant(
+            tsunagu_runtime::db::EVERY_TENANT,
+            async move {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT municipality_code, count(*) FROM need WHERE status = 'unmatched' GROUP BY 1",
+                )
+                .fetch_all(&pool)
+                .await
+                .unwrap_or_default();
+                rows.into_iter()
+                    .map(|(municipality, count)| tsunagu_runtime::metrics::Sample {
+                        name: "tsunagu_matching_unmatched_needs",
+                        help: "Needs no resource could take, by municipality.",
+                        labels: vec![("municipality_code", municipality)],
+                        value: count as f64,
+                    })
+                    .collect()
+            },
+        ))
+    }));
 }

@@ -287,10 +287,30 @@ pub async fn pending(tx: &mut PgConnection, need: &NeedRef) -> sqlx::Result<Pend
 /// proposal's id, if one was made.
 pub async fn match_need(tx: &mut PgConnection, need: &NeedRef) -> sqlx::Result<Option<Uuid>> {
     let pending = pending(tx, need).await?;
+    let solving = std::time::Instant::now();
     let decision = placement::place(tx, &need.municipality_code, std::slice::from_ref(&pending))
         .await?
         .pop()
         .expect("one decision per need");
+    tsunagu_runtime::metrics::observe(
+        "tsunagu_matching_place_seconds",
+        "Time to decide a need's placement (read model, engine, explanation).",
+        &[],
+        solving.elapsed().as_secs_f64(),
+    );
+    let outcome = match &decision {
+        Decision::Proposed(_) => "proposed",
+        Decision::Unmatched { .. } => "unmatched",
+    };
+    tsunagu_runtime::metrics::count(
+        "tsunagu_matching_decisions_total",
+        "Needs matched, by outcome (proposed or unmatched) and municipality.",
+        &[
+            ("outcome", outcome),
+            ("municipality_code", &need.municipality_code),
+        ],
+        1.0,
+    );
     match decision {
         Decision::Proposed(candidate) => propose(tx, need, &candidate).await.map(Some),
         Decision::Unmatched { reason, kind } => {

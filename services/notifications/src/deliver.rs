@@ -292,6 +292,18 @@ impl Deliverer {
             }
         };
         let detail = error.unwrap_or_default();
+        tsunagu_runtime::metrics::count(
+            "tsunagu_notification_delivery_attempts_total",
+            "Delivery attempts by channel and outcome (delivered, retry, failed).",
+            &[("channel", &delivery.channel), ("outcome", outcome_code)],
+            1.0,
+        );
+        tsunagu_runtime::metrics::observe(
+            "tsunagu_notification_delivery_seconds",
+            "How long a delivery attempt took, by channel.",
+            &[("channel", &delivery.channel)],
+            f64::from(latency_ms) / 1000.0,
+        );
         // The attempt's log row and the delivery's new state in one statement: one round trip
         // and one durable commit, both or neither.
         sqlx::query(

@@ -104,6 +104,7 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
         wake: deliveries_due.clone(),
     };
     host.spawn_task(deliverer.run(shutdown.clone()));
+    register_gauges(host.pool.clone());
     host.spawn_task(digest::run(
         host.pool.clone(),
         Duration::from_secs(1),
@@ -118,4 +119,31 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
         shutdown,
     });
     host.serve(routes, GRPC_SERVICE_NAME).await
+}
+
+/// Deliveries waiting and dead, by channel, read at each scrape (as every tenant: counts only).
+fn register_gauges(pool: sqlx::PgPool) {
+    tsunagu_runtime::metrics::register_collector(Arc::new(move || {
+        let pool = pool.clone();
+        Box::pin(tsunagu_runtime::db::as_tenant(
+            tsunagu_runtime::db::EVERY_TENANT,
+            async move {
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT channel, state, count(*) FROM delivery
+                 WHERE state IN ('pending', 'digest', 'sending', 'dead') GROUP BY 1, 2",
+                )
+                .fetch_all(&pool)
+                .await
+                .unwrap_or_default();
+                rows.into_iter()
+                .map(|(channel, state, count)| tsunagu_runtime::metrics::Sample {
+                    name: "tsunagu_notification_deliveries",
+                    help: "Deliveries not yet delivered, by channel and state (dead: waiting for an operator).",
+                    labels: vec![("channel", channel), ("state", state)],
+                    value: count as f64,
+                })
+                .collect()
+            },
+        ))
+    }));
 }

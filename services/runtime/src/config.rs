@@ -157,6 +157,9 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Delivery over e-mail and webhooks (issue 6).
     pub notifications: NotificationsSettings,
+    /// Where the process serves Prometheus metrics at `/metrics` (TSUNAGU_METRICS_LISTEN,
+    /// e.g. 0.0.0.0:9464); unset: not served.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// How notifications leaves Tsunagu: the SMTP relay, webhooks, and the retry policy.
@@ -436,6 +439,19 @@ impl Config {
             check_url(&mut problems, "TSUNAGU_SMTP_URL", url, &["smtp", "smtps"]);
         }
 
+        let metrics_listen = match get("TSUNAGU_METRICS_LISTEN") {
+            None => None,
+            Some(raw) => match raw.trim().parse::<SocketAddr>() {
+                Ok(address) => Some(address),
+                Err(_) => {
+                    problems.push(format!(
+                        "TSUNAGU_METRICS_LISTEN={raw:?} is not a socket address such as 0.0.0.0:9464"
+                    ));
+                    None
+                }
+            },
+        };
+
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -466,6 +482,7 @@ impl Config {
             grpc_timeout_seconds,
             tls,
             notifications,
+            metrics_listen,
         })
     }
 

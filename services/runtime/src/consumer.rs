@@ -187,6 +187,8 @@ pub(crate) async fn process_delivery<H: EventHandler>(
                     span.record("tsunagu.duplicate", duplicate);
                     handler.after_commit();
                     delivery.acker.ack(BasicAckOptions::default()).await?;
+                    let outcome = if duplicate { "duplicate" } else { "handled" };
+                    consumed(settings, &delivery, outcome);
                     return Ok(());
                 }
                 Err(
@@ -209,6 +211,7 @@ pub(crate) async fn process_delivery<H: EventHandler>(
                 Err(TransactionError::Handler(HandlerError::Permanent(error))) => {
                     let reason = format!("{error:#}");
                     tracing::error!(reason, "event cannot be processed, dead-lettering");
+                    consumed(settings, &delivery, "dead_lettered");
                     return dead_letter(settings, dead_letter_channel, &delivery, &reason).await;
                 }
                 Err(TransactionError::Handler(HandlerError::Transient(error))) => {
@@ -220,6 +223,7 @@ pub(crate) async fn process_delivery<H: EventHandler>(
                         _ = shutdown.cancelled() => {}
                     }
                     delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+                    consumed(settings, &delivery, "redelivered");
                     return Ok(());
                 }
             }
@@ -267,6 +271,21 @@ async fn handle_in_transaction<H: EventHandler>(
         .map_err(TransactionError::Handler)?;
     tx.commit().await.map_err(TransactionError::Database)?;
     Ok(false)
+}
+
+/// `tsunagu_messages_consumed_total` by service, event type and outcome (handled, duplicate,
+/// redelivered, dead_lettered): redeliveries and duplicates show a consumer in trouble.
+fn consumed(settings: &ConsumerSettings, delivery: &Delivery, outcome: &str) {
+    crate::metrics::count(
+        "tsunagu_messages_consumed_total",
+        "Messages a consumer finished with, by service, event type and outcome.",
+        &[
+            ("service", settings.service.as_str()),
+            ("event_type", delivery.routing_key.as_str()),
+            ("outcome", outcome),
+        ],
+        1.0,
+    );
 }
 
 async fn dead_letter(

@@ -23,6 +23,7 @@ pub mod events;
 pub mod field_mask;
 pub mod grpc;
 pub mod health;
+pub mod metrics;
 pub mod outbox;
 pub mod partitions;
 pub mod service;

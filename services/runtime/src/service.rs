@@ -97,6 +97,7 @@ impl ServiceHost {
             tasks: JoinSet::new(),
             keys: None,
         };
+        register_outbox_gauges(name.as_str(), host.pool.clone());
         host.tasks.spawn(outbox::run_relay(
             name.as_str(),
             host.pool.clone(),
@@ -224,7 +225,7 @@ impl ServiceHost {
             .timeout(std::time::Duration::from_secs(u64::from(
                 self.config.grpc_timeout_seconds,
             )))
-            .layer(AuthLayer::new(authenticator))
+            .layer(AuthLayer::new(authenticator, service))
             .add_routes(routes)
             // Every service keeps its audit trail (`crate::audit`) and serves it.
             .add_service(crate::audit::api::server(self.pool.clone()))
@@ -291,4 +292,37 @@ impl RunningService {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}", self.local_addr)
     }
+}
+
+/// The service's outbox backlog and the age of its oldest unpublished event, read at each
+/// scrape: a broker outage shows as a growing backlog before anything is lost.
+fn register_outbox_gauges(service: &'static str, pool: PgPool) {
+    crate::metrics::register_collector(std::sync::Arc::new(move || {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let read: Result<(i64, Option<f64>), sqlx::Error> = sqlx::query_as(
+                "SELECT count(*), extract(epoch FROM now() - min(created_at))::float8
+                 FROM outbox WHERE published_at IS NULL",
+            )
+            .fetch_one(&pool)
+            .await;
+            let Ok((backlog, age)) = read else {
+                return Vec::new();
+            };
+            vec![
+                crate::metrics::Sample {
+                    name: "tsunagu_outbox_backlog",
+                    help: "Events committed but not yet published to RabbitMQ.",
+                    labels: vec![("service", service.to_string())],
+                    value: backlog as f64,
+                },
+                crate::metrics::Sample {
+                    name: "tsunagu_outbox_oldest_age_seconds",
+                    help: "Age of the oldest unpublished event (0 when none).",
+                    labels: vec![("service", service.to_string())],
+                    value: age.unwrap_or(0.0),
+                },
+            ]
+        })
+    }));
 }

@@ -94,6 +94,11 @@ fn main() -> std::process::ExitCode {
             _ => "tsunagu".to_string(),
         };
         let telemetry = telemetry::init(&service_name, &config)?;
+        if let (Some(address), Command::Up | Command::Serve(_)) = (config.metrics_listen, &command) {
+            let bound =
+                tsunagu_runtime::metrics::serve(address, tokio_util::sync::CancellationToken::new()).await?;
+            tracing::info!(%bound, "serving Prometheus metrics at /metrics");
+        }
         let result = match command {
             Command::Up => up(config).await,
             Command::Serve(service) => serve(config, service).await,

@@ -16,6 +16,7 @@ mod health_and_reflection;
 mod incremental_matching;
 mod invalid_input;
 mod matching_workers;
+mod metrics;
 mod mutual_tls;
 mod need_edits;
 mod need_follow_up;

@@ -19,11 +19,16 @@ const OPEN_PREFIXES: [&str; 3] = [
 #[derive(Clone)]
 pub struct AuthLayer {
     authenticator: Authenticator,
+    service: &'static str,
 }
 
 impl AuthLayer {
-    pub fn new(authenticator: Authenticator) -> AuthLayer {
-        AuthLayer { authenticator }
+    /// `service` names the calls' metrics (`crate::metrics`).
+    pub fn new(authenticator: Authenticator, service: &'static str) -> AuthLayer {
+        AuthLayer {
+            authenticator,
+            service,
+        }
     }
 }
 
@@ -34,6 +39,7 @@ impl<S> Layer<S> for AuthLayer {
         Authenticated {
             inner,
             authenticator: self.authenticator.clone(),
+            service: self.service,
         }
     }
 }
@@ -42,6 +48,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct Authenticated<S> {
     inner: S,
     authenticator: Authenticator,
+    service: &'static str,
 }
 
 impl<S, B> Service<http::Request<B>> for Authenticated<S>
@@ -63,11 +70,14 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let authenticator = self.authenticator.clone();
+        let service = self.service;
         Box::pin(async move {
-            let path = request.uri().path();
+            let path = request.uri().path().to_string();
             if OPEN_PREFIXES.iter().any(|open| path.starts_with(open)) {
                 return inner.call(request).await;
             }
+            let started = std::time::Instant::now();
+            let method = path.rsplit('/').next().unwrap_or_default().to_string();
             // The leaf certificate the handshake verified, when the service speaks mutual TLS.
             let certificate = request
                 .extensions()
@@ -103,13 +113,19 @@ where
                                 .get("user-agent")
                                 .and_then(|value| value.to_str().ok()),
                         ),
-                        method: path.rsplit('/').next().unwrap_or_default().to_string(),
+                        method: method.clone(),
                     };
                     request.extensions_mut().insert(principal);
-                    crate::db::as_scope(scope, crate::audit::as_call(call, inner.call(request))).await
+                    let response =
+                        crate::db::as_scope(scope, crate::audit::as_call(call, inner.call(request))).await;
+                    if let Ok(response) = &response {
+                        record_call(service, &method, grpc_code(response.headers()), started);
+                    }
+                    response
                 }
                 Err(status) => {
                     tracing::info!(path, code = ?status.code(), "call refused before its handler");
+                    record_call(service, &method, status.code() as i32, started);
                     Ok(status.into_http())
                 }
             }
@@ -129,4 +145,32 @@ fn remote_address<B>(request: &http::Request<B>) -> Option<std::net::SocketAddr>
                 .get::<TlsConnectInfo<TcpConnectInfo>>()
                 .and_then(|info| info.get_ref().remote_addr())
         })
+}
+
+/// The call's gRPC status as far as the response's headers tell: an error answered before any
+/// message carries it there ("trailers-only"); otherwise it is OK, or an error in the trailers
+/// of a stream that had begun, counted as OK here.
+fn grpc_code(headers: &http::HeaderMap) -> i32 {
+    headers
+        .get("grpc-status")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `tsunagu_rpc_server_calls_total` and `_duration_seconds`, by service, method and code.
+fn record_call(service: &'static str, method: &str, code: i32, started: std::time::Instant) {
+    let code_name = format!("{:?}", tonic::Code::from_i32(code));
+    crate::metrics::count(
+        "tsunagu_rpc_server_calls_total",
+        "gRPC calls handled, by service, method and status code.",
+        &[("service", service), ("method", method), ("code", &code_name)],
+        1.0,
+    );
+    crate::metrics::observe(
+        "tsunagu_rpc_server_duration_seconds",
+        "Time from a call's arrival to its response headers, by service and method.",
+        &[("service", service), ("method", method)],
+        started.elapsed().as_secs_f64(),
+    );
 }

@@ -1,0 +1,100 @@
+//! Metrics (issue 8): a whole need's journey shows in the Prometheus text the process serves —
+//! calls by method and code, consumed messages, the outbox backlog, matching's decisions and
+//! unmatched needs, delivery attempts by channel — scraped over real HTTP.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+use tsunagu_tests::{Fixture, TestSystem, eventually};
+
+use crate::support::*;
+
+async fn scrape(address: std::net::SocketAddr) -> String {
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect to /metrics");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// The value of the first series whose line starts with `prefix`.
+fn value(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|line| line.starts_with(prefix))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_needs_journey_shows_in_the_metrics() {
+    let endpoint = CancellationToken::new();
+    let address = tsunagu_runtime::metrics::serve("127.0.0.1:0".parse().unwrap(), endpoint.clone())
+        .await
+        .unwrap();
+    let system = TestSystem::start().await;
+    let fixture = Fixture::create(&system, 1).await;
+    let proposed = submit_need(&system, "metrics-1", &fixture.daily_life_area_id, "ゴミ出し").await;
+    wait_for_notification(&system, &fixture.organization_id, &proposed.id).await;
+    // A second need finds the place taken: unmatched.
+    submit_need(&system, "metrics-2", &fixture.daily_life_area_id, "ゴミ出し").await;
+
+    let text = eventually("matching's decisions in the metrics", WAIT, || async {
+        let text = scrape(address).await;
+        (value(&text, "tsunagu_matching_decisions_total{outcome=\"unmatched\"").unwrap_or(0.0) >= 1.0)
+            .then_some(text)
+    })
+    .await;
+    let submitted = value(
+        &text,
+        "tsunagu_rpc_server_calls_total{service=\"intake\",method=\"SubmitNeed\",code=\"Ok\"}",
+    );
+    assert!(submitted.unwrap_or(0.0) >= 2.0, "{text}");
+    assert!(text.contains("# TYPE tsunagu_rpc_server_duration_seconds histogram"));
+    assert!(
+        value(
+            &text,
+            "tsunagu_messages_consumed_total{service=\"matching\",event_type=\"need.submitted\",outcome=\"handled\"}"
+        )
+        .unwrap_or(0.0)
+            >= 2.0,
+        "{text}"
+    );
+    assert!(
+        text.contains("tsunagu_outbox_backlog{service=\"intake\"}"),
+        "{text}"
+    );
+    assert!(text.contains("tsunagu_matching_place_seconds_count"), "{text}");
+    assert!(
+        value(
+            &text,
+            "tsunagu_matching_unmatched_needs{municipality_code=\"212024\"}"
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "{text}"
+    );
+    // A refused call is counted with its code.
+    let refused = tsunagu_proto::intake::v1::intake_service_client::IntakeServiceClient::new(
+        system.anonymous_channel(tsunagu_runtime::ServiceName::Intake),
+    )
+    .list_needs(tsunagu_proto::intake::v1::ListNeedsRequest::default())
+    .await;
+    assert!(refused.is_err());
+    let text = scrape(address).await;
+    assert!(
+        value(
+            &text,
+            "tsunagu_rpc_server_calls_total{service=\"intake\",method=\"ListNeeds\",code=\"Unauthenticated\"}"
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "{text}"
+    );
+    endpoint.cancel();
+    system.shutdown().await;
+}
