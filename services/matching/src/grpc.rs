@@ -152,7 +152,6 @@ impl MatchingService for MatchingApi {
         request: Request<pb::ApproveProposalRequest>,
     ) -> Result<Response<pb::ApproveProposalResponse>, Status> {
         let caller = principal_of(&request)?;
-        let actor = audit::Actor::of(&request, &caller);
         let request = request.into_inner();
         let id = parse_id("proposal_id", &request.proposal_id)?;
         authz::on_proposal(&self.pool, &caller, id, authz::ProposalAction::Approve).await?;
@@ -161,25 +160,7 @@ impl MatchingService for MatchingApi {
         let row = db::as_tenant(db::EVERY_TENANT, async {
             let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
             let answered = proposals::approve(&mut tx, id, &who(&request.approved_by)).await?;
-            let municipality: String =
-                sqlx::query_scalar("SELECT municipality_code FROM proposal WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(ServiceError::from)?;
-            audit::record_in(
-                &mut tx,
-                &actor,
-                audit::Event {
-                    municipality_code: &municipality,
-                    action: audit::Action::Change,
-                    method: "ApproveProposal",
-                    object_kind: "proposal",
-                    object_id: Some(id),
-                    detail: "approved".into(),
-                },
-            )
-            .await?;
+            audit_answer(&mut tx, id, "approved").await?;
             tx.commit().await.map_err(ServiceError::from)?;
             Ok::<_, ServiceError>(answered)
         })
@@ -196,7 +177,6 @@ impl MatchingService for MatchingApi {
         request: Request<pb::AcceptProposalRequest>,
     ) -> Result<Response<pb::AcceptProposalResponse>, Status> {
         let caller = principal_of(&request)?;
-        let actor = audit::Actor::of(&request, &caller);
         let request = request.into_inner();
         let id = parse_id("proposal_id", &request.proposal_id)?;
         authz::on_proposal(&self.pool, &caller, id, authz::ProposalAction::Answer).await?;
@@ -205,25 +185,7 @@ impl MatchingService for MatchingApi {
         let row = db::as_tenant(db::EVERY_TENANT, async {
             let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
             let answered = proposals::accept(&mut tx, id, &who(&request.responded_by)).await?;
-            let municipality: String =
-                sqlx::query_scalar("SELECT municipality_code FROM proposal WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(ServiceError::from)?;
-            audit::record_in(
-                &mut tx,
-                &actor,
-                audit::Event {
-                    municipality_code: &municipality,
-                    action: audit::Action::Change,
-                    method: "AcceptProposal",
-                    object_kind: "proposal",
-                    object_id: Some(id),
-                    detail: "accepted".into(),
-                },
-            )
-            .await?;
+            audit_answer(&mut tx, id, "accepted").await?;
             tx.commit().await.map_err(ServiceError::from)?;
             Ok::<_, ServiceError>(answered)
         })
@@ -240,7 +202,6 @@ impl MatchingService for MatchingApi {
         request: Request<pb::RejectProposalRequest>,
     ) -> Result<Response<pb::RejectProposalResponse>, Status> {
         let caller = principal_of(&request)?;
-        let actor = audit::Actor::of(&request, &caller);
         let request = request.into_inner();
         let mut violations = Violations::new();
         let id = violations.absorb(parse_id("proposal_id", &request.proposal_id));
@@ -259,25 +220,7 @@ impl MatchingService for MatchingApi {
         let (row, next) = db::as_tenant(db::EVERY_TENANT, async {
             let mut tx = self.pool.begin().await.map_err(ServiceError::from)?;
             let answered = proposals::reject(&mut tx, id, &reason, &who(&request.responded_by)).await?;
-            let municipality: String =
-                sqlx::query_scalar("SELECT municipality_code FROM proposal WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(ServiceError::from)?;
-            audit::record_in(
-                &mut tx,
-                &actor,
-                audit::Event {
-                    municipality_code: &municipality,
-                    action: audit::Action::Change,
-                    method: "RejectProposal",
-                    object_kind: "proposal",
-                    object_id: Some(id),
-                    detail: "rejected".into(),
-                },
-            )
-            .await?;
+            audit_answer(&mut tx, id, "rejected").await?;
             tx.commit().await.map_err(ServiceError::from)?;
             Ok::<_, ServiceError>(answered)
         })
@@ -504,4 +447,25 @@ fn settings_to_proto(code: &str, settings: Settings, in_force: &Weights) -> pb::
             .filter_map(|name| weights::get(in_force, name).map(|value| (name.to_string(), value)))
             .collect(),
     }
+}
+
+/// Puts an answer to proposal `id` on the audit trail of the need's municipality, in the
+/// answer's transaction, as the call being handled (the auth layer's `audit::Call`).
+async fn audit_answer(tx: &mut sqlx::PgConnection, id: Uuid, detail: &str) -> Result<(), ServiceError> {
+    let Some(call) = audit::current_call() else {
+        return Ok(());
+    };
+    let municipality: String = sqlx::query_scalar("SELECT municipality_code FROM proposal WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    audit::record_objects_in(
+        tx,
+        &call,
+        audit::Action::Change,
+        "proposal",
+        &[(municipality, id)],
+        detail,
+    )
+    .await
 }
