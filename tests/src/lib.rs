@@ -648,3 +648,54 @@ impl EventTap {
         let _ = self.connection.close(200, "done".into()).await;
     }
 }
+
+/// A service's database as the service's own role sees it, for tests of the database wall
+/// (row-level security): every query runs with the tenant and organisation it is given.
+pub struct Wall {
+    pool: sqlx::PgPool,
+}
+
+impl TestSystem {
+    /// Connects to `service`'s schema acting as `role` (e.g. `tsunagu_intake::DATABASE_ROLE`).
+    pub async fn wall(&self, service: ServiceName, role: &'static str) -> Wall {
+        Wall {
+            pool: db::connect_guarded(&self.database_url, service.as_str(), 1, role)
+                .await
+                .expect("connect as the service's role"),
+        }
+    }
+}
+
+impl Wall {
+    /// The single number `query` (a `SELECT count(*) …`) returns as `tenant` acting for
+    /// `organization` ("" for none).
+    pub async fn count(&self, query: &str, tenant: &str, organization: &str) -> i64 {
+        let scope = db::Scope {
+            tenant: tenant.into(),
+            organization: organization.into(),
+        };
+        db::as_scope(scope, async {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(query.to_string()))
+                .fetch_one(&self.pool)
+                .await
+                .expect("the count query runs")
+        })
+        .await
+    }
+
+    /// How many rows `statement` (an UPDATE or DELETE) changed as `tenant`.
+    pub async fn rows_changed(&self, statement: &str, tenant: &str) -> u64 {
+        db::as_tenant(tenant, async {
+            sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+                .execute(&self.pool)
+                .await
+                .expect("the statement runs")
+                .rows_affected()
+        })
+        .await
+    }
+
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}

@@ -207,29 +207,19 @@ async fn a_webhook_answering_500_then_200_is_delivered_once_and_signed() {
 
     // The database holds the tenant wall for subscriptions, deliveries and their log too: as
     // 岐阜市, the service's own role sees none of 大垣市's.
-    let guarded = tsunagu_runtime::db::connect_guarded(
-        &system.database_url,
-        ServiceName::Notifications.as_str(),
-        1,
-        tsunagu_notifications::DATABASE_ROLE,
-    )
-    .await
-    .unwrap();
+    let wall = system
+        .wall(ServiceName::Notifications, tsunagu_notifications::DATABASE_ROLE)
+        .await;
     for table in ["subscription", "delivery", "delivery_attempt", "need_context"] {
-        let count = |tenant: &'static str| {
-            let pool = guarded.clone();
-            tsunagu_runtime::db::as_tenant(tenant, async move {
-                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap()
-            })
-        };
-        assert!(count(MUNICIPALITY).await >= 1, "{table} as 大垣市");
-        assert_eq!(count("212016").await, 0, "{table} as 岐阜市");
-        assert_eq!(count("").await, 0, "{table} without a tenant");
+        let query = format!("SELECT count(*) FROM {table}");
+        assert!(
+            wall.count(&query, MUNICIPALITY, "").await >= 1,
+            "{table} as 大垣市"
+        );
+        assert_eq!(wall.count(&query, "212016", "").await, 0, "{table} as 岐阜市");
+        assert_eq!(wall.count(&query, "", "").await, 0, "{table} without a tenant");
     }
-    guarded.close().await;
+    wall.close().await;
     system.shutdown().await;
 }
 

@@ -739,81 +739,47 @@ async fn proposals_settings_and_notifications_stay_with_their_tenants() {
 
     // Notifications' database keeps the same wall: as 岐阜市 nothing of 大垣市's is visible;
     // as the provider's organisation its own inbox is, from any municipality.
-    let guarded = tsunagu_runtime::db::connect_guarded(
-        &system.database_url,
-        ServiceName::Notifications.as_str(),
-        1,
-        tsunagu_notifications::DATABASE_ROLE,
-    )
-    .await
-    .unwrap();
-    let visible = |scope: tsunagu_runtime::db::Scope| {
-        let pool = guarded.clone();
-        tsunagu_runtime::db::as_scope(scope, async move {
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM notification")
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        })
-    };
-    let scope = |tenant: &str, organization: &str| tsunagu_runtime::db::Scope {
-        tenant: tenant.into(),
-        organization: organization.into(),
-    };
-    assert!(visible(scope(MUNICIPALITY, "")).await >= 1);
-    assert_eq!(visible(scope(GIFU_CITY, "")).await, 0);
-    assert_eq!(visible(scope("", "")).await, 0);
+    let wall = system
+        .wall(ServiceName::Notifications, tsunagu_notifications::DATABASE_ROLE)
+        .await;
+    const INBOX: &str = "SELECT count(*) FROM notification";
+    assert!(wall.count(INBOX, MUNICIPALITY, "").await >= 1);
+    assert_eq!(wall.count(INBOX, GIFU_CITY, "").await, 0);
+    assert_eq!(wall.count(INBOX, "", "").await, 0);
     assert!(
-        visible(scope(GIFU_CITY, &fixture.organization_id)).await >= 1,
+        wall.count(INBOX, GIFU_CITY, &fixture.organization_id).await >= 1,
         "the provider's own inbox"
     );
-    assert_eq!(visible(scope(GIFU_CITY, &other_organization.id)).await, 0);
-    guarded.close().await;
+    assert_eq!(wall.count(INBOX, GIFU_CITY, &other_organization.id).await, 0);
+    wall.close().await;
 
     // Matching's too: its needs and proposals to their municipality, a provider the proposals
     // addressed to it (and their needs), the prefecture its municipalities' (the gap map).
-    let guarded = tsunagu_runtime::db::connect_guarded(
-        &system.database_url,
-        ServiceName::Matching.as_str(),
-        1,
-        tsunagu_matching::DATABASE_ROLE,
-    )
-    .await
-    .unwrap();
-    let rows = |table: &'static str, scope: tsunagu_runtime::db::Scope| {
-        let pool = guarded.clone();
-        tsunagu_runtime::db::as_scope(scope, async move {
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        })
-    };
+    let wall = system
+        .wall(ServiceName::Matching, tsunagu_matching::DATABASE_ROLE)
+        .await;
     for table in ["need", "proposal"] {
+        let query = format!("SELECT count(*) FROM {table}");
         assert!(
-            rows(table, scope(MUNICIPALITY, "")).await >= 1,
+            wall.count(&query, MUNICIPALITY, "").await >= 1,
             "{table} as 大垣市"
         );
-        assert!(rows(table, scope(PREFECTURE, "")).await >= 1, "{table} as 岐阜県");
-        assert_eq!(rows(table, scope(GIFU_CITY, "")).await, 0, "{table} as 岐阜市");
-        assert_eq!(rows(table, scope("", "")).await, 0, "{table} without a tenant");
+        assert!(wall.count(&query, PREFECTURE, "").await >= 1, "{table} as 岐阜県");
+        assert_eq!(wall.count(&query, GIFU_CITY, "").await, 0, "{table} as 岐阜市");
+        assert_eq!(wall.count(&query, "", "").await, 0, "{table} without a tenant");
         assert!(
-            rows(table, scope(GIFU_CITY, &fixture.organization_id)).await >= 1,
+            wall.count(&query, GIFU_CITY, &fixture.organization_id).await >= 1,
             "{table} of the provider's proposals"
         );
-        assert_eq!(rows(table, scope(GIFU_CITY, &other_organization.id)).await, 0);
+        assert_eq!(wall.count(&query, GIFU_CITY, &other_organization.id).await, 0);
     }
     // Writing another municipality's rows is refused by the database itself.
-    let written = tsunagu_runtime::db::as_tenant(GIFU_CITY, async {
-        sqlx::query("UPDATE proposal SET status = 'withdrawn'")
-            .execute(&guarded)
-            .await
-            .unwrap()
-            .rows_affected()
-    })
-    .await;
-    assert_eq!(written, 0);
-    guarded.close().await;
+    assert_eq!(
+        wall.rows_changed("UPDATE proposal SET status = 'withdrawn'", GIFU_CITY)
+            .await,
+        0
+    );
+    wall.close().await;
     system.shutdown().await;
 }
 
@@ -1024,64 +990,31 @@ async fn the_registry_is_read_by_all_and_written_by_its_municipality() {
 
     // The registry's database holds the wall around helpers and their history (contact
     // details), and leaves the public record open.
-    let guarded = tsunagu_runtime::db::connect_guarded(
-        &system.database_url,
-        ServiceName::Registry.as_str(),
-        1,
-        tsunagu_registry::DATABASE_ROLE,
-    )
-    .await
-    .unwrap();
-    let rows = |query: &'static str, tenant: &'static str, organization: String| {
-        let pool = guarded.clone();
-        let scope = tsunagu_runtime::db::Scope {
-            tenant: tenant.into(),
-            organization,
-        };
-        tsunagu_runtime::db::as_scope(scope, async move {
-            sqlx::query_scalar::<_, i64>(query)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        })
-    };
+    let wall = system
+        .wall(ServiceName::Registry, tsunagu_registry::DATABASE_ROLE)
+        .await;
     const HELPERS: &str = "SELECT count(*) FROM helper";
     const HELPER_HISTORY: &str = "SELECT count(*) FROM change_history WHERE entity_kind = 'helper'";
     const PUBLIC_RECORD: &str = "SELECT count(*) FROM resource";
     for query in [HELPERS, HELPER_HISTORY] {
         assert!(
-            rows(query, MUNICIPALITY, String::new()).await >= 1,
+            wall.count(query, MUNICIPALITY, "").await >= 1,
             "{query} as 大垣市"
         );
+        assert!(wall.count(query, PREFECTURE, "").await >= 1, "{query} as 岐阜県");
+        assert_eq!(wall.count(query, GIFU_CITY, "").await, 0, "{query} as 岐阜市");
+        assert_eq!(wall.count(query, "", "").await, 0, "{query} without a tenant");
         assert!(
-            rows(query, PREFECTURE, String::new()).await >= 1,
-            "{query} as 岐阜県"
-        );
-        assert_eq!(
-            rows(query, GIFU_CITY, String::new()).await,
-            0,
-            "{query} as 岐阜市"
-        );
-        assert_eq!(
-            rows(query, "", String::new()).await,
-            0,
-            "{query} without a tenant"
-        );
-        assert!(
-            rows(query, GIFU_CITY, fixture.organization_id.clone()).await >= 1,
+            wall.count(query, GIFU_CITY, &fixture.organization_id).await >= 1,
             "{query} as the helper's organisation"
         );
     }
-    assert!(rows(PUBLIC_RECORD, GIFU_CITY, String::new()).await >= 1);
-    let written = tsunagu_runtime::db::as_tenant(GIFU_CITY, async {
-        sqlx::query("UPDATE helper SET name = '書き換え'")
-            .execute(&guarded)
-            .await
-            .unwrap()
-            .rows_affected()
-    })
-    .await;
-    assert_eq!(written, 0);
-    guarded.close().await;
+    assert!(wall.count(PUBLIC_RECORD, GIFU_CITY, "").await >= 1);
+    assert_eq!(
+        wall.rows_changed("UPDATE helper SET name = '書き換え'", GIFU_CITY)
+            .await,
+        0
+    );
+    wall.close().await;
     system.shutdown().await;
 }
