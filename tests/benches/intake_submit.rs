@@ -20,11 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use tsunagu_proto::common::v1 as common_pb;
-use tsunagu_proto::intake::v1 as pb;
 use tsunagu_runtime::ServiceName;
-use tsunagu_tests::{Fixture, MUNICIPALITY, Options, TestSystem, consent_to_share};
+use tsunagu_tests::bench::{need_request, setting};
+use tsunagu_tests::{Fixture, MUNICIPALITY, Options, TestSystem};
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -32,15 +30,6 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(run())
-}
-
-fn setting(name: &str, default: u64) -> anyhow::Result<u64> {
-    match std::env::var(name) {
-        Ok(value) => value
-            .parse()
-            .with_context(|| format!("{name} must be a whole number")),
-        Err(_) => Ok(default),
-    }
 }
 
 /// What one phase achieved.
@@ -101,31 +90,6 @@ where
         wall: started.elapsed(),
         latencies,
     })
-}
-
-fn need_request(area_id: &str, request_id: String) -> pb::SubmitNeedRequest {
-    pb::SubmitNeedRequest {
-        request_id,
-        municipality_code: MUNICIPALITY.into(),
-        area_id: area_id.into(),
-        category: "ゴミ出し".into(),
-        details: Some(pb::NeedDetails {
-            time_windows: vec![common_pb::TimeWindow {
-                weekday: common_pb::Weekday::Tuesday.into(),
-                start_minute: 540,
-                end_minute: 720,
-            }],
-            frequency: Some(pb::Frequency {
-                times: 1,
-                per: pb::FrequencyUnit::Week.into(),
-            }),
-            eligibility: pb::Eligibility::Support1.into(),
-            ..Default::default()
-        }),
-        channel: pb::ReferralChannel::CareManager.into(),
-        consent: Some(consent_to_share()),
-        ..Default::default()
-    }
 }
 
 async fn reference(pool: &sqlx::PgPool, clients: usize, seconds: u64) -> anyhow::Result<Phase> {

@@ -46,12 +46,11 @@ use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
-use tsunagu_proto::common::v1 as common_pb;
-use tsunagu_proto::intake::v1 as pb;
 use tsunagu_proto::notifications::v1 as notifications_pb;
 use tsunagu_runtime::ServiceName;
 use tsunagu_runtime::amqp::{self, Envelope};
-use tsunagu_tests::{Fixture, MUNICIPALITY, Options, RABBITMQ_URL, TestSystem, consent_to_share};
+use tsunagu_tests::bench::{need_request, setting};
+use tsunagu_tests::{Fixture, MUNICIPALITY, Options, RABBITMQ_URL, TestSystem};
 
 /// How often the drain checks whether every need of a rate has been notified.
 const DRAIN_POLL: Duration = Duration::from_millis(20);
@@ -62,16 +61,6 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(run())
-}
-
-fn setting(name: &str, default: u64) -> anyhow::Result<u64> {
-    match std::env::var(name) {
-        Ok(value) => value
-            .trim()
-            .parse()
-            .with_context(|| format!("{name} must be a whole number")),
-        Err(_) => Ok(default),
-    }
 }
 
 /// The offered rates: `TSUNAGU_LOAD_RATES` ("50 100 200"), else `TSUNAGU_LOAD_RATE`.
@@ -344,31 +333,6 @@ impl Ceilings {
             insert_serial: (a.insert_serial + b.insert_serial) / 2.0,
             publish: (a.publish + b.publish) / 2.0,
         }
-    }
-}
-
-fn need_request(area_id: &str, request_id: String) -> pb::SubmitNeedRequest {
-    pb::SubmitNeedRequest {
-        request_id,
-        municipality_code: MUNICIPALITY.into(),
-        area_id: area_id.into(),
-        category: "ゴミ出し".into(),
-        details: Some(pb::NeedDetails {
-            time_windows: vec![common_pb::TimeWindow {
-                weekday: common_pb::Weekday::Tuesday.into(),
-                start_minute: 540,
-                end_minute: 720,
-            }],
-            frequency: Some(pb::Frequency {
-                times: 1,
-                per: pb::FrequencyUnit::Week.into(),
-            }),
-            eligibility: pb::Eligibility::Support1.into(),
-            ..Default::default()
-        }),
-        channel: pb::ReferralChannel::CareManager.into(),
-        consent: Some(consent_to_share()),
-        ..Default::default()
     }
 }
 

@@ -50,6 +50,7 @@ use tsunagu_proto::notifications::v1 as pb;
 use tsunagu_runtime::ServiceName;
 use tsunagu_runtime::amqp::{self, Envelope, PublishError};
 use tsunagu_runtime::events::{self, NeedUnmatched};
+use tsunagu_tests::bench::setting;
 use tsunagu_tests::webhook_receiver::{ReceivedRequest, WebhookReceiver};
 use tsunagu_tests::{MUNICIPALITY, Options, RABBITMQ_URL, TestSystem};
 use uuid::Uuid;
@@ -68,15 +69,6 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(run())
-}
-
-fn setting(name: &str, default: u64) -> anyhow::Result<u64> {
-    match std::env::var(name) {
-        Ok(value) => value
-            .parse()
-            .with_context(|| format!("{name} must be a whole number")),
-        Err(_) => Ok(default),
-    }
 }
 
 /// What one phase achieved.

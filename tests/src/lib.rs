@@ -3,6 +3,7 @@
 //! (exchange and queue names), so tests run side by side without seeing each other, and
 //! removes both when it shuts down.
 
+pub mod bench;
 pub mod certificates;
 pub mod otlp_receiver;
 pub mod smtp_server;
