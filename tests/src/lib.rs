@@ -65,8 +65,14 @@ pub struct TestKeys {
     pub municipal_admin: String,
 }
 
+/// Settings as environment variables: (name, value), the first of a name wins.
+pub type Settings = Vec<(&'static str, String)>;
+
 pub struct TestSystem {
     pub config: Arc<Config>,
+    /// The settings `config` was read from, for a service started as a process of its own
+    /// (its environment).
+    pub settings: Settings,
     pub keys: TestKeys,
     pub database_url: String,
     database_name: String,
@@ -133,12 +139,15 @@ impl TestSystem {
             if let Some(limit) = options.delivery_limit {
                 vars.push(("TSUNAGU_AMQP_DELIVERY_LIMIT", limit.to_string()));
             }
+            vars
+        };
+        let configure = |vars: &Settings| {
             Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()))
                 .expect("test configuration is valid")
         };
 
         let shutdown = CancellationToken::new();
-        let registry = tsunagu_registry::start(Arc::new(vars(None)), shutdown.clone())
+        let registry = tsunagu_registry::start(Arc::new(configure(&vars(None))), shutdown.clone())
             .await
             .expect("registry starts");
         // Notifications looks organisations up in the registry, so it needs the real port.
@@ -149,7 +158,8 @@ impl TestSystem {
         let registry_url = registry_proxy
             .as_ref()
             .map_or_else(|| registry.url(), |proxy| proxy.http_url());
-        let config = Arc::new(vars(Some(registry_url)));
+        let settings = vars(Some(registry_url));
+        let config = Arc::new(configure(&settings));
         let intake = tsunagu_intake::start(config.clone(), shutdown.clone())
             .await
             .expect("intake starts");
@@ -173,6 +183,7 @@ impl TestSystem {
         TestSystem {
             topology: Topology::from_config(&config),
             config,
+            settings,
             keys,
             database_url,
             database_name,

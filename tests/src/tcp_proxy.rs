@@ -4,6 +4,9 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -19,6 +22,12 @@ pub struct TcpProxy {
 
 impl TcpProxy {
     pub async fn start(upstream: SocketAddr) -> TcpProxy {
+        TcpProxy::start_with_latency(upstream, Duration::ZERO).await
+    }
+
+    /// A proxy that holds every chunk it passes, either way, for `latency`: a slow link, to
+    /// make a consumer slow the way a distant or overloaded one is.
+    pub async fn start_with_latency(upstream: SocketAddr, latency: Duration) -> TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let local_addr = listener.local_addr().expect("proxy address");
         let (open, open_rx) = watch::channel(true);
@@ -37,8 +46,18 @@ impl TcpProxy {
                     continue;
                 }
                 let task = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(upstream).await {
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    if latency.is_zero() {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        return;
+                    }
+                    let (client_read, client_write) = client.split();
+                    let (server_read, server_write) = server.split();
+                    tokio::select! {
+                        _ = relay_slowly(client_read, server_write, latency) => {}
+                        _ = relay_slowly(server_read, client_write, latency) => {}
                     }
                 });
                 tracked.lock().expect("lock").push(task.abort_handle());
@@ -85,6 +104,21 @@ impl Drop for TcpProxy {
         self.accept_task.abort();
         for connection in self.connections.lock().expect("lock").drain(..) {
             connection.abort();
+        }
+    }
+}
+
+/// Copies `from` to `to`, each chunk after `latency`.
+async fn relay_slowly(mut from: impl AsyncRead + Unpin, mut to: impl AsyncWrite + Unpin, latency: Duration) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        tokio::time::sleep(latency).await;
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
         }
     }
 }

@@ -561,6 +561,16 @@ pub async fn partition_holders(pool: &PgPool, service: ServiceName) -> sqlx::Res
     .await
 }
 
+/// How many workers of `service` are live (holding partitions or standing by for them).
+pub async fn live_workers(pool: &PgPool, service: ServiceName) -> sqlx::Result<i64> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM pg_locks WHERE {HELD_LOCKS_OF_CLASS}"
+    )))
+    .bind(i64::from(lock_class(service, "workers")))
+    .fetch_one(pool)
+    .await
+}
+
 /// The granted two-key advisory locks of class `$1` in this database (two-key locks show the
 /// first key as `classid` and have `objsubid` 2).
 const HELD_LOCKS_OF_CLASS: &str =
