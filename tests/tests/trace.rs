@@ -58,6 +58,13 @@ async fn one_need_is_one_trace_across_all_four_services() {
             category: "ゴミ出し".into(),
             urgency: intake_pb::Urgency::Urgent.into(),
             resident_id: String::new(),
+            // Personal data: it must show in no span.
+            referrer: Some(intake_pb::Referrer {
+                name: "山田花子".into(),
+                contact: "0584-00-0000".into(),
+                ..Default::default()
+            }),
+            notes: "山田さんのゴミ出し、毎週火曜".into(),
             consent: Some(tsunagu_tests::consent_to_share()),
             ..Default::default()
         })
@@ -171,6 +178,79 @@ async fn one_need_is_one_trace_across_all_four_services() {
     assert_eq!(lookup_served.attribute("rpc.system"), Some("grpc"));
     assert_eq!(lookup_served.attribute("rpc.method"), Some("GetOrganization"));
     assert!(trace.iter().all(|s| s.service_name == "tsunagu-test"));
+
+    // The ids of what the messages are about (never personal data) ride on the spans.
+    assert_eq!(
+        matching_process.attribute("tsunagu.need_id"),
+        Some(need.id.as_str())
+    );
+    assert_eq!(
+        notifications_process.attribute("tsunagu.need_id"),
+        Some(need.id.as_str())
+    );
+    let proposal_id = notifications_process
+        .attribute("tsunagu.proposal_id")
+        .expect("match.proposed names its proposal");
+    assert_eq!(
+        matching_publish.attribute("tsunagu.proposal_id"),
+        Some(proposal_id)
+    );
+
+    // The significant database operations, after the database conventions, in the same trace.
+    let db = |service: &str, name: &str| -> &ReceivedSpan {
+        let span = find(SPAN_KIND_CLIENT, service, name);
+        assert_eq!(span.attribute("db.system.name"), Some("postgresql"), "{span:?}");
+        assert_eq!(span.attribute("db.namespace"), Some(service), "{span:?}");
+        let (operation, table) = name.split_once(' ').expect("operation and table");
+        assert_eq!(span.attribute("db.operation.name"), Some(operation), "{span:?}");
+        assert_eq!(span.attribute("db.collection.name"), Some(table), "{span:?}");
+        span
+    };
+    assert_eq!(
+        db("intake", "INSERT need").attribute("tsunagu.need_id"),
+        Some(need.id.as_str())
+    );
+    assert_eq!(
+        db("matching", "INSERT inbox").parent_span_id,
+        matching_process.span_id,
+        "the inbox insert is part of handling the message"
+    );
+    db("matching", "SELECT resource");
+    assert_eq!(
+        db("matching", "UPDATE resource").attribute("tsunagu.resource_id"),
+        Some(fixture.resource_id.as_str())
+    );
+    let recorded = db("notifications", "INSERT notification");
+    assert_eq!(recorded.attribute("tsunagu.need_id"), Some(need.id.as_str()));
+    assert_eq!(recorded.attribute("tsunagu.proposal_id"), Some(proposal_id));
+    assert_eq!(
+        db("registry", "SELECT organization").attribute("tsunagu.organization_id"),
+        Some(fixture.organization_id.as_str())
+    );
+    for span in &trace {
+        for (key, value) in &span.attributes {
+            assert!(
+                !value.contains("山田"),
+                "personal data in {key} of {}: {value}",
+                span.name
+            );
+        }
+    }
+
+    // Each relay batch is a span of its own (a batch serves many traces) with its size; its
+    // bookkeeping in the outbox is a database span under it.
+    let spans = receiver.spans();
+    let batch = spans
+        .iter()
+        .find(|s| s.name == "outbox relay batch" && s.attribute("tsunagu.service") == Some("intake"))
+        .expect("intake's relay batch span");
+    assert!(batch.attribute("messaging.batch.message_count").is_some());
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.name == "UPDATE outbox" && s.parent_span_id == batch.span_id),
+        "the batch's bookkeeping is under it"
+    );
 
     matching_db.close().await;
     system.shutdown().await;

@@ -4,10 +4,11 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
+use tracing::Instrument;
 use tsunagu_runtime::error::{FieldViolation, ServiceError, ServiceResult};
 use tsunagu_runtime::field_mask::{FieldMask, check_version};
 use tsunagu_runtime::grpc::Page;
-use tsunagu_runtime::{events, outbox};
+use tsunagu_runtime::{db, events, outbox};
 use uuid::Uuid;
 
 use crate::consent::{self, ConsentInput, ConsentRow};
@@ -131,8 +132,11 @@ pub async fn submit_need(
     .bind(&fingerprint)
     .bind(status.as_str())
     .bind(&new.submitted_by);
+    let span = db::span("intake", "INSERT", "need");
+    span.record("tsunagu.need_id", id.to_string());
     let inserted = bind_content(inserted, content, notes.as_ref())
         .fetch_optional(&mut *tx)
+        .instrument(span)
         .await?;
 
     let Some(row) = inserted else {

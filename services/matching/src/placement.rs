@@ -14,9 +14,11 @@ use std::collections::HashMap;
 
 use sqlx::PgConnection;
 use sqlx::types::Json;
+use tracing::Instrument;
 use tsunagu_matching_engine::domain::{
     self, Explanation, Gender, Need, Point, Resource, Tree, Unmatched, Weights, Window, World,
 };
+use tsunagu_runtime::db;
 use tsunagu_runtime::events::{NeedDetailsPayload, ResourceTermsPayload};
 use uuid::Uuid;
 
@@ -106,10 +108,13 @@ pub async fn place(
 }
 
 async fn take_place(tx: &mut PgConnection, resource_id: Uuid) -> sqlx::Result<bool> {
+    let span = db::span("matching", "UPDATE", "resource");
+    span.record("tsunagu.resource_id", resource_id.to_string());
     let taken =
         sqlx::query("UPDATE resource SET committed = committed + 1 WHERE id = $1 AND committed < capacity")
             .bind(resource_id)
             .execute(&mut *tx)
+            .instrument(span)
             .await?
             .rows_affected();
     Ok(taken == 1)
@@ -188,6 +193,7 @@ async fn load(tx: &mut PgConnection, pending: &[&Pending]) -> sqlx::Result<Loade
     )
     .bind(areas.ids())
     .fetch_all(&mut *tx)
+    .instrument(db::span("matching", "SELECT", "resource"))
     .await?;
 
     let taxonomy = Taxonomy::load(tx).await?;

@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use tracing::Instrument;
 use tsunagu_runtime::amqp::Envelope;
+use tsunagu_runtime::db;
 use tsunagu_runtime::error::ServiceResult;
 use uuid::Uuid;
 
@@ -149,6 +151,13 @@ async fn record_notification(
     audience: &Audience,
     text: &templates::Rendered,
 ) -> ServiceResult<u64> {
+    let span = db::span("notifications", "INSERT", "notification");
+    if let Some(need_id) = message.need_id {
+        span.record("tsunagu.need_id", need_id.to_string());
+    }
+    if let Some(proposal_id) = message.proposal_id {
+        span.record("tsunagu.proposal_id", proposal_id.to_string());
+    }
     let inserted = sqlx::query(
         "INSERT INTO notification (id, municipality_code, recipient_kind, recipient_id, event_type, event_id,
                                    title, body, need_id, proposal_id, urgent, template_key, template_version)
@@ -169,6 +178,7 @@ async fn record_notification(
     .bind(&text.key)
     .bind(text.version)
     .execute(&mut *tx)
+    .instrument(span)
     .await?
     .rows_affected();
     Ok(inserted)

@@ -406,6 +406,25 @@ impl Envelope {
             .with_headers(headers)
     }
 
+    /// The ids an event is about (`need_id`, `proposal_id` of the payload), for spans: ids,
+    /// never personal data.
+    pub fn subject_ids(&self) -> [(&'static str, Option<&str>); 2] {
+        let id = |field: &str| self.payload.get(field).and_then(serde_json::Value::as_str);
+        [
+            ("tsunagu.need_id", id("need_id")),
+            ("tsunagu.proposal_id", id("proposal_id")),
+        ]
+    }
+
+    /// Records [`Envelope::subject_ids`] on `span` (which declared the fields).
+    pub fn record_subject_ids(&self, span: &tracing::Span) {
+        for (field, value) in self.subject_ids() {
+            if let Some(value) = value {
+                span.record(field, value);
+            }
+        }
+    }
+
     pub fn body(&self) -> Vec<u8> {
         // A serde_json::Value always serialises.
         serde_json::to_vec(&self.payload).unwrap_or_default()

@@ -159,6 +159,8 @@ pub(crate) async fn process_delivery<H: EventHandler>(
         tsunagu.event_type = tracing::field::Empty,
         tsunagu.municipality_code = tracing::field::Empty,
         tsunagu.duplicate = tracing::field::Empty,
+        tsunagu.need_id = tracing::field::Empty,
+        tsunagu.proposal_id = tracing::field::Empty,
     );
     telemetry::set_remote_parent(&span, &headers);
 
@@ -173,6 +175,7 @@ pub(crate) async fn process_delivery<H: EventHandler>(
         let span = tracing::Span::current();
         span.record("messaging.message.id", envelope.id.to_string());
         span.record("tsunagu.event_type", envelope.event_type.as_str());
+        envelope.record_subject_ids(&span);
         span.record("tsunagu.municipality_code", envelope.municipality_code.as_str());
 
         let mut retry_in_place = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
@@ -257,6 +260,7 @@ async fn handle_in_transaction<H: EventHandler>(
     .bind(envelope.id)
     .bind(&envelope.event_type)
     .execute(&mut *tx)
+    .instrument(crate::db::span(service.as_str(), "INSERT", "inbox"))
     .await
     .map_err(TransactionError::Database)?
     .rows_affected();

@@ -221,3 +221,25 @@ pub async fn connect_guarded(
         .map_err(|error| unreachable(database_url, error))?;
     Ok(pool)
 }
+
+/// A span of one significant database operation, after the OpenTelemetry database semantic
+/// conventions: a client span named `{operation} {table}` with `db.system.name`,
+/// `db.operation.name`, `db.collection.name` and the schema (`db.namespace`, the service's).
+/// Callers record ids on it (`tsunagu.need_id`, …) where they have them — never values.
+pub fn span(schema: &str, operation: &'static str, table: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "db",
+        otel.name = format!("{operation} {table}"),
+        otel.kind = "client",
+        db.system.name = "postgresql",
+        db.namespace = schema,
+        db.operation.name = operation,
+        db.collection.name = table,
+        tsunagu.service = schema,
+        tsunagu.need_id = tracing::field::Empty,
+        tsunagu.proposal_id = tracing::field::Empty,
+        tsunagu.resource_id = tracing::field::Empty,
+        tsunagu.organization_id = tracing::field::Empty,
+        db.response.returned_rows = tracing::field::Empty,
+    )
+}

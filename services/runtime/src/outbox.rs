@@ -151,7 +151,8 @@ async fn publish_batch(
         "outbox relay",
         otel.name = "outbox relay batch",
         tsunagu.service = service,
-        batch.size = rows.len()
+        messaging.system = "rabbitmq",
+        messaging.batch.message_count = rows.len()
     );
     let outcomes = async {
         let confirms = futures_util::future::join_all(
@@ -160,7 +161,7 @@ async fn publish_batch(
         );
         confirms.await
     }
-    .instrument(batch_span)
+    .instrument(batch_span.clone())
     .await;
 
     let mut published = Vec::new();
@@ -190,6 +191,7 @@ async fn publish_batch(
     )
     .bind(&published)
     .execute(&mut *tx)
+    .instrument(batch_span.in_scope(|| crate::db::span(service, "UPDATE", "outbox")))
     .await?;
     sqlx::query(
         "UPDATE outbox SET attempts = attempts + 1, last_error = 'unroutable: no queue is bound for this event type',
@@ -257,6 +259,8 @@ async fn publish_row(
         messaging.message.id = %row.id,
         tsunagu.service = service,
         tsunagu.municipality_code = row.municipality_code.as_str(),
+        tsunagu.need_id = tracing::field::Empty,
+        tsunagu.proposal_id = tracing::field::Empty,
     );
     let stored: HashMap<String, String> =
         serde_json::from_value(row.trace_context.clone()).unwrap_or_default();
@@ -272,6 +276,7 @@ async fn publish_row(
             payload: row.payload.clone(),
             trace_headers,
         };
+        envelope.record_subject_ids(&tracing::Span::current());
         amqp::publish_confirmed(
             channel,
             &exchange,

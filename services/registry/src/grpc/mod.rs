@@ -7,6 +7,7 @@ mod organizations;
 mod resources;
 
 use std::sync::Arc;
+use tracing::Instrument;
 
 use sqlx::PgPool;
 use tokio::sync::Notify;
@@ -393,7 +394,9 @@ impl RegistryService for RegistryApi {
         request: Request<pb::GetOrganizationRequest>,
     ) -> Result<Response<pb::GetOrganizationResponse>, Status> {
         let id = parse_id("id", &request.get_ref().id)?;
-        let organization = organization_store::get(&self.pool, id).await?;
+        let span = tsunagu_runtime::db::span("registry", "SELECT", "organization");
+        span.record("tsunagu.organization_id", id.to_string());
+        let organization = organization_store::get(&self.pool, id).instrument(span).await?;
         Ok(Response::new(pb::GetOrganizationResponse {
             organization: Some(organizations::to_proto(organization)),
         }))
