@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// The four services, in the order they start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -98,7 +99,7 @@ pub struct Config {
     /// Whether `registry_url` was configured, rather than derived from the registry's listen
     /// address (`up` then points the others at where the registry actually listens).
     pub registry_url_configured: bool,
-    /// OTLP/gRPC endpoint for traces; traces are not exported when unset.
+    /// OTLP/gRPC endpoint for traces and metrics; neither is exported when unset.
     pub otlp_endpoint: Option<String>,
     pub log_format: LogFormat,
     /// Which log events are printed, as `target=level` directives (`RUST_LOG`). Traces do
@@ -160,6 +161,9 @@ pub struct Config {
     /// Where the process serves Prometheus metrics at `/metrics` (TSUNAGU_METRICS_LISTEN,
     /// e.g. 0.0.0.0:9464); unset: not served.
     pub metrics_listen: Option<SocketAddr>,
+    /// How often metrics are pushed to `otlp_endpoint` (OTEL_METRIC_EXPORT_INTERVAL, in
+    /// milliseconds as OpenTelemetry has it; default 60000).
+    pub metrics_export_interval: Duration,
 }
 
 /// How notifications leaves Tsunagu: the SMTP relay, webhooks, and the retry policy.
@@ -452,6 +456,14 @@ impl Config {
             },
         };
 
+        let metrics_export_interval = Duration::from_millis(parse_number(
+            &mut problems,
+            &get,
+            "OTEL_METRIC_EXPORT_INTERVAL",
+            60_000u64,
+            100,
+        ));
+
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -483,6 +495,7 @@ impl Config {
             tls,
             notifications,
             metrics_listen,
+            metrics_export_interval,
         })
     }
 

@@ -99,12 +99,28 @@ fn main() -> std::process::ExitCode {
                 tsunagu_runtime::metrics::serve(address, tokio_util::sync::CancellationToken::new()).await?;
             tracing::info!(%bound, "serving Prometheus metrics at /metrics");
         }
+        let metrics_export = tokio_util::sync::CancellationToken::new();
+        let exporting = match (&config.otlp_endpoint, &command) {
+            (Some(endpoint), Command::Up | Command::Serve(_)) => {
+                Some(tokio::spawn(tsunagu_runtime::metrics::otlp::run(
+                    endpoint.clone(),
+                    service_name.clone(),
+                    config.metrics_export_interval,
+                    metrics_export.clone(),
+                )))
+            }
+            _ => None,
+        };
         let result = match command {
             Command::Up => up(config).await,
             Command::Serve(service) => serve(config, service).await,
             Command::BootstrapAdmin(code) => bootstrap_admin(&config, &code).await,
             Command::Sheet(_) => unreachable!("handled before the configuration is read"),
         };
+        metrics_export.cancel();
+        if let Some(exporting) = exporting {
+            let _ = exporting.await; // the last export, with the final counts
+        }
         telemetry.shutdown();
         result
     });

@@ -84,3 +84,74 @@ async fn a_needs_journey_shows_in_the_metrics() {
     endpoint.cancel();
     system.shutdown().await;
 }
+
+/// The same series go to an OTLP collector: a real OTLP/gRPC receiver gets, from the periodic
+/// exporter, the calls as a monotonic sum by service, method and code, their latency as a
+/// histogram whose buckets add up to its count, and the outbox backlog as a gauge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_are_pushed_over_otlp() {
+    let (receiver, otlp_endpoint) = tsunagu_tests::otlp_receiver::OtlpReceiver::start().await;
+    let stop = CancellationToken::new();
+    let exporter = tokio::spawn(tsunagu_runtime::metrics::otlp::run(
+        otlp_endpoint,
+        "tsunagu-test".into(),
+        std::time::Duration::from_millis(200),
+        stop.clone(),
+    ));
+    let system = TestSystem::start().await;
+    let fixture = Fixture::create(&system, 1).await;
+    let need = submit_need(&system, "otlp-metrics", &fixture.daily_life_area_id, "ゴミ出し").await;
+    wait_for_notification(&system, &fixture.organization_id, &need.id).await;
+
+    let submit_calls = |points: &[tsunagu_tests::otlp_receiver::ReceivedPoint], kind: &str| {
+        points
+            .iter()
+            .rev()
+            .find(|p| {
+                p.kind == kind
+                    && p.attribute("service") == Some("intake")
+                    && p.attribute("method") == Some("SubmitNeed")
+                    && p.attribute("code") == Some("Ok")
+            })
+            .cloned()
+    };
+    let (calls, latency) = eventually("the call metrics at the OTLP receiver", WAIT, || async {
+        let points = receiver.points();
+        let calls = submit_calls(&points, "sum").filter(|p| p.value >= 1.0)?;
+        let latency = points
+            .iter()
+            .rev()
+            .find(|p| {
+                p.kind == "histogram"
+                    && p.metric == "tsunagu_rpc_server_duration_seconds"
+                    && p.attribute("service") == Some("intake")
+                    && p.attribute("method") == Some("SubmitNeed")
+            })
+            .cloned()?;
+        Some((calls, latency))
+    })
+    .await;
+    assert_eq!(calls.metric, "tsunagu_rpc_server_calls_total");
+    assert!(calls.monotonic, "a counter is a monotonic sum");
+    assert_eq!(calls.service_name, "tsunagu-test");
+    assert!(latency.value >= 1.0);
+    assert_eq!(latency.bucket_counts.len(), latency.explicit_bounds.len() + 1);
+    assert_eq!(latency.bucket_counts.iter().sum::<u64>() as f64, latency.value);
+    let points = receiver.points();
+    assert!(
+        points
+            .iter()
+            .any(|p| p.kind == "gauge" && p.metric == "tsunagu_outbox_backlog"),
+        "the collectors' gauges are exported too"
+    );
+
+    // Stopping exports once more: nothing counted before the stop is lost.
+    system.shutdown().await;
+    let received_before_stop = receiver.points().len();
+    stop.cancel();
+    exporter.await.expect("the exporter stops");
+    assert!(
+        receiver.points().len() > received_before_stop,
+        "a last export at stop"
+    );
+}

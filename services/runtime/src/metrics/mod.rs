@@ -16,12 +16,14 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+pub mod otlp;
+
 /// Seconds: from a fast database round trip to a slow solve.
-const BUCKETS: [f64; 12] = [
+pub(crate) const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-type Labels = Vec<(&'static str, String)>;
+pub(crate) type Labels = Vec<(&'static str, String)>;
 
 #[derive(Default)]
 struct Histogram {
@@ -117,40 +119,74 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Everything, in the Prometheus text exposition format.
-pub async fn render() -> String {
+/// Every series at one moment: what the scrape shows and what goes over OTLP.
+pub(crate) struct Snapshot {
+    /// (name, help, labels, value)
+    pub counters: Vec<(&'static str, &'static str, Labels, f64)>,
+    /// (name, help, labels, histogram)
+    pub histograms: Vec<(&'static str, &'static str, Labels, HistogramPoint)>,
+    /// Gauges read by the collectors now, sorted by name.
+    pub gauges: Vec<Sample>,
+}
+
+pub(crate) struct HistogramPoint {
+    /// Observations at or below each of [`BUCKETS`] (cumulative, as Prometheus has them).
+    pub at_or_below: [u64; BUCKETS.len()],
+    pub count: u64,
+    pub sum: f64,
+}
+
+pub(crate) async fn snapshot() -> Snapshot {
     let collectors = with(|registry| registry.collectors.clone());
-    let mut samples = Vec::new();
+    let mut gauges = Vec::new();
     for collector in collectors {
         // A database that does not answer in time costs its gauges, not the scrape.
         if let Ok(collected) = tokio::time::timeout(Duration::from_secs(2), collector()).await {
-            samples.extend(collected);
+            gauges.extend(collected);
         }
     }
+    gauges.sort_by(|a, b| a.name.cmp(b.name));
+    with(|registry| Snapshot {
+        counters: registry
+            .counters
+            .iter()
+            .map(|((name, labels), value)| (*name, registry.help[name], labels.clone(), *value))
+            .collect(),
+        histograms: registry
+            .histograms
+            .iter()
+            .map(|((name, labels), histogram)| {
+                let point = HistogramPoint {
+                    at_or_below: histogram.counts,
+                    count: histogram.count,
+                    sum: histogram.sum,
+                };
+                (*name, registry.help[name], labels.clone(), point)
+            })
+            .collect(),
+        gauges,
+    })
+}
+
+/// Everything, in the Prometheus text exposition format.
+pub async fn render() -> String {
+    let snapshot = snapshot().await;
     let mut out = String::new();
-    with(|registry| {
+    {
         let mut last = "";
-        for ((name, labels), value) in &registry.counters {
+        for (name, help, labels, value) in &snapshot.counters {
             if *name != last {
-                let _ = writeln!(
-                    out,
-                    "# HELP {name} {}\n# TYPE {name} counter",
-                    registry.help[name]
-                );
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
                 last = name;
             }
             let _ = writeln!(out, "{name}{} {value}", label_text(labels, None));
         }
-        for ((name, labels), histogram) in &registry.histograms {
+        for (name, help, labels, histogram) in &snapshot.histograms {
             if *name != last {
-                let _ = writeln!(
-                    out,
-                    "# HELP {name} {}\n# TYPE {name} histogram",
-                    registry.help[name]
-                );
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
                 last = name;
             }
-            for (count, bound) in histogram.counts.iter().zip(BUCKETS) {
+            for (count, bound) in histogram.at_or_below.iter().zip(BUCKETS) {
                 let _ = writeln!(
                     out,
                     "{name}_bucket{} {count}",
@@ -171,10 +207,9 @@ pub async fn render() -> String {
                 histogram.count
             );
         }
-    });
-    samples.sort_by(|a, b| a.name.cmp(b.name));
+    }
     let mut last = "";
-    for sample in samples {
+    for sample in snapshot.gauges {
         if sample.name != last {
             let _ = writeln!(
                 out,
