@@ -322,6 +322,66 @@ impl Topology {
         Ok(())
     }
 
+    /// Checks, before `declaring` declares the topology, that it would not add partition
+    /// queues to another service's layout. Every service declares every queue (so that events
+    /// published before their consumer's first start wait in it); a publisher configured with
+    /// a higher `TSUNAGU_MATCHING_PARTITIONS` than the matching workers would add partition
+    /// queues that no worker reads — and the consistent-hash exchange would strand events in
+    /// them — or bring back the ones a smaller new layout retired. (A lower count declares
+    /// queues that exist: harmless.) The partitioned service itself is exempt: its workers
+    /// move the layout (see `crate::partitions`). Nothing declared yet (a first start) passes,
+    /// and so does a layout that another service is declaring at this moment.
+    pub async fn check_partition_layout(
+        &self,
+        connection: &Connection,
+        declaring: ServiceName,
+    ) -> anyhow::Result<()> {
+        for (service, _) in SUBSCRIPTIONS {
+            if !self.is_partitioned(*service) || *service == declaring {
+                continue;
+            }
+            let mut declared = self.declared_partitions(connection, *service, 0).await?;
+            // Services that start together declare the same layout queue by queue: wait while
+            // the count grows.
+            let mut unchanged = 0;
+            while declared > 0 && declared < self.partitions && unchanged < 4 {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                let now = self.declared_partitions(connection, *service, declared).await?;
+                unchanged = if now > declared { 0 } else { unchanged + 1 };
+                declared = now;
+            }
+            if declared > 0 && declared < self.partitions {
+                anyhow::bail!(
+                    "TSUNAGU_MATCHING_PARTITIONS={} here, but RabbitMQ holds {declared} partition queues of \
+                     {service} ({}.*); set the same value on every service (the matching workers' \
+                     layout), or events would be hashed onto queues no worker reads. During a change \
+                     of layout, start the other services once the matching workers run the new one \
+                     (docs/operations.md) / パーティション数の設定がmatchingと一致しません",
+                    self.partitions,
+                    self.partition_exchange(*service),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// How many of `service`'s partition queues exist in a row from `from` on (they are
+    /// declared and retired from the top, so the ones below `from` are known to exist).
+    async fn declared_partitions(
+        &self,
+        connection: &Connection,
+        service: ServiceName,
+        from: u16,
+    ) -> lapin::Result<u16> {
+        let mut count = from;
+        while count <= self.partitions
+            && queue_exists(connection, &self.partition_queue(service, count)).await?
+        {
+            count += 1;
+        }
+        Ok(count)
+    }
+
     /// Deletes everything [`declare`](Self::declare) made. For tests that share a vhost.
     pub async fn delete(&self, channel: &Channel) -> lapin::Result<()> {
         for (service, _) in SUBSCRIPTIONS {
@@ -361,6 +421,36 @@ pub async fn connect(amqp_url: &str, connection_name: &str) -> anyhow::Result<Co
             crate::db::redact(amqp_url)
         )
     })
+}
+
+/// Whether `queue` exists, asked on a channel of its own (a passive declare of a missing
+/// queue closes its channel).
+async fn queue_exists(connection: &Connection, queue: &str) -> lapin::Result<bool> {
+    let probe = connection.create_channel().await?;
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    match probe
+        .queue_declare(queue.into(), passive, FieldTable::default())
+        .await
+    {
+        Ok(_) => {
+            let _ = probe.close(200, "probed".into()).await;
+            Ok(true)
+        }
+        Err(error) if is_not_found(&error) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+fn is_not_found(error: &lapin::Error) -> bool {
+    use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
+    matches!(
+        error.kind(),
+        lapin::ErrorKind::ProtocolError(refusal)
+            if matches!(refusal.kind(), AMQPErrorKind::Soft(AMQPSoftError::NOTFOUND))
+    )
 }
 
 /// A channel in confirm mode, for publishing.

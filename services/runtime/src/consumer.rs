@@ -91,6 +91,10 @@ async fn consume_session<H: EventHandler>(
     let service = settings.service.as_str();
     let connection = amqp::connect(&settings.amqp_url, &format!("tsunagu-{service}-consumer")).await?;
     let channel = connection.create_channel().await?;
+    settings
+        .topology
+        .check_partition_layout(&connection, settings.service)
+        .await?;
     settings.topology.declare(&channel).await?;
     // Dead letters are published on a separate confirm channel.
     let dead_letter_channel = amqp::confirm_channel(&connection).await?;

@@ -96,6 +96,10 @@ async fn relay_session(
     // Its own connection: a publisher blocked by flow control must not stall consumers.
     let connection = amqp::connect(amqp_url, &format!("tsunagu-{service}-relay")).await?;
     let channel = amqp::confirm_channel(&connection).await?;
+    let Some(declaring) = crate::config::ServiceName::parse(service) else {
+        anyhow::bail!("the relay of {service:?}, which is not a service");
+    };
+    topology.check_partition_layout(&connection, declaring).await?;
     topology.declare(&channel).await?;
     session.connected();
     let mut last_purge: Option<std::time::Instant> = None;

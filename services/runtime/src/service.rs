@@ -22,6 +22,23 @@ use crate::health::{BrokerStatus, run_health_monitor};
 use crate::partitions::{PartitionSettings, run_partitioned_consumer};
 use crate::{db, outbox};
 
+/// A service configured with another partition layout than RabbitMQ holds does not start (see
+/// `Topology::check_partition_layout`): a crash loop with the reason in its log is what an
+/// operator notices, where a relay retrying in the background might not be. A broker that
+/// does not answer now is no reason to refuse: the relay checks again when it connects.
+async fn refuse_another_partition_layout(name: ServiceName, config: &Config) -> anyhow::Result<()> {
+    let connection_name = format!("tsunagu-{}-preflight", name.as_str());
+    let connecting = crate::amqp::connect(&config.amqp_url, &connection_name);
+    let Ok(Ok(connection)) = tokio::time::timeout(std::time::Duration::from_secs(5), connecting).await else {
+        return Ok(());
+    };
+    let checked = Topology::from_config(config)
+        .check_partition_layout(&connection, name)
+        .await;
+    let _ = connection.close(200, "checked".into()).await;
+    checked
+}
+
 pub struct ServiceHost {
     pub name: ServiceName,
     pub config: Arc<Config>,
@@ -74,6 +91,7 @@ impl ServiceHost {
         )
         .await?;
         db::migrate(&pool, name.as_str(), migrations).await?;
+        refuse_another_partition_layout(name, &config).await?;
         let pool = match role {
             None => pool,
             Some(role) => {

@@ -27,6 +27,7 @@ mod official_import;
 mod organization_helper_exchange;
 mod organizations;
 mod outbox_survives_broker_outage;
+mod partition_layout;
 mod redelivery;
 mod referral_loop;
 mod registry_outage;
