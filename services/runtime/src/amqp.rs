@@ -476,6 +476,15 @@ pub struct Envelope {
 
 pub const HEADER_MUNICIPALITY: &str = "x-tsunagu-municipality";
 pub const HEADER_ERROR: &str = "x-tsunagu-error";
+/// When the event's state change committed (its outbox row), in milliseconds since the epoch.
+pub const HEADER_COMMITTED_AT: &str = "x-tsunagu-committed-at";
+
+/// `properties` with one more header.
+pub fn with_header(properties: BasicProperties, name: &str, value: &str) -> BasicProperties {
+    let mut headers = properties.headers().clone().unwrap_or_default();
+    headers.insert(name.into(), AMQPValue::LongString(LongString::from(value)));
+    properties.with_headers(headers)
+}
 
 impl Envelope {
     pub fn properties(&self) -> BasicProperties {

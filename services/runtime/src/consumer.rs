@@ -150,6 +150,7 @@ pub(crate) async fn process_delivery<H: EventHandler>(
 ) -> anyhow::Result<()> {
     let service = settings.service.as_str();
     let headers = amqp::header_strings(&delivery.properties);
+    observe_lag(settings, queue, &headers);
     let span = tracing::info_span!(
         "process",
         otel.name = format!("{queue} process"),
@@ -195,7 +196,7 @@ pub(crate) async fn process_delivery<H: EventHandler>(
                     handler.after_commit();
                     delivery.acker.ack(BasicAckOptions::default()).await?;
                     let outcome = if duplicate { "duplicate" } else { "handled" };
-                    consumed(settings, &delivery, outcome);
+                    consumed(settings, queue, &delivery, outcome);
                     return Ok(());
                 }
                 Err(
@@ -218,7 +219,7 @@ pub(crate) async fn process_delivery<H: EventHandler>(
                 Err(TransactionError::Handler(HandlerError::Permanent(error))) => {
                     let reason = format!("{error:#}");
                     tracing::error!(reason, "event cannot be processed, dead-lettering");
-                    consumed(settings, &delivery, "dead_lettered");
+                    consumed(settings, queue, &delivery, "dead_lettered");
                     return dead_letter(settings, dead_letter_channel, &delivery, &reason).await;
                 }
                 Err(TransactionError::Handler(HandlerError::Transient(error))) => {
@@ -230,7 +231,7 @@ pub(crate) async fn process_delivery<H: EventHandler>(
                         _ = shutdown.cancelled() => {}
                     }
                     delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
-                    consumed(settings, &delivery, "redelivered");
+                    consumed(settings, queue, &delivery, "redelivered");
                     return Ok(());
                 }
             }
@@ -281,18 +282,44 @@ async fn handle_in_transaction<H: EventHandler>(
     Ok(false)
 }
 
-/// `tsunagu_messages_consumed_total` by service, event type and outcome (handled, duplicate,
-/// redelivered, dead_lettered): redeliveries and duplicates show a consumer in trouble.
-fn consumed(settings: &ConsumerSettings, delivery: &Delivery, outcome: &str) {
+/// `tsunagu_messages_consumed_total` by service, event type, outcome (handled,
+/// duplicate, redelivered, dead_lettered) and queue: redeliveries and duplicates show a
+/// consumer in trouble.
+fn consumed(settings: &ConsumerSettings, queue: &str, delivery: &Delivery, outcome: &str) {
     crate::metrics::count(
         "tsunagu_messages_consumed_total",
-        "Messages a consumer finished with, by service, event type and outcome.",
+        "Messages a consumer finished with, by service, event type, outcome and queue.",
         &[
             ("service", settings.service.as_str()),
             ("event_type", delivery.routing_key.as_str()),
             ("outcome", outcome),
+            ("queue", queue),
         ],
         1.0,
+    );
+}
+
+/// `tsunagu_message_lag_seconds`: from the commit of the state change an event announces to
+/// its consumer picking it up — the relay's wait, the broker's queue, the consumer's backlog.
+/// Messages without the header (from older versions, or a manual replay) are not measured.
+fn observe_lag(
+    settings: &ConsumerSettings,
+    queue: &str,
+    headers: &std::collections::HashMap<String, String>,
+) {
+    let Some(committed_at) = headers
+        .get(amqp::HEADER_COMMITTED_AT)
+        .and_then(|millis| millis.parse::<i64>().ok())
+    else {
+        return;
+    };
+    let lag_millis = (chrono::Utc::now().timestamp_millis() - committed_at).max(0);
+    crate::metrics::observe_in(
+        "tsunagu_message_lag_seconds",
+        "From the commit of the state change an event announces to its consumer picking it up.",
+        &[("service", settings.service.as_str()), ("queue", queue)],
+        lag_millis as f64 / 1000.0,
+        crate::metrics::LAG_BUCKETS,
     );
 }
 

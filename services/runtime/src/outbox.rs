@@ -61,6 +61,7 @@ struct PendingRow {
     municipality_code: String,
     payload: serde_json::Value,
     trace_context: serde_json::Value,
+    created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Publishes the outbox until `shutdown`; reconnects to the broker with backoff. `wake` lets
@@ -141,7 +142,7 @@ async fn publish_batch(
 ) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
     let rows: Vec<PendingRow> = sqlx::query_as(
-        "SELECT id, event_type, municipality_code, payload, trace_context FROM outbox
+        "SELECT id, event_type, municipality_code, payload, trace_context, created_at FROM outbox
          WHERE published_at IS NULL AND next_attempt_at <= now()
          ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
@@ -281,12 +282,18 @@ async fn publish_row(
             trace_headers,
         };
         envelope.record_subject_ids(&tracing::Span::current());
+        // When the state change committed: consumers measure their lag from it.
+        let properties = amqp::with_header(
+            envelope.properties(),
+            amqp::HEADER_COMMITTED_AT,
+            &row.created_at.timestamp_millis().to_string(),
+        );
         amqp::publish_confirmed(
             channel,
             &exchange,
             &envelope.event_type,
             &envelope.body(),
-            envelope.properties(),
+            properties,
         )
         .await
     }

@@ -22,12 +22,13 @@ async fn scrape(address: std::net::SocketAddr) -> String {
     response
 }
 
-/// The value of the first series whose line starts with `prefix`.
+/// The sum of the series whose lines start with `prefix` (a series split by a further label,
+/// such as the queue, adds up); `None` when there is none.
 fn value(text: &str, prefix: &str) -> Option<f64> {
     text.lines()
-        .find(|line| line.starts_with(prefix))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
+        .filter(|line| line.starts_with(prefix))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .reduce(|sum, value| sum + value)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,6 +44,12 @@ async fn a_needs_journey_shows_in_the_metrics() {
     // A second need finds the place taken: unmatched.
     submit_need(&system, "metrics-2", &fixture.daily_life_area_id, "ゴミ出し").await;
 
+    // This system's partition queues: `<namespace>.matching.p`.
+    let matching_queues = system
+        .topology
+        .partition_queue(tsunagu_runtime::ServiceName::Matching, 0)
+        .trim_end_matches('0')
+        .to_string();
     // Other tests of this process add to the same registry: wait until every series this
     // journey feeds is there (the test checks the plumbing, not exact counts).
     let text = eventually("the journey's series in the metrics", WAIT, || async {
@@ -54,12 +61,21 @@ async fn a_needs_journey_shows_in_the_metrics() {
                 2.0,
             )
             && at_least(
-                "tsunagu_messages_consumed_total{service=\"matching\",event_type=\"need.submitted\",outcome=\"handled\"}",
+                &format!(
+                    "tsunagu_messages_consumed_total{{service=\"matching\",event_type=\"need.submitted\",outcome=\"handled\",queue=\"{matching_queues}"
+                ),
                 2.0,
             )
             && at_least("tsunagu_matching_unmatched_needs{municipality_code=\"212024\"}", 1.0)
             && text.contains("tsunagu_outbox_backlog{service=\"intake\"}")
-            && text.contains("tsunagu_matching_place_seconds_count");
+            && text.contains("tsunagu_matching_place_seconds_count")
+            // Lag from the commit of the need to matching picking it up, per queue.
+            && at_least(
+                &format!("tsunagu_message_lag_seconds_count{{service=\"matching\",queue=\"{matching_queues}"),
+                2.0,
+            )
+            && text.contains("tsunagu_message_lag_seconds_bucket{service=\"notifications\",queue=\"")
+            && text.contains(",le=\"900\"}");
         complete.then_some(text)
     })
     .await;

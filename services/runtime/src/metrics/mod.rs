@@ -19,15 +19,21 @@ use tokio_util::sync::CancellationToken;
 pub mod otlp;
 
 /// Seconds: from a fast database round trip to a slow solve.
-pub(crate) const BUCKETS: [f64; 12] = [
+pub const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// Seconds to a quarter of an hour: how far behind a consumer is, through a broker outage.
+pub const LAG_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
 ];
 
 pub(crate) type Labels = Vec<(&'static str, String)>;
 
-#[derive(Default)]
 struct Histogram {
-    counts: [u64; BUCKETS.len()],
+    bounds: &'static [f64],
+    /// Observations at or below each bound (cumulative).
+    counts: Vec<u64>,
     count: u64,
     sum: f64,
 }
@@ -71,12 +77,32 @@ pub fn count(name: &'static str, help: &'static str, labels: &[(&'static str, &s
 
 /// Observes `seconds` in the histogram `name` with `labels`.
 pub fn observe(name: &'static str, help: &'static str, labels: &[(&'static str, &str)], seconds: f64) {
+    observe_in(name, help, labels, seconds, BUCKETS);
+}
+
+/// Like [`observe`], with bucket bounds of its own (the first observation of a series fixes
+/// them).
+pub fn observe_in(
+    name: &'static str,
+    help: &'static str,
+    labels: &[(&'static str, &str)],
+    seconds: f64,
+    bounds: &'static [f64],
+) {
     let labels = owned(labels);
     with(|registry| {
         registry.help.insert(name, help);
-        let histogram = registry.histograms.entry((name, labels)).or_default();
-        for (bucket, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
+        let histogram = registry
+            .histograms
+            .entry((name, labels))
+            .or_insert_with(|| Histogram {
+                bounds,
+                counts: vec![0; bounds.len()],
+                count: 0,
+                sum: 0.0,
+            });
+        for (bucket, bound) in histogram.counts.iter_mut().zip(histogram.bounds) {
+            if seconds <= *bound {
                 *bucket += 1;
             }
         }
@@ -130,8 +156,9 @@ pub(crate) struct Snapshot {
 }
 
 pub(crate) struct HistogramPoint {
-    /// Observations at or below each of [`BUCKETS`] (cumulative, as Prometheus has them).
-    pub at_or_below: [u64; BUCKETS.len()],
+    pub bounds: &'static [f64],
+    /// Observations at or below each bound (cumulative, as Prometheus has them).
+    pub at_or_below: Vec<u64>,
     pub count: u64,
     pub sum: f64,
 }
@@ -157,7 +184,8 @@ pub(crate) async fn snapshot() -> Snapshot {
             .iter()
             .map(|((name, labels), histogram)| {
                 let point = HistogramPoint {
-                    at_or_below: histogram.counts,
+                    bounds: histogram.bounds,
+                    at_or_below: histogram.counts.clone(),
                     count: histogram.count,
                     sum: histogram.sum,
                 };
@@ -186,7 +214,7 @@ pub async fn render() -> String {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
                 last = name;
             }
-            for (count, bound) in histogram.at_or_below.iter().zip(BUCKETS) {
+            for (count, bound) in histogram.at_or_below.iter().zip(histogram.bounds) {
                 let _ = writeln!(
                     out,
                     "{name}_bucket{} {count}",

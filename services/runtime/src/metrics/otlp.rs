@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use tokio_util::sync::CancellationToken;
 
-use super::{BUCKETS, Labels, Snapshot, snapshot};
+use super::{Labels, Snapshot, snapshot};
 
 /// The OpenTelemetry default export interval.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -82,9 +82,9 @@ fn request(service_name: &str, snapshot: Snapshot, now: u64) -> ExportMetricsSer
     for (name, help, labels, histogram) in snapshot.histograms {
         // OTLP counts per bucket (the last one above every bound); the registry keeps
         // cumulative counts, as Prometheus shows them.
-        let mut bucket_counts = Vec::with_capacity(BUCKETS.len() + 1);
+        let mut bucket_counts = Vec::with_capacity(histogram.bounds.len() + 1);
         let mut below = 0;
-        for at_or_below in histogram.at_or_below {
+        for &at_or_below in &histogram.at_or_below {
             bucket_counts.push(at_or_below - below);
             below = at_or_below;
         }
@@ -100,7 +100,7 @@ fn request(service_name: &str, snapshot: Snapshot, now: u64) -> ExportMetricsSer
                     count: histogram.count,
                     sum: Some(histogram.sum),
                     bucket_counts,
-                    explicit_bounds: BUCKETS.to_vec(),
+                    explicit_bounds: histogram.bounds.to_vec(),
                     ..Default::default()
                 }],
                 aggregation_temporality: AggregationTemporality::Cumulative as i32,
@@ -190,12 +190,12 @@ fn process_start_nanos() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{HistogramPoint, Sample};
+    use crate::metrics::{BUCKETS, HistogramPoint, Sample};
 
     #[test]
     fn series_of_one_name_become_one_metric_and_buckets_are_per_bucket() {
         let labels = |method: &str| vec![("method", method.to_string())];
-        let mut at_or_below = [0; BUCKETS.len()];
+        let mut at_or_below = vec![0; BUCKETS.len()];
         at_or_below[2..].iter_mut().for_each(|c| *c = 1); // one 5 ms observation
         at_or_below[6..].iter_mut().for_each(|c| *c = 2); // one 100 ms observation
         let snapshot = Snapshot {
@@ -208,6 +208,7 @@ mod tests {
                 "Time.",
                 labels("A"),
                 HistogramPoint {
+                    bounds: BUCKETS,
                     at_or_below,
                     count: 3, // and one above every bound
                     sum: 20.105,
