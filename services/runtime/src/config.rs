@@ -137,6 +137,10 @@ pub struct Config {
     /// The secret the services present to each other (TSUNAGU_INTERNAL_TOKEN, at least 32
     /// characters). Required by `serve`; `up` and the tests make one per process.
     pub internal_token: Option<String>,
+    /// One more internal token the services accept but never send
+    /// (TSUNAGU_INTERNAL_TOKEN_ACCEPTED): a rotation without a full stop adds the new token
+    /// here everywhere, then makes it the token with the old one here, then drops this.
+    pub internal_token_accepted: Option<String>,
     /// How long a service other than the registry trusts a key the registry admitted, in
     /// seconds (TSUNAGU_AUTH_CACHE_SECONDS, default 10): a revoked key stops working
     /// everywhere within this time.
@@ -374,14 +378,20 @@ impl Config {
         );
 
         let internal_token = get("TSUNAGU_INTERNAL_TOKEN");
-        if let Some(token) = &internal_token
-            && (token.len() < 32 || !token.bytes().all(|b| b.is_ascii_graphic()))
-        {
-            problems.push(
-                "TSUNAGU_INTERNAL_TOKEN must be at least 32 printable ASCII characters without spaces \
-                 (e.g. `openssl rand -base64 33`)"
-                    .to_string(),
-            );
+        let internal_token_accepted =
+            get("TSUNAGU_INTERNAL_TOKEN_ACCEPTED").filter(|token| !token.is_empty());
+        for (name, token) in [
+            ("TSUNAGU_INTERNAL_TOKEN", &internal_token),
+            ("TSUNAGU_INTERNAL_TOKEN_ACCEPTED", &internal_token_accepted),
+        ] {
+            if let Some(token) = token
+                && (token.len() < 32 || !token.bytes().all(|b| b.is_ascii_graphic()))
+            {
+                problems.push(format!(
+                    "{name} must be at least 32 printable ASCII characters without spaces \
+                     (e.g. `openssl rand -base64 33`)"
+                ));
+            }
         }
         let auth_cache_seconds = parse_number(&mut problems, &get, "TSUNAGU_AUTH_CACHE_SECONDS", 10u32, 0);
         let rate_limit_per_second =
@@ -488,6 +498,7 @@ impl Config {
             matching_partitions,
             matching_rebalance_millis,
             internal_token,
+            internal_token_accepted,
             auth_cache_seconds,
             rate_limit_per_second,
             rate_limit_burst,
@@ -599,6 +610,40 @@ mod tests {
             error
                 .to_string()
                 .contains("TSUNAGU_REGISTRY_FRESHNESS_SWEEP_SECONDS")
+        );
+    }
+
+    #[test]
+    fn a_second_accepted_internal_token_is_held_to_the_same_rules() {
+        let token = "k".repeat(40);
+        let rotating = config(&[
+            ("TSUNAGU_INTERNAL_TOKEN", &token),
+            ("TSUNAGU_INTERNAL_TOKEN_ACCEPTED", &"n".repeat(40)),
+        ])
+        .unwrap();
+        assert_eq!(
+            rotating.internal_token_accepted.as_deref(),
+            Some("n".repeat(40).as_str())
+        );
+        let error = config(&[
+            ("TSUNAGU_INTERNAL_TOKEN", &token),
+            ("TSUNAGU_INTERNAL_TOKEN_ACCEPTED", "short"),
+        ])
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("TSUNAGU_INTERNAL_TOKEN_ACCEPTED must be"),
+            "{error}"
+        );
+        let unset = config(&[
+            ("TSUNAGU_INTERNAL_TOKEN", &token),
+            ("TSUNAGU_INTERNAL_TOKEN_ACCEPTED", ""),
+        ])
+        .unwrap();
+        assert!(
+            unset.internal_token_accepted.is_none(),
+            "an empty value is no second token"
         );
     }
 

@@ -227,7 +227,12 @@ impl ServiceHost {
             per_second: f64::from(self.config.rate_limit_per_second),
             burst: f64::from(self.config.rate_limit_burst),
         };
-        let authenticator = Authenticator::new(internal_token, keys, limit);
+        let authenticator = Authenticator::new(
+            internal_token,
+            self.config.internal_token_accepted.as_deref(),
+            keys,
+            limit,
+        );
 
         let service = self.name.as_str();
         let tls = match &self.config.tls {

@@ -37,5 +37,6 @@ mod resource_freshness;
 mod resources;
 mod support;
 mod tenancy;
+mod token_rotation;
 mod unroutable_events;
 mod webhook_channel;

@@ -97,15 +97,26 @@ pub trait KeyResolver: Send + Sync + 'static {
 /// Checks a call's credentials, and each key's rate.
 #[derive(Clone)]
 pub struct Authenticator {
-    internal_token: Arc<str>,
+    /// The token the services send, then the one more they accept during a rotation.
+    internal_tokens: Vec<Arc<str>>,
     keys: Arc<dyn KeyResolver>,
     limiter: Arc<RateLimiter>,
 }
 
 impl Authenticator {
-    pub fn new(internal_token: &str, keys: Arc<dyn KeyResolver>, limit: RateLimit) -> Authenticator {
+    /// `also_accepted`: a second internal token admitted like the first (a rotation in
+    /// progress).
+    pub fn new(
+        internal_token: &str,
+        also_accepted: Option<&str>,
+        keys: Arc<dyn KeyResolver>,
+        limit: RateLimit,
+    ) -> Authenticator {
         Authenticator {
-            internal_token: internal_token.into(),
+            internal_tokens: std::iter::once(internal_token)
+                .chain(also_accepted)
+                .map(Arc::from)
+                .collect(),
             keys,
             limiter: Arc::new(RateLimiter::new(limit)),
         }
@@ -161,7 +172,11 @@ impl Authenticator {
             .and_then(|text| text.strip_prefix("Bearer "))
             .map(str::trim)
             .unwrap_or_default();
-        if constant_time_eq(token.as_bytes(), self.internal_token.as_bytes()) {
+        // Every token is compared, so the time taken does not tell which one came close.
+        let internal = self.internal_tokens.iter().fold(false, |matched, internal| {
+            constant_time_eq(token.as_bytes(), internal.as_bytes()) | matched
+        });
+        if internal {
             return Ok(Principal::service());
         }
         let Some(presented) = PresentedKey::parse(token) else {
