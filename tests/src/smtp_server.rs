@@ -29,6 +29,9 @@ pub struct ReceivedMail {
     pub headers: Vec<(String, String)>,
     /// Whether the session was upgraded with STARTTLS before the message.
     pub tls: bool,
+    /// The user the client authenticated as, on a server that requires AUTH.
+    #[serde(default)]
+    pub auth_user: Option<String>,
 }
 
 impl ReceivedMail {
@@ -44,6 +47,8 @@ impl ReceivedMail {
 pub struct SmtpServer {
     port: u16,
     tls: Option<(PathBuf, PathBuf)>,
+    /// `user:password` the server requires (after STARTTLS).
+    auth: Option<String>,
     directory: PathBuf,
     child: Option<Child>,
 }
@@ -69,10 +74,20 @@ impl SmtpServer {
         let mut server = SmtpServer {
             port,
             tls: tls.map(|(cert, key)| (cert.to_path_buf(), key.to_path_buf())),
+            auth: None,
             directory,
             child: None,
         };
         server.spawn();
+        server
+    }
+
+    /// A server offering STARTTLS with `(certificate, key)` that takes mail only from a client
+    /// authenticated as `user` with `password` (AUTH PLAIN or LOGIN, after STARTTLS).
+    pub fn start_with_auth(tls: (&Path, &Path), user: &str, password: &str) -> SmtpServer {
+        let mut server = SmtpServer::start_on(unused_port(), Some(tls));
+        server.auth = Some(format!("{user}:{password}"));
+        server.restart();
         server
     }
 
@@ -161,6 +176,9 @@ impl SmtpServer {
             .stderr(log);
         if let Some((cert, key)) = &self.tls {
             command.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+        }
+        if let Some(auth) = &self.auth {
+            command.arg("--auth").arg(auth);
         }
         let mut child = command
             .spawn()

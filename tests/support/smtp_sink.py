@@ -2,6 +2,7 @@
 """A real SMTP server for the integration tests: accepts every message and keeps it as files.
 
     python3 smtp_sink.py --port 2525 --directory /tmp/mails [--tls-cert c.pem --tls-key k.key]
+                         [--auth user:password]
 
 Prints `ready` on stdout once it listens. Every message becomes two files in the directory:
 `<name>.eml` (the raw RFC 5322 bytes as received) and `<name>.json` (the envelope, whether the
@@ -11,6 +12,8 @@ dot-file first and renamed, and the .json comes last, so a reader that looks onl
 
 Recipients whose local part starts with `reject-` are refused with 550 (unknown mailbox),
 `defer-` with 451 (try again later): how a test provokes permanent and temporary failures.
+With `--auth`, a client must authenticate (AUTH PLAIN or LOGIN, only after STARTTLS) before
+MAIL; a wrong password gets 535, and the record names the user (`auth_user`).
 
 Needs the `aiosmtpd` package (scripts/ensure-services.sh installs it).
 """
@@ -25,7 +28,7 @@ import ssl
 import sys
 import time
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Sink:
@@ -50,6 +53,7 @@ class Sink:
             "from": envelope.mail_from,
             "to": list(envelope.rcpt_tos),
             "tls": session.ssl is not None,
+            "auth_user": session.auth_data.decode() if isinstance(session.auth_data, bytes) else session.auth_data,
             "subject": str(message.get("Subject", "")),
             "message_id": str(message.get("Message-ID", "")),
             "headers": [[name, str(value)] for name, value in message.items()],
@@ -78,6 +82,20 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
     return context
 
 
+def authenticator_for(expected: str):
+    """Admits exactly `user:password`; the session's auth_data becomes the user."""
+    user, password = expected.split(":", 1)
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        if auth_data.login.decode() == user and auth_data.password.decode() == password:
+            return AuthResult(success=True, auth_data=user)
+        return AuthResult(success=False, handled=False)
+
+    return authenticate
+
+
 async def serve(arguments):
     os.makedirs(arguments.directory, exist_ok=True)
     sink = Sink(arguments.directory)
@@ -93,6 +111,9 @@ async def serve(arguments):
             tls_context=context,
             require_starttls=False,
             decode_data=False,
+            authenticator=authenticator_for(arguments.auth) if arguments.auth else None,
+            auth_required=bool(arguments.auth),
+            auth_require_tls=True,
         )
 
     loop = asyncio.get_running_loop()
@@ -109,9 +130,12 @@ def main():
     parser.add_argument("--directory", required=True)
     parser.add_argument("--tls-cert", help="offer STARTTLS with this certificate (PEM)")
     parser.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
+    parser.add_argument("--auth", help="require AUTH as user:password (needs --tls-cert)")
     arguments = parser.parse_args()
     if bool(arguments.tls_cert) != bool(arguments.tls_key):
         parser.error("--tls-cert and --tls-key go together")
+    if arguments.auth and (":" not in arguments.auth or not arguments.tls_cert):
+        parser.error("--auth takes user:password and needs --tls-cert (AUTH only after STARTTLS)")
     try:
         asyncio.run(serve(arguments))
     except KeyboardInterrupt:

@@ -531,6 +531,7 @@ fn check_url(problems: &mut Vec<String>, key: &str, value: &str, schemes: &[&str
         .split_once("://")
         .is_some_and(|(scheme, rest)| schemes.contains(&scheme) && !rest.is_empty());
     if !scheme_ok {
+        let value = crate::db::redact(value);
         problems.push(format!(
             "{key}={value:?} is not a URL starting with {}",
             schemes

@@ -129,3 +129,45 @@ async fn starttls_with_the_municipality_ca() {
     assert!(matches!(refused, Err(SendError::Retryable(_))), "{refused:?}");
     assert!(plain.messages().is_empty());
 }
+
+/// A relay that wants a login: the adapter authenticates after STARTTLS with the user and
+/// password of the URL; a wrong password is a final refusal (535), which an operator fixes
+/// and then replays.
+#[tokio::test]
+async fn smtp_auth_with_the_login_of_the_url() {
+    let certs = certificates::generate();
+    let (cert, key) = (
+        certs.directory.join("service.pem"),
+        certs.directory.join("service.key"),
+    );
+    let server = SmtpServer::start_with_auth((&cert, &key), "tsunagu@ogaki", "p@ss:word");
+    let ca = certs.read("ca.pem");
+    let with_login = |login: &str| format!("smtp://{login}@127.0.0.1:{}?tls=required", server.port());
+
+    let sent = outgoing("coordinator@example.jp");
+    adapter(with_login("tsunagu%40ogaki:p%40ss%3Aword"), Some(ca.clone()))
+        .send(&sent)
+        .await
+        .expect("sent after AUTH");
+    let received = server.wait_for_messages(1, WAIT).await;
+    assert!(received[0].tls);
+    assert_eq!(received[0].auth_user.as_deref(), Some("tsunagu@ogaki"));
+    assert_eq!(received[0].subject, sent.subject);
+
+    let wrong = adapter(with_login("tsunagu%40ogaki:wrong"), Some(ca.clone()))
+        .send(&sent)
+        .await;
+    match wrong {
+        Err(SendError::Permanent(reason)) => assert!(!reason.contains("wrong"), "{reason}"),
+        other => panic!("a wrong password is final: {other:?}"),
+    }
+    // Without a login the relay takes nothing either.
+    let anonymous = adapter(
+        format!("smtp://127.0.0.1:{}?tls=required", server.port()),
+        Some(ca),
+    )
+    .send(&sent)
+    .await;
+    assert!(anonymous.is_err(), "{anonymous:?}");
+    assert_eq!(server.messages().len(), 1);
+}

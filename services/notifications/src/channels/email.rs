@@ -8,7 +8,10 @@
 //! - `smtps://host:port`: TLS from the first byte (port 465 by default).
 //!
 //! `smtp://` without a port means 25. Certificates are checked against Mozilla's roots plus,
-//! where given, the municipality's own CA (`ca_pem`).
+//! where given, the municipality's own CA (`ca_pem`). A relay that wants a login gets it from
+//! the URL, `smtp://user:password@host:587?tls=required` (percent-encoded; AUTH PLAIN or
+//! LOGIN): only over a connection that is certainly encrypted — `?tls=required` or `smtps://`
+//! — so a password never crosses the network in clear, and never in an error text.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,6 +20,7 @@ use anyhow::Context;
 use lettre::message::Mailbox;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::transport::smtp::Error as SmtpError;
+use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -55,16 +59,32 @@ enum Security {
 }
 
 /// The relay part of [`EmailSettings::url`].
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 struct Relay {
     host: String,
     port: u16,
     security: Security,
+    /// (user, password) for SMTP AUTH.
+    login: Option<(String, String)>,
+}
+
+/// Never prints the password.
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("user", &self.login.as_ref().map(|(user, _)| user))
+            .finish()
+    }
 }
 
 impl Relay {
-    fn parse(url: &str) -> Result<Relay, String> {
-        let (scheme, rest) = url
+    fn parse(raw_url: &str) -> Result<Relay, String> {
+        // Error texts show the URL without its password.
+        let url = &tsunagu_runtime::db::redact(raw_url);
+        let (scheme, rest) = raw_url
             .split_once("://")
             .ok_or_else(|| format!("the SMTP URL {url:?} has no scheme (smtp:// or smtps://)"))?;
         let (authority, query) = match rest.split_once('?') {
@@ -72,9 +92,13 @@ impl Relay {
             None => (rest, None),
         };
         let authority = authority.strip_suffix('/').unwrap_or(authority);
-        if authority.contains(['@', '/']) {
+        let (login, authority) = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => (Some(login(userinfo, url)?), host),
+            None => (None, authority),
+        };
+        if authority.contains('/') {
             return Err(format!(
-                "the SMTP URL {url:?} may hold only host and port (no credentials, no path)"
+                "the SMTP URL {url:?} may hold only a login, host and port (no path)"
             ));
         }
         let security = match (scheme, query) {
@@ -98,10 +122,17 @@ impl Relay {
             Security::Implicit => 465,
             _ => 25,
         });
+        if login.is_some() && security == Security::Opportunistic {
+            return Err(format!(
+                "the SMTP URL {url:?} has a login but may send it unencrypted: add ?tls=required \
+                 or use smtps:// / パスワードは暗号化された接続でのみ送ります"
+            ));
+        }
         Ok(Relay {
             host: host.to_string(),
             port,
             security,
+            login,
         })
     }
 
@@ -112,6 +143,40 @@ impl Relay {
             false => format!("{}:{}", self.host, self.port),
         }
     }
+}
+
+/// `user:password` of a URL, percent-decoded.
+fn login(userinfo: &str, url: &str) -> Result<(String, String), String> {
+    let (user, password) = userinfo
+        .split_once(':')
+        .ok_or_else(|| format!("the SMTP URL {url:?} has a user but no password (user:password@host)"))?;
+    let decode = |part: &str| {
+        percent_decode(part)
+            .ok_or_else(|| format!("the SMTP URL {url:?} has a login that is not percent-encoded UTF-8"))
+    };
+    let (user, password) = (decode(user)?, decode(password)?);
+    if user.is_empty() || password.is_empty() {
+        return Err(format!("the SMTP URL {url:?} has an empty user or password"));
+    }
+    Ok((user, password))
+}
+
+/// `%XX` sequences to bytes, then UTF-8; `None` for a broken sequence or invalid UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
 }
 
 /// `host`, `host:port`, `[v6]` or `[v6]:port`; `None` when empty or the port is not a number.
@@ -173,11 +238,14 @@ impl EmailAdapter {
         };
         // A connection per message (no pool): notifications are few, and a fresh session never
         // trips over a pooled connection the relay dropped while restarting.
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(relay.host.clone())
+        let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(relay.host.clone())
             .port(relay.port)
             .tls(tls)
-            .timeout(Some(CONNECT_TIMEOUT))
-            .build();
+            .timeout(Some(CONNECT_TIMEOUT));
+        if let Some((user, password)) = &relay.login {
+            transport = transport.credentials(Credentials::new(user.clone(), password.clone()));
+        }
+        let transport = transport.build();
         Ok(EmailAdapter {
             transport,
             from,
@@ -251,6 +319,38 @@ mod tests {
             host: host.into(),
             port,
             security,
+            login: None,
+        }
+    }
+
+    #[test]
+    fn a_login_is_taken_only_over_certain_encryption_and_never_shown() {
+        let parsed =
+            Relay::parse("smtp://tsunagu%40ogaki:p%40ss%3Aword@mail.example.jp:587?tls=required").unwrap();
+        assert_eq!(
+            parsed.login,
+            Some(("tsunagu@ogaki".to_string(), "p@ss:word".to_string()))
+        );
+        assert_eq!(parsed.address(), "mail.example.jp:587");
+        assert!(!format!("{parsed:?}").contains("p@ss"), "{parsed:?}");
+        assert!(
+            Relay::parse("smtps://user:secret@mail.example.jp")
+                .unwrap()
+                .login
+                .is_some()
+        );
+        for (url, reason) in [
+            ("smtp://user:secret@mail.example.jp", "may send it unencrypted"),
+            ("smtp://user@mail.example.jp?tls=required", "no password"),
+            ("smtp://:secret@mail.example.jp?tls=required", "empty user"),
+            (
+                "smtp://user:%zz@mail.example.jp?tls=required",
+                "not percent-encoded",
+            ),
+        ] {
+            let error = Relay::parse(url).expect_err(url);
+            assert!(error.contains(reason), "{url}: {error}");
+            assert!(!error.contains("secret"), "the password shows in {error}");
         }
     }
 
@@ -288,8 +388,7 @@ mod tests {
             ("http://mail.example.jp", "expected smtp or smtps"),
             ("smtp://mail.example.jp:25?tls=maybe", "unknown query"),
             ("smtps://mail.example.jp?tls=required", "unknown query"),
-            ("smtp://user:secret@mail.example.jp", "only host and port"),
-            ("smtp://mail.example.jp/relay", "only host and port"),
+            ("smtp://mail.example.jp/relay", "no path"),
             ("smtp://mail.example.jp:smtp", "no valid host"),
             ("smtp://mail.example.jp:70000", "no valid host"),
             ("smtp://:25", "no valid host"),
