@@ -113,13 +113,7 @@ impl MetricsService for OtlpReceiver {
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
         let mut received = Vec::new();
         for resource_metrics in request.into_inner().resource_metrics {
-            let service_name = resource_metrics
-                .resource
-                .as_ref()
-                .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
-                .and_then(|kv| kv.value.as_ref())
-                .map(any_value_text)
-                .unwrap_or_default();
+            let service_name = service_name(resource_metrics.resource.as_ref());
             for scope in resource_metrics.scope_metrics {
                 for metric in scope.metrics {
                     let point = |kind, monotonic, attributes: &[KeyValue], value| ReceivedPoint {
@@ -191,13 +185,7 @@ impl TraceService for OtlpReceiver {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         let mut received = Vec::new();
         for resource_spans in request.into_inner().resource_spans {
-            let service_name = resource_spans
-                .resource
-                .as_ref()
-                .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
-                .and_then(|kv| kv.value.as_ref())
-                .map(any_value_text)
-                .unwrap_or_default();
+            let service_name = service_name(resource_spans.resource.as_ref());
             for scope_spans in resource_spans.scope_spans {
                 for span in scope_spans.spans {
                     received.push(ReceivedSpan {
@@ -207,16 +195,7 @@ impl TraceService for OtlpReceiver {
                         name: span.name,
                         kind: span.kind,
                         service_name: service_name.clone(),
-                        attributes: span
-                            .attributes
-                            .iter()
-                            .map(|kv| {
-                                (
-                                    kv.key.clone(),
-                                    kv.value.as_ref().map(any_value_text).unwrap_or_default(),
-                                )
-                            })
-                            .collect(),
+                        attributes: texts(&span.attributes),
                     });
                 }
             }
@@ -226,6 +205,15 @@ impl TraceService for OtlpReceiver {
             partial_success: None,
         }))
     }
+}
+
+/// The `service.name` of a resource ("" without one).
+fn service_name(resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>) -> String {
+    resource
+        .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+        .and_then(|kv| kv.value.as_ref())
+        .map(any_value_text)
+        .unwrap_or_default()
 }
 
 fn any_value_text(value: &opentelemetry_proto::tonic::common::v1::AnyValue) -> String {

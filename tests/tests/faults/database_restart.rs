@@ -3,16 +3,14 @@
 //! relays, consumers and matching's partition leases start again — callers that retry are
 //! answered, and every need is still proposed and notified exactly once.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tsunagu_runtime::ServiceName;
-use tsunagu_tests::{Fixture, TestSystem};
+use tsunagu_tests::{Fixture, TestSystem, eventually};
 
-use crate::flow::{self, Ledger, unlimited_callers};
+use crate::flow::{self, Books, Stream};
 use crate::machine;
 
 const NEEDS: usize = 2_000;
@@ -20,34 +18,26 @@ const NEEDS: usize = 2_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_services_recover_from_a_database_restart_without_an_operator() {
     let _machine = machine::exclusive().await;
-    let system = TestSystem::start_with(unlimited_callers()).await;
+    let system = TestSystem::start_with(flow::options(false, &[])).await;
     let fixture = Fixture::create(&system, 2 * NEEDS as u32).await;
-    let matching_db = system.database(ServiceName::Matching).await;
-    let notifications_db = system.database(ServiceName::Notifications).await;
-    let intake_db = system.database(ServiceName::Intake).await;
+    let books = Books::open(&system).await;
 
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let submitting = tokio::spawn({
-        let (intake, area, accepted) = (
-            system.intake(),
-            fixture.daily_life_area_id.clone(),
-            accepted.clone(),
-        );
-        async move { flow::submit_needs(intake, &area, "database-restart", NEEDS, 8, accepted).await }
-    });
-    flow::wait_for_accepted(&accepted, NEEDS / 4).await;
+    let stream = Stream::start(&system, &fixture.daily_life_area_id, "database-restart", NEEDS, 8);
+    stream.wait_for_accepted(NEEDS / 4).await;
     let restart = machine::restart_postgres().await;
-    let before = tsunagu_tests::eventually(
+    let before = eventually(
         "the test's own pools to reconnect",
         Duration::from_secs(60),
-        || Ledger::read(&matching_db, &notifications_db),
+        || books.ledger(),
     )
     .await;
-    let resumed_at =
-        flow::wait_for_notifications_beyond(&matching_db, &notifications_db, before.notifications).await;
+    let resumed_at = books
+        .wait_until("the flow to resume", Duration::from_secs(180), |ledger| {
+            ledger.notifications > before.notifications
+        })
+        .await;
 
-    let submitted = submitting.await.expect("callers finish");
-    assert_eq!(submitted.need_ids.len(), NEEDS);
+    let submitted = stream.finish().await;
     let first_accepted_after = submitted
         .accepted_at
         .iter()
@@ -55,13 +45,7 @@ async fn the_services_recover_from_a_database_restart_without_an_operator() {
         .min()
         .copied()
         .expect("needs accepted after the restart");
-    flow::wait_until_notified(&matching_db, &notifications_db, NEEDS, Duration::from_secs(600)).await;
-    let drained_at = Instant::now();
-    flow::wait_for_outboxes_drained(&intake_db, &matching_db).await;
-    let ledger = Ledger::read(&matching_db, &notifications_db)
-        .await
-        .expect("databases up");
-    assert_eq!(ledger, Ledger::exactly_once(NEEDS));
+    let notified_at = books.expect_exactly_once(NEEDS, Duration::from_secs(600)).await;
 
     // Every service reports itself serving again (health follows the database).
     for service in [
@@ -70,8 +54,8 @@ async fn the_services_recover_from_a_database_restart_without_an_operator() {
         ServiceName::Matching,
         ServiceName::Notifications,
     ] {
-        let mut health = system.health(service);
-        tsunagu_tests::eventually("the service to be serving", Duration::from_secs(60), || {
+        let health = system.health(service);
+        eventually("the service to be serving", Duration::from_secs(60), || {
             let mut health = health.clone();
             async move {
                 let status = health
@@ -86,10 +70,6 @@ async fn the_services_recover_from_a_database_restart_without_an_operator() {
             }
         })
         .await;
-        health
-            .check(HealthCheckRequest::default())
-            .await
-            .expect("health answers");
     }
 
     flow::report(
@@ -106,13 +86,11 @@ async fn the_services_recover_from_a_database_restart_without_an_operator() {
             ),
             (
                 "all_notified_after_database_back",
-                flow::seconds(drained_at - restart.back_at),
+                flow::seconds(notified_at - restart.back_at),
             ),
             ("retried_calls", submitted.retried_calls.to_string()),
         ],
     );
-    for pool in [matching_db, notifications_db, intake_db] {
-        pool.close().await;
-    }
+    books.close().await;
     system.shutdown().await;
 }

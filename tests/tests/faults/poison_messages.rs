@@ -3,19 +3,16 @@
 //! the needs behind it are all proposed and notified, once.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use lapin::BasicProperties;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use tsunagu_runtime::ServiceName;
 use tsunagu_runtime::amqp::{self, HEADER_ERROR, HEADER_MUNICIPALITY};
 use tsunagu_tests::{Fixture, MUNICIPALITY, RABBITMQ_URL, TestSystem};
 
-use crate::flow::{self, Ledger, unlimited_callers};
+use crate::flow::{self, Books, Stream};
 use crate::machine;
 
 const NEEDS: usize = 1_000;
@@ -42,21 +39,10 @@ fn poisons() -> Vec<(&'static str, Vec<u8>, bool)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_messages_are_dead_lettered_with_reasons_and_block_no_need() {
     let _machine = machine::exclusive().await;
-    let system = TestSystem::start_with(unlimited_callers()).await;
+    let system = TestSystem::start_with(flow::options(false, &[])).await;
     let fixture = Fixture::create(&system, 2 * NEEDS as u32).await;
-    let matching_db = system.database(ServiceName::Matching).await;
-    let notifications_db = system.database(ServiceName::Notifications).await;
-    let intake_db = system.database(ServiceName::Intake).await;
-
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let submitting = tokio::spawn({
-        let (intake, area, accepted) = (
-            system.intake(),
-            fixture.daily_life_area_id.clone(),
-            accepted.clone(),
-        );
-        async move { flow::submit_needs(intake, &area, "poison", NEEDS, 8, accepted).await }
-    });
+    let books = Books::open(&system).await;
+    let stream = Stream::start(&system, &fixture.daily_life_area_id, "poison", NEEDS, 8);
 
     let connection = amqp::connect(RABBITMQ_URL, "tsunagu-test-poisoner")
         .await
@@ -64,7 +50,7 @@ async fn poison_messages_are_dead_lettered_with_reasons_and_block_no_need() {
     let channel = amqp::confirm_channel(&connection).await.unwrap();
     let mut expected: HashMap<String, &'static str> = HashMap::new();
     for round in 0..10 {
-        flow::wait_for_accepted(&accepted, round * NEEDS / 10).await;
+        stream.wait_for_accepted(round * NEEDS / 10).await;
         for (what, body, with_id) in poisons() {
             let mut headers = FieldTable::default();
             headers.insert(
@@ -91,16 +77,8 @@ async fn poison_messages_are_dead_lettered_with_reasons_and_block_no_need() {
         }
     }
 
-    let submitted = submitting.await.expect("callers finish");
-    assert_eq!(submitted.need_ids.len(), NEEDS);
-    flow::wait_until_notified(&matching_db, &notifications_db, NEEDS, Duration::from_secs(300)).await;
-    flow::wait_for_outboxes_drained(&intake_db, &matching_db).await;
-    assert_eq!(
-        Ledger::read(&matching_db, &notifications_db)
-            .await
-            .expect("databases up"),
-        Ledger::exactly_once(NEEDS)
-    );
+    stream.finish().await;
+    books.expect_exactly_once(NEEDS, Duration::from_secs(300)).await;
 
     // Every poison is in the dead-letter queue, with the reason it could not be processed.
     let mut dead_letters = channel
@@ -153,8 +131,6 @@ async fn poison_messages_are_dead_lettered_with_reasons_and_block_no_need() {
         ],
     );
     let _ = connection.close(200, "done".into()).await;
-    for pool in [matching_db, notifications_db, intake_db] {
-        pool.close().await;
-    }
+    books.close().await;
     system.shutdown().await;
 }

@@ -3,19 +3,16 @@
 //! the backlog waits in the partition queue, and when a worker of normal speed takes over,
 //! every need is proposed and notified once.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use tsunagu_runtime::ServiceName;
 use tsunagu_runtime::amqp;
-use tsunagu_runtime::partitions::partition_holders;
 use tsunagu_tests::tcp_proxy::TcpProxy;
-use tsunagu_tests::{Fixture, Options, RABBITMQ_URL, TestSystem, eventually};
+use tsunagu_tests::{Fixture, RABBITMQ_URL, TestSystem, eventually};
 
-use crate::flow::{self, Ledger};
+use crate::flow::{self, Books, Stream};
 use crate::{machine, worker_process};
 
 const NEEDS: usize = 3_000;
@@ -23,20 +20,8 @@ const NEEDS: usize = 3_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_consumer_does_not_make_intake_refuse_work() {
     let _machine = machine::exclusive().await;
-    let system = TestSystem::start_with(Options {
-        without: vec![ServiceName::Matching],
-        env: vec![
-            // The callers are one integration key; the test is not about its rate limit.
-            ("TSUNAGU_RATE_LIMIT_PER_SECOND", "0".into()),
-            ("TSUNAGU_MATCHING_PARTITIONS", "1".into()),
-            ("TSUNAGU_MATCHING_REBALANCE_MILLIS", "200".into()),
-        ],
-        ..Options::default()
-    })
-    .await;
-    let matching_db = system.database(ServiceName::Matching).await;
-    let notifications_db = system.database(ServiceName::Notifications).await;
-    let intake_db = system.database(ServiceName::Intake).await;
+    let system = TestSystem::start_with(flow::one_partition_with_worker_processes()).await;
+    let books = Books::open(&system).await;
 
     // 20 ms each way on every chunk, one unacknowledged message at a time: a few dozen
     // needs a second at most.
@@ -49,31 +34,14 @@ async fn a_slow_consumer_does_not_make_intake_refuse_work() {
             ("TSUNAGU_AMQP_PREFETCH", "1".into()),
         ],
     );
-    eventually(
-        "the slow worker to hold the partition",
-        Duration::from_secs(60),
-        || async {
-            let holders = partition_holders(&matching_db, ServiceName::Matching)
-                .await
-                .ok()?;
-            (holders == [1]).then_some(())
-        },
-    )
-    .await;
+    worker_process::wait_for_partition_holder(&books.matching).await;
     let fixture = Fixture::create(&system, 2 * NEEDS as u32).await;
 
     let started = Instant::now();
-    let submitted = flow::submit_needs(
-        system.intake(),
-        &fixture.daily_life_area_id,
-        "slow-consumer",
-        NEEDS,
-        8,
-        Arc::new(AtomicUsize::new(0)),
-    )
-    .await;
+    let submitted = Stream::start(&system, &fixture.daily_life_area_id, "slow-consumer", NEEDS, 8)
+        .finish()
+        .await;
     let submitting_took = started.elapsed();
-    assert_eq!(submitted.need_ids.len(), NEEDS);
     assert_eq!(
         submitted.retried_calls, 0,
         "intake refused a call: {:?}",
@@ -86,7 +54,7 @@ async fn a_slow_consumer_does_not_make_intake_refuse_work() {
         Duration::from_secs(120),
         || async {
             let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                .fetch_one(&intake_db)
+                .fetch_one(&books.intake)
                 .await
                 .ok()?;
             (pending == 0).then_some(())
@@ -94,10 +62,7 @@ async fn a_slow_consumer_does_not_make_intake_refuse_work() {
     )
     .await;
     let published_at = Instant::now();
-    let decided = Ledger::read(&matching_db, &notifications_db)
-        .await
-        .unwrap()
-        .proposals;
+    let decided = books.ledger().await.expect("databases up").proposals;
     let backlog = queue_depth(&system).await;
     assert!(
         (decided as usize) < NEEDS / 2 && backlog > 0,
@@ -108,15 +73,7 @@ async fn a_slow_consumer_does_not_make_intake_refuse_work() {
     // A worker of normal speed replaces the slow one and clears the backlog.
     worker_process::kill(slow).await;
     let normal = worker_process::spawn(&system, &[]);
-    flow::wait_until_notified(&matching_db, &notifications_db, NEEDS, Duration::from_secs(600)).await;
-    let cleared_at = Instant::now();
-    flow::wait_for_outboxes_drained(&intake_db, &matching_db).await;
-    assert_eq!(
-        Ledger::read(&matching_db, &notifications_db)
-            .await
-            .expect("databases up"),
-        Ledger::exactly_once(NEEDS)
-    );
+    let cleared_at = books.expect_exactly_once(NEEDS, Duration::from_secs(600)).await;
 
     flow::report(
         "slow consumer, 3,000 needs",
@@ -131,9 +88,7 @@ async fn a_slow_consumer_does_not_make_intake_refuse_work() {
         ],
     );
     worker_process::kill(normal).await;
-    for pool in [matching_db, notifications_db, intake_db] {
-        pool.close().await;
-    }
+    books.close().await;
     system.shutdown().await;
 }
 

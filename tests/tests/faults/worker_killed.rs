@@ -4,15 +4,13 @@
 //! messages went back to the queue with its broker connection, and the inbox turns a message
 //! whose effect had committed before the kill into a no-op. Nothing is lost or doubled.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use tsunagu_runtime::ServiceName;
-use tsunagu_runtime::partitions::{live_workers, partition_holders};
-use tsunagu_tests::{Fixture, Options, TestSystem, eventually};
+use tsunagu_runtime::partitions::live_workers;
+use tsunagu_tests::{Fixture, TestSystem, eventually};
 
-use crate::flow::{self, Ledger};
+use crate::flow::{self, Books, Stream};
 use crate::{machine, worker_process};
 
 const NEEDS: usize = 2_000;
@@ -22,94 +20,49 @@ async fn a_worker_killed_mid_batch_is_replaced_and_nothing_is_lost_or_doubled() 
     let _machine = machine::exclusive().await;
     // One partition: all of the municipality's work is on the worker holding it, and the
     // other stands by.
-    let system = TestSystem::start_with(Options {
-        without: vec![ServiceName::Matching],
-        env: vec![
-            // The callers are one integration key; the test is not about its rate limit.
-            ("TSUNAGU_RATE_LIMIT_PER_SECOND", "0".into()),
-            ("TSUNAGU_MATCHING_PARTITIONS", "1".into()),
-            ("TSUNAGU_MATCHING_REBALANCE_MILLIS", "200".into()),
-        ],
-        ..Options::default()
-    })
-    .await;
-    let matching_db = system.database(ServiceName::Matching).await;
-    let notifications_db = system.database(ServiceName::Notifications).await;
-    let intake_db = system.database(ServiceName::Intake).await;
-
+    let system = TestSystem::start_with(flow::one_partition_with_worker_processes()).await;
+    let books = Books::open(&system).await;
     let first = worker_process::spawn(&system, &[]);
-    eventually(
-        "the first worker to hold the partition",
-        Duration::from_secs(60),
-        || async {
-            let holders = partition_holders(&matching_db, ServiceName::Matching)
-                .await
-                .ok()?;
-            (holders == [1]).then_some(())
-        },
-    )
-    .await;
+    worker_process::wait_for_partition_holder(&books.matching).await;
     let standby = worker_process::spawn(&system, &[]);
     eventually(
         "the second worker to stand by",
         Duration::from_secs(60),
         || async {
-            let live = live_workers(&matching_db, ServiceName::Matching).await.ok()?;
+            let live = live_workers(&books.matching, ServiceName::Matching).await.ok()?;
             (live == 2).then_some(())
         },
     )
     .await;
 
     let fixture = Fixture::create(&system, 2 * NEEDS as u32).await;
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let submitting = tokio::spawn({
-        let (intake, area, accepted) = (
-            system.intake(),
-            fixture.daily_life_area_id.clone(),
-            accepted.clone(),
-        );
-        async move { flow::submit_needs(intake, &area, "worker-killed", NEEDS, 8, accepted).await }
-    });
+    let stream = Stream::start(&system, &fixture.daily_life_area_id, "worker-killed", NEEDS, 8);
     // Mid-batch: the worker is busy deciding needs, with more prefetched.
-    eventually(
-        "the first worker to be well into the stream",
-        Duration::from_secs(180),
-        || async {
-            let ledger = Ledger::read(&matching_db, &notifications_db).await?;
-            (ledger.proposals >= (NEEDS / 5) as i64).then_some(())
-        },
-    )
-    .await;
+    books
+        .wait_until(
+            "the first worker to be well into the stream",
+            Duration::from_secs(180),
+            |ledger| ledger.proposals >= (NEEDS / 5) as i64,
+        )
+        .await;
     worker_process::kill(first).await;
     let killed_at = Instant::now();
     // What the killed worker committed; its transaction in progress, if any, rolled back.
-    let decided_at_kill = Ledger::read(&matching_db, &notifications_db)
-        .await
-        .unwrap()
-        .proposals;
+    let decided_at_kill = books.ledger().await.expect("databases up").proposals;
+    let taken_over_at = books
+        .wait_until(
+            "the standby to take the partition over",
+            Duration::from_secs(120),
+            |ledger| ledger.proposals > decided_at_kill,
+        )
+        .await;
 
-    let taken_over_at = eventually(
-        "the standby to take the partition over",
-        Duration::from_secs(120),
-        || async {
-            let ledger = Ledger::read(&matching_db, &notifications_db).await?;
-            (ledger.proposals > decided_at_kill).then(Instant::now)
-        },
-    )
-    .await;
-    let submitted = submitting.await.expect("callers finish");
-    assert_eq!(submitted.need_ids.len(), NEEDS);
-    flow::wait_until_notified(&matching_db, &notifications_db, NEEDS, Duration::from_secs(600)).await;
-    let done_at = Instant::now();
-    flow::wait_for_outboxes_drained(&intake_db, &matching_db).await;
+    stream.finish().await;
+    let notified_at = books.expect_exactly_once(NEEDS, Duration::from_secs(600)).await;
     assert_eq!(
-        Ledger::read(&matching_db, &notifications_db)
+        live_workers(&books.matching, ServiceName::Matching)
             .await
-            .expect("databases up"),
-        Ledger::exactly_once(NEEDS)
-    );
-    assert_eq!(
-        live_workers(&matching_db, ServiceName::Matching).await.unwrap(),
+            .unwrap(),
         1,
         "the killed worker's lease is gone"
     );
@@ -119,12 +72,10 @@ async fn a_worker_killed_mid_batch_is_replaced_and_nothing_is_lost_or_doubled() 
         &[
             ("decided_before_kill", decided_at_kill.to_string()),
             ("taken_over_after", flow::seconds(taken_over_at - killed_at)),
-            ("all_notified_after_kill", flow::seconds(done_at - killed_at)),
+            ("all_notified_after_kill", flow::seconds(notified_at - killed_at)),
         ],
     );
     worker_process::kill(standby).await;
-    for pool in [matching_db, notifications_db, intake_db] {
-        pool.close().await;
-    }
+    books.close().await;
     system.shutdown().await;
 }

@@ -3,8 +3,12 @@
 
 use std::process::Stdio;
 
+use std::time::Duration;
+
 use tokio::process::{Child, Command};
-use tsunagu_tests::TestSystem;
+use tsunagu_runtime::ServiceName;
+use tsunagu_runtime::partitions::partition_holders;
+use tsunagu_tests::{TestSystem, eventually};
 
 /// Starts a worker with the system's settings; `overrides` win over them. The worker dies
 /// with the handle.
@@ -31,4 +35,18 @@ pub fn spawn(system: &TestSystem, overrides: &[(&str, String)]) -> Child {
 pub async fn kill(mut worker: Child) {
     worker.start_kill().expect("the worker can be killed");
     worker.wait().await.expect("the worker is gone");
+}
+
+/// Waits until one worker holds the one partition (the systems of
+/// `flow::one_partition_with_worker_processes`).
+pub async fn wait_for_partition_holder(matching: &sqlx::PgPool) {
+    eventually(
+        "a worker to hold the partition",
+        Duration::from_secs(60),
+        || async {
+            let holders = partition_holders(matching, ServiceName::Matching).await.ok()?;
+            (holders == [1]).then_some(())
+        },
+    )
+    .await;
 }
