@@ -365,8 +365,10 @@ impl Topology {
         Ok(())
     }
 
-    /// How many of `service`'s partition queues exist in a row from `from` on (they are
-    /// declared and retired from the top, so the ones below `from` are known to exist).
+    /// How many of `service`'s partition queues exist in a row from `from` on, up to this
+    /// layout's count (they are declared from the bottom and retired from the top, so the ones
+    /// below `from` are known to exist). Never probing above the count keeps a deployment that
+    /// agrees free of refused probes (lapin logs each as an error).
     async fn declared_partitions(
         &self,
         connection: &Connection,
@@ -374,7 +376,7 @@ impl Topology {
         from: u16,
     ) -> lapin::Result<u16> {
         let mut count = from;
-        while count <= self.partitions
+        while count < self.partitions
             && queue_exists(connection, &self.partition_queue(service, count)).await?
         {
             count += 1;
