@@ -707,6 +707,41 @@ impl Wall {
         .await
     }
 
+    /// The generic plan of `query` (one uuid parameter, `$1`) as `tenant`: what a service runs
+    /// once PostgreSQL caches a prepared statement's plan, whatever the value.
+    pub async fn generic_plan(&self, query: &str, tenant: &str) -> String {
+        db::as_tenant(tenant, async {
+            let mut connection = self.pool.acquire().await.expect("a connection");
+            let statements = [
+                "SET plan_cache_mode = force_generic_plan".to_string(),
+                format!("PREPARE probe(uuid) AS {query}"),
+            ];
+            for statement in statements {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                    .execute(&mut *connection)
+                    .await
+                    .expect("the statement runs");
+            }
+            let lines: Vec<String> = sqlx::raw_sql(sqlx::AssertSqlSafe(
+                "EXPLAIN EXECUTE probe('00000000-0000-0000-0000-000000000000')".to_string(),
+            ))
+            .fetch_all(&mut *connection)
+            .await
+            .expect("the plan")
+            .iter()
+            .map(|row| sqlx::Row::get::<String, _>(row, 0))
+            .collect();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(
+                "DEALLOCATE probe; RESET plan_cache_mode".to_string(),
+            ))
+            .execute(&mut *connection)
+            .await
+            .expect("reset");
+            lines.join("\n")
+        })
+        .await
+    }
+
     pub async fn close(self) {
         self.pool.close().await;
     }

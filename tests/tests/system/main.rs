@@ -28,6 +28,7 @@ mod organization_helper_exchange;
 mod organizations;
 mod outbox_survives_broker_outage;
 mod partition_layout;
+mod policy_plans;
 mod redelivery;
 mod referral_loop;
 mod registry_outage;
