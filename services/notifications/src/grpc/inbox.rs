@@ -151,6 +151,10 @@ pub async fn after(
            AND txid < pg_snapshot_xmin(pg_current_snapshot())
          ORDER BY txid, seq LIMIT $6"
     )))
+    // Planned afresh each time: a plan cached while the inbox was small reads the recipient's
+    // whole inbox through (recipient, id) at every wake instead of seeking the stream index
+    // (recipient, txid, seq) to the cursor — a cost that grew with the inbox (docs/benchmarks/load.md).
+    .persistent(false)
     .bind(audience.kind())
     .bind(audience.id())
     .bind(only_municipality)
