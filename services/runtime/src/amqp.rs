@@ -478,6 +478,8 @@ pub struct Envelope {
 
 pub const HEADER_MUNICIPALITY: &str = "x-tsunagu-municipality";
 pub const HEADER_ERROR: &str = "x-tsunagu-error";
+/// On a dead letter a consumer copied: the queue it was consumed from.
+pub const HEADER_QUEUE: &str = "x-tsunagu-queue";
 /// When the event's state change committed (its outbox row), in milliseconds since the epoch.
 pub const HEADER_COMMITTED_AT: &str = "x-tsunagu-committed-at";
 

@@ -174,7 +174,7 @@ pub(crate) async fn process_delivery<H: EventHandler>(
             Ok(envelope) => envelope,
             Err(reason) => {
                 tracing::error!(reason, "malformed message, dead-lettering");
-                return dead_letter(settings, dead_letter_channel, &delivery, &reason).await;
+                return dead_letter(settings, queue, dead_letter_channel, &delivery, &reason).await;
             }
         };
         let span = tracing::Span::current();
@@ -220,7 +220,7 @@ pub(crate) async fn process_delivery<H: EventHandler>(
                     let reason = format!("{error:#}");
                     tracing::error!(reason, "event cannot be processed, dead-lettering");
                     consumed(settings, queue, &delivery, "dead_lettered");
-                    return dead_letter(settings, dead_letter_channel, &delivery, &reason).await;
+                    return dead_letter(settings, queue, dead_letter_channel, &delivery, &reason).await;
                 }
                 Err(TransactionError::Handler(HandlerError::Transient(error))) => {
                     let deliveries = amqp::delivery_count(&delivery.properties);
@@ -325,16 +325,20 @@ fn observe_lag(
 
 async fn dead_letter(
     settings: &ConsumerSettings,
+    queue: &str,
     channel: &lapin::Channel,
     delivery: &Delivery,
     reason: &str,
 ) -> anyhow::Result<()> {
+    // The queue it came from: what an operator replays it to when only that consumer should
+    // see it again.
+    let properties = amqp::with_header(delivery.properties.clone(), amqp::HEADER_QUEUE, queue);
     amqp::publish_dead_letter(
         channel,
         &settings.topology,
         delivery.routing_key.as_str(),
         &delivery.data,
-        &delivery.properties,
+        &properties,
         reason,
     )
     .await?;

@@ -91,6 +91,7 @@ async fn poison_messages_are_dead_lettered_with_reasons_and_block_no_need() {
         .await
         .unwrap();
     let mut found = HashMap::new();
+    let mut queues = std::collections::BTreeSet::new();
     while found.len() < expected.len() {
         let delivery = tokio::time::timeout(Duration::from_secs(60), dead_letters.next())
             .await
@@ -103,10 +104,8 @@ async fn poison_messages_are_dead_lettered_with_reasons_and_block_no_need() {
             .as_ref()
             .map(|id| id.to_string())
             .unwrap_or_default();
-        let reason = amqp::header_strings(&delivery.properties)
-            .get(HEADER_ERROR)
-            .cloned()
-            .unwrap_or_default();
+        let headers = amqp::header_strings(&delivery.properties);
+        let reason = headers.get(HEADER_ERROR).cloned().unwrap_or_default();
         delivery.acker.ack(BasicAckOptions::default()).await.unwrap();
         if let Some(what) = expected.get(&marker) {
             assert!(
@@ -114,10 +113,22 @@ async fn poison_messages_are_dead_lettered_with_reasons_and_block_no_need() {
                 "the dead letter of a message with {what} carries its reason"
             );
             assert_eq!(delivery.routing_key.as_str(), "need.submitted");
+            queues.insert(headers.get(amqp::HEADER_QUEUE).cloned().unwrap_or_default());
             found.insert(marker, reason);
         }
     }
     assert_eq!(found.len(), expected.len());
+    // Each names the queue it came from: the municipality's partition, the same for all (they
+    // carry its header), where the needs were waiting behind them.
+    let partitions = system
+        .topology
+        .partition_queue(tsunagu_runtime::ServiceName::Matching, 0)
+        .trim_end_matches('0')
+        .to_string();
+    assert!(
+        queues.len() == 1 && queues.iter().all(|queue| queue.starts_with(&partitions)),
+        "{queues:?}"
+    );
 
     flow::report(
         "poison messages in a stream of 1,000 needs",

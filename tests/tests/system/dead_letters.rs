@@ -53,6 +53,17 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_and_blocks_nothing() 
         .get(HEADER_ERROR)
         .expect("the reason travels with the dead letter");
     assert!(reason.contains("message_id"), "{reason}");
+    // It names the queue it came from: one of matching's partitions (no municipality header
+    // to hash, so whichever the empty key hashes to).
+    let matching_partitions = system
+        .topology
+        .partition_queue(tsunagu_runtime::ServiceName::Matching, 0)
+        .trim_end_matches('0')
+        .to_string();
+    let queue = headers
+        .get(amqp::HEADER_QUEUE)
+        .expect("the queue travels with the dead letter");
+    assert!(queue.starts_with(&matching_partitions), "{queue}");
     assert_eq!(delivery.routing_key.as_str(), "need.submitted");
     assert_eq!(delivery.data, b"\xff not json");
     delivery.acker.ack(BasicAckOptions::default()).await.unwrap();
