@@ -10,6 +10,7 @@ use tsunagu_proto::notifications::v1 as notifications_pb;
 use tsunagu_runtime::config::Config;
 use tsunagu_runtime::{ServiceName, telemetry};
 use tsunagu_tests::otlp_receiver::{OtlpReceiver, ReceivedSpan};
+use tsunagu_tests::webhook_receiver::WebhookReceiver;
 use tsunagu_tests::{Fixture, MUNICIPALITY, Options, TestSystem, eventually};
 
 const SPAN_KIND_SERVER: i32 = 2;
@@ -32,10 +33,33 @@ async fn one_need_is_one_trace_across_all_four_services() {
 
     let system = TestSystem::start_with(Options {
         otlp_endpoint: Some(endpoint.clone()),
+        // The municipality's system hears of the proposal over a webhook on the loopback.
+        env: vec![("TSUNAGU_WEBHOOK_ALLOW_HTTP", "true".into())],
         ..Options::default()
     })
     .await;
     let fixture = Fixture::create(&system, 3).await;
+    let webhook = WebhookReceiver::start(vec![]);
+    system
+        .notifications()
+        .create_subscription(notifications_pb::CreateSubscriptionRequest {
+            subscription: Some(notifications_pb::Subscription {
+                municipality_code: MUNICIPALITY.into(),
+                recipient: Some(notifications_pb::Recipient {
+                    kind: Some(notifications_pb::recipient::Kind::Municipality(
+                        MUNICIPALITY.into(),
+                    )),
+                }),
+                subscriber_kind: notifications_pb::SubscriberKind::MunicipalSystem.into(),
+                subscriber_name: "大垣市 福祉システム".into(),
+                channel: "webhook".into(),
+                address: webhook.url(),
+                event_types: vec!["match.proposed".into()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("webhook subscription");
     // The need's journey is only one trace if matching already knows the resource; otherwise
     // the proposal is made later, in the trace of the resource's own event.
     let matching_db = system.database(ServiceName::Matching).await;
@@ -110,13 +134,12 @@ async fn one_need_is_one_trace_across_all_four_services() {
                     .filter(|s| s.trace_id == submit.trace_id)
                     .cloned()
                     .collect();
-                trace
-                    .iter()
-                    .any(|s| {
-                        s.name == "tsunagu.registry.v1.RegistryService/GetOrganization"
-                            && s.kind == SPAN_KIND_SERVER
-                    })
-                    .then_some(trace)
+                let looked_up = trace.iter().any(|s| {
+                    s.name == "tsunagu.registry.v1.RegistryService/GetOrganization"
+                        && s.kind == SPAN_KIND_SERVER
+                });
+                let sent = trace.iter().any(|s| s.name == "notifications send");
+                (looked_up && sent).then_some(trace)
             }
         },
     )
@@ -178,6 +201,25 @@ async fn one_need_is_one_trace_across_all_four_services() {
     assert_eq!(lookup_served.attribute("rpc.system"), Some("grpc"));
     assert_eq!(lookup_served.attribute("rpc.method"), Some("GetOrganization"));
     assert!(trace.iter().all(|s| s.service_name == "tsunagu-test"));
+
+    // The webhook to the municipality's system is sent in the same trace, under the
+    // notifications consumer that wrote the delivery.
+    let send = trace
+        .iter()
+        .find(|s| s.name == "notifications send")
+        .expect("the delivery's send span");
+    assert_eq!(send.kind, SPAN_KIND_PRODUCER);
+    assert_eq!(send.attribute("messaging.system"), Some("webhook"));
+    assert_eq!(send.attribute("messaging.operation.type"), Some("send"));
+    assert_eq!(send.attribute("tsunagu.event_type"), Some("match.proposed"));
+    assert!(
+        trace
+            .iter()
+            .any(|s| s.span_id == send.parent_span_id
+                && s.attribute("tsunagu.service") == Some("notifications")),
+        "the send continues the consumer's trace: {send:?}"
+    );
+    assert_eq!(webhook.requests().len(), 1, "one webhook request");
 
     // The ids of what the messages are about (never personal data) ride on the spans.
     assert_eq!(
