@@ -168,6 +168,10 @@ pub struct Config {
     /// How often metrics are pushed to `otlp_endpoint` (OTEL_METRIC_EXPORT_INTERVAL, in
     /// milliseconds as OpenTelemetry has it; default 60000).
     pub metrics_export_interval: Duration,
+    /// Whether metrics are pushed to `otlp_endpoint` at all (OTEL_METRICS_EXPORTER: `otlp`,
+    /// the default, or `none` where a scraper reads /metrics and the same series must not
+    /// arrive twice).
+    pub metrics_over_otlp: bool,
 }
 
 /// How notifications leaves Tsunagu: the SMTP relay, webhooks, and the retry policy.
@@ -474,6 +478,15 @@ impl Config {
             100,
         ));
 
+        let metrics_over_otlp = match get("OTEL_METRICS_EXPORTER").as_deref().map(str::trim) {
+            None | Some("") | Some("otlp") => true,
+            Some("none") => false,
+            Some(other) => {
+                problems.push(format!("OTEL_METRICS_EXPORTER={other:?}: expected otlp or none"));
+                true
+            }
+        };
+
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -507,6 +520,7 @@ impl Config {
             notifications,
             metrics_listen,
             metrics_export_interval,
+            metrics_over_otlp,
         })
     }
 
@@ -612,6 +626,18 @@ mod tests {
                 .to_string()
                 .contains("TSUNAGU_REGISTRY_FRESHNESS_SWEEP_SECONDS")
         );
+    }
+
+    #[test]
+    fn metrics_go_over_otlp_unless_the_exporter_is_none() {
+        assert!(config(&[]).unwrap().metrics_over_otlp);
+        assert!(
+            !config(&[("OTEL_METRICS_EXPORTER", "none")])
+                .unwrap()
+                .metrics_over_otlp
+        );
+        let error = config(&[("OTEL_METRICS_EXPORTER", "prometheus")]).unwrap_err();
+        assert!(error.to_string().contains("OTEL_METRICS_EXPORTER"), "{error}");
     }
 
     #[test]

@@ -101,7 +101,7 @@ fn main() -> std::process::ExitCode {
         }
         let metrics_export = tokio_util::sync::CancellationToken::new();
         let exporting = match (&config.otlp_endpoint, &command) {
-            (Some(endpoint), Command::Up | Command::Serve(_)) => {
+            (Some(endpoint), Command::Up | Command::Serve(_)) if config.metrics_over_otlp => {
                 Some(tokio::spawn(tsunagu_runtime::metrics::otlp::run(
                     endpoint.clone(),
                     service_name.clone(),
