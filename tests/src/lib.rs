@@ -269,6 +269,25 @@ impl TestSystem {
             .expect("connect to the test database")
     }
 
+    /// The names of matching's partition queues up to their number: `<namespace>.matching.p`.
+    pub fn matching_partitions_prefix(&self) -> String {
+        let first = self.topology.partition_queue(ServiceName::Matching, 0);
+        first.trim_end_matches("000").to_string()
+    }
+
+    /// A consumer of the system's dead-letter queue on `channel`, to read what was dead-lettered.
+    pub async fn dead_letters(&self, channel: &lapin::Channel) -> lapin::Consumer {
+        channel
+            .basic_consume(
+                self.topology.dead_letter_queue().as_str().into(),
+                "tsunagu-test-dead-letter-reader".into(),
+                lapin::options::BasicConsumeOptions::default(),
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .expect("consume the dead-letter queue")
+    }
+
     /// Publishes a raw envelope to the system's events exchange, as a duplicate publisher would.
     pub async fn publish(&self, envelope: &amqp::Envelope) {
         let connection = amqp::connect(RABBITMQ_URL, "tsunagu-test-publisher")
@@ -535,6 +554,28 @@ pub fn new_resource(
             ..Default::default()
         }),
         created_by: "テスト".into(),
+    }
+}
+
+/// A webhook of 大垣市's own system ([`MUNICIPALITY`]) on its municipality feed — every
+/// event about its needs of `event_types` (all when empty) — as the system `name`.
+pub fn municipal_system_webhook(
+    url: &str,
+    name: &str,
+    event_types: &[&str],
+) -> tsunagu_proto::notifications::v1::Subscription {
+    use tsunagu_proto::notifications::v1 as pb;
+    pb::Subscription {
+        municipality_code: MUNICIPALITY.into(),
+        recipient: Some(pb::Recipient {
+            kind: Some(pb::recipient::Kind::Municipality(MUNICIPALITY.into())),
+        }),
+        subscriber_kind: pb::SubscriberKind::MunicipalSystem.into(),
+        subscriber_name: name.into(),
+        channel: "webhook".into(),
+        address: url.into(),
+        event_types: event_types.iter().map(|t| t.to_string()).collect(),
+        ..Default::default()
     }
 }
 

@@ -11,7 +11,7 @@ use tsunagu_runtime::config::Config;
 use tsunagu_runtime::{ServiceName, telemetry};
 use tsunagu_tests::otlp_receiver::{OtlpReceiver, ReceivedSpan};
 use tsunagu_tests::webhook_receiver::WebhookReceiver;
-use tsunagu_tests::{Fixture, MUNICIPALITY, Options, TestSystem, eventually};
+use tsunagu_tests::{Fixture, MUNICIPALITY, Options, TestSystem, eventually, municipal_system_webhook};
 
 const SPAN_KIND_SERVER: i32 = 2;
 const SPAN_KIND_CLIENT: i32 = 3;
@@ -43,20 +43,11 @@ async fn one_need_is_one_trace_across_all_four_services() {
     system
         .notifications()
         .create_subscription(notifications_pb::CreateSubscriptionRequest {
-            subscription: Some(notifications_pb::Subscription {
-                municipality_code: MUNICIPALITY.into(),
-                recipient: Some(notifications_pb::Recipient {
-                    kind: Some(notifications_pb::recipient::Kind::Municipality(
-                        MUNICIPALITY.into(),
-                    )),
-                }),
-                subscriber_kind: notifications_pb::SubscriberKind::MunicipalSystem.into(),
-                subscriber_name: "大垣市 福祉システム".into(),
-                channel: "webhook".into(),
-                address: webhook.url(),
-                event_types: vec!["match.proposed".into()],
-                ..Default::default()
-            }),
+            subscription: Some(municipal_system_webhook(
+                &webhook.url(),
+                "大垣市 福祉システム",
+                &["match.proposed"],
+            )),
         })
         .await
         .expect("webhook subscription");

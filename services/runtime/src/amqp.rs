@@ -177,8 +177,20 @@ impl Topology {
         format!("{}.{}", self.namespace, service.as_str())
     }
 
-    /// Declares exchanges, queues and bindings. Idempotent; every service calls it at start.
-    pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
+    /// Declares exchanges, queues and bindings on `channel`, as `declaring` (its relay or
+    /// consumer, at every session start) — after [`check_partition_layout`](Self::check_partition_layout),
+    /// so that no service adds partition queues to another's layout. Idempotent.
+    pub async fn declare(
+        &self,
+        connection: &Connection,
+        channel: &Channel,
+        declaring: ServiceName,
+    ) -> anyhow::Result<()> {
+        self.check_partition_layout(connection, declaring).await?;
+        Ok(self.declare_objects(channel).await?)
+    }
+
+    async fn declare_objects(&self, channel: &Channel) -> lapin::Result<()> {
         let durable = ExchangeDeclareOptions {
             durable: true,
             ..Default::default()
@@ -322,7 +334,8 @@ impl Topology {
         Ok(())
     }
 
-    /// Checks, before `declaring` declares the topology, that it would not add partition
+    /// Checks, before `declaring` declares the topology (and when a service starts, to refuse
+    /// to), that it would not add partition
     /// queues to another service's layout. Every service declares every queue (so that events
     /// published before their consumer's first start wait in it); a publisher configured with
     /// a higher `TSUNAGU_MATCHING_PARTITIONS` than the matching workers would add partition
@@ -509,21 +522,16 @@ impl Envelope {
             .with_headers(headers)
     }
 
-    /// The ids an event is about (`need_id`, `proposal_id` of the payload), for spans: ids,
-    /// never personal data.
-    pub fn subject_ids(&self) -> [(&'static str, Option<&str>); 2] {
-        let id = |field: &str| self.payload.get(field).and_then(serde_json::Value::as_str);
-        [
-            ("tsunagu.need_id", id("need_id")),
-            ("tsunagu.proposal_id", id("proposal_id")),
-        ]
-    }
-
-    /// Records [`Envelope::subject_ids`] on `span` (which declared the fields).
+    /// Records on `span` (which declared the fields) the ids the event is about — the
+    /// payload's `need_id` and `proposal_id` as `tsunagu.need_id`, `tsunagu.proposal_id`:
+    /// ids, never personal data.
     pub fn record_subject_ids(&self, span: &tracing::Span) {
-        for (field, value) in self.subject_ids() {
-            if let Some(value) = value {
-                span.record(field, value);
+        for (field, key) in [
+            ("tsunagu.need_id", "need_id"),
+            ("tsunagu.proposal_id", "proposal_id"),
+        ] {
+            if let Some(id) = self.payload.get(key).and_then(serde_json::Value::as_str) {
+                span.record(field, id);
             }
         }
     }
@@ -657,12 +665,7 @@ pub async fn publish_dead_letter(
     properties: &BasicProperties,
     reason: &str,
 ) -> Result<(), PublishError> {
-    let mut headers = properties.headers().clone().unwrap_or_default();
-    headers.insert(
-        HEADER_ERROR.into(),
-        AMQPValue::LongString(LongString::from(reason)),
-    );
-    let properties = properties.clone().with_headers(headers);
+    let properties = with_header(properties.clone(), HEADER_ERROR, reason);
     publish_confirmed(
         channel,
         &topology.dead_letter_exchange(),

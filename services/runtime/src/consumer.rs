@@ -93,9 +93,8 @@ async fn consume_session<H: EventHandler>(
     let channel = connection.create_channel().await?;
     settings
         .topology
-        .check_partition_layout(&connection, settings.service)
+        .declare(&connection, &channel, settings.service)
         .await?;
-    settings.topology.declare(&channel).await?;
     // Dead letters are published on a separate confirm channel.
     let dead_letter_channel = amqp::confirm_channel(&connection).await?;
     channel

@@ -15,6 +15,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::amqp::{self, Envelope, PublishError, Topology};
+use crate::config::ServiceName;
 use crate::health::BrokerStatus;
 use crate::supervisor::{Session, supervise};
 use crate::telemetry;
@@ -67,7 +68,7 @@ struct PendingRow {
 /// Publishes the outbox until `shutdown`; reconnects to the broker with backoff. `wake` lets
 /// the service poke the relay right after a commit, so an event leaves in milliseconds.
 pub async fn run_relay(
-    service: &'static str,
+    service: ServiceName,
     pool: PgPool,
     amqp_url: String,
     topology: Topology,
@@ -77,7 +78,7 @@ pub async fn run_relay(
 ) {
     supervise(
         "outbox relay",
-        service,
+        service.as_str(),
         broker_status,
         shutdown.clone(),
         |session| relay_session(service, &pool, &amqp_url, &topology, &wake, session, &shutdown),
@@ -86,7 +87,7 @@ pub async fn run_relay(
 }
 
 async fn relay_session(
-    service: &'static str,
+    name: ServiceName,
     pool: &PgPool,
     amqp_url: &str,
     topology: &Topology,
@@ -94,14 +95,11 @@ async fn relay_session(
     session: Session,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
+    let service = name.as_str();
     // Its own connection: a publisher blocked by flow control must not stall consumers.
     let connection = amqp::connect(amqp_url, &format!("tsunagu-{service}-relay")).await?;
     let channel = amqp::confirm_channel(&connection).await?;
-    let Some(declaring) = crate::config::ServiceName::parse(service) else {
-        anyhow::bail!("the relay of {service:?}, which is not a service");
-    };
-    topology.check_partition_layout(&connection, declaring).await?;
-    topology.declare(&channel).await?;
+    topology.declare(&connection, &channel, name).await?;
     session.connected();
     let mut last_purge: Option<std::time::Instant> = None;
     loop {

@@ -93,7 +93,12 @@ async fn worker_session<H: EventHandler>(
     )
     .await?;
     let setup = connection.create_channel().await?;
-    settings.consumer.topology.declare(&setup).await.context(
+    settings
+        .consumer
+        .topology
+        .declare(&connection, &setup, service)
+        .await
+        .context(
         "declaring the topology (partitioned services need the RabbitMQ plugin rabbitmq_consistent_hash_exchange)",
     )?;
     let dead_letter_channel = amqp::confirm_channel(&connection).await?;

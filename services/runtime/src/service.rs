@@ -117,7 +117,7 @@ impl ServiceHost {
         };
         register_outbox_gauges(name.as_str(), host.pool.clone());
         host.tasks.spawn(outbox::run_relay(
-            name.as_str(),
+            name,
             host.pool.clone(),
             host.config.amqp_url.clone(),
             Topology::from_config(&host.config),

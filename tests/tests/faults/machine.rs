@@ -7,9 +7,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, MutexGuard};
-use tsunagu_tests::{POSTGRES_URL, RABBITMQ_URL};
+use tsunagu_tests::{POSTGRES_URL, RABBITMQ_URL, eventually};
 
 static MACHINE: Mutex<()> = Mutex::const_new(());
+
+/// How long a restarted service may take to accept connections again.
+const RESTART_DEADLINE: Duration = Duration::from_secs(120);
 
 /// The machine for one test: no other fault test runs meanwhile, and when the guard goes —
 /// after a pass or a panic — RabbitMQ and PostgreSQL are started again if they are down.
@@ -61,14 +64,18 @@ pub async fn restart_rabbitmq() -> Restart {
     let stopping_at = Instant::now();
     run("rabbitmqctl", &["shutdown"]).await;
     run("rabbitmq-server", &["-detached"]).await;
-    let back_at = poll_until("RabbitMQ to accept AMQP connections", || async {
-        tsunagu_runtime::amqp::connect(RABBITMQ_URL, "tsunagu-fault-probe")
-            .await
-            .ok()
-            .map(|connection| async move {
-                let _ = connection.close(200, "probe".into()).await;
-            })
-    })
+    let back_at = eventually(
+        "RabbitMQ to accept AMQP connections",
+        RESTART_DEADLINE,
+        || async {
+            let connection = tsunagu_runtime::amqp::connect(RABBITMQ_URL, "tsunagu-fault-probe")
+                .await
+                .ok()?;
+            let at = Instant::now();
+            let _ = connection.close(200, "probe".into()).await;
+            Some(at)
+        },
+    )
     .await;
     Restart { stopping_at, back_at }
 }
@@ -88,14 +95,12 @@ pub async fn restart_postgres() -> Restart {
     )
     .await;
     let url = format!("{POSTGRES_URL}/postgres");
-    let back_at = poll_until("PostgreSQL to accept connections", || async {
+    let back_at = eventually("PostgreSQL to accept connections", RESTART_DEADLINE, || async {
         use sqlx::Connection;
-        sqlx::PgConnection::connect(&url)
-            .await
-            .ok()
-            .map(|connection| async move {
-                let _ = connection.close().await;
-            })
+        let connection = sqlx::PgConnection::connect(&url).await.ok()?;
+        let at = Instant::now();
+        let _ = connection.close().await;
+        Some(at)
     })
     .await;
     Restart { stopping_at, back_at }
@@ -113,24 +118,4 @@ async fn run(program: &str, args: &[&str]) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// Polls `probe` every 100 ms for two minutes; a probe that connects returns the closing of
-/// its connection, which is awaited before the time it connected is returned.
-async fn poll_until<F, Fut, C>(what: &str, mut probe: F) -> Instant
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<C>>,
-    C: std::future::Future<Output = ()>,
-{
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(close) = probe().await {
-            let at = Instant::now();
-            close.await;
-            return at;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use lapin::BasicProperties;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions};
+use lapin::options::BasicAckOptions;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use tsunagu_runtime::amqp::{self, HEADER_ERROR, HEADER_MUNICIPALITY};
 use tsunagu_tests::{Fixture, MUNICIPALITY, RABBITMQ_URL, TestSystem};
@@ -81,15 +81,7 @@ async fn poison_messages_are_dead_lettered_with_reasons_and_block_no_need() {
     books.expect_exactly_once(NEEDS, Duration::from_secs(300)).await;
 
     // Every poison is in the dead-letter queue, with the reason it could not be processed.
-    let mut dead_letters = channel
-        .basic_consume(
-            system.topology.dead_letter_queue().as_str().into(),
-            "tsunagu-test-dead-letter-reader".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let mut dead_letters = system.dead_letters(&channel).await;
     let mut found = HashMap::new();
     let mut queues = std::collections::BTreeSet::new();
     while found.len() < expected.len() {
@@ -120,11 +112,7 @@ async fn poison_messages_are_dead_lettered_with_reasons_and_block_no_need() {
     assert_eq!(found.len(), expected.len());
     // Each names the queue it came from: the municipality's partition, the same for all (they
     // carry its header), where the needs were waiting behind them.
-    let partitions = system
-        .topology
-        .partition_queue(tsunagu_runtime::ServiceName::Matching, 0)
-        .trim_end_matches('0')
-        .to_string();
+    let partitions = system.matching_partitions_prefix();
     assert!(
         queues.len() == 1 && queues.iter().all(|queue| queue.starts_with(&partitions)),
         "{queues:?}"

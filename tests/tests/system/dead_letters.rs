@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use lapin::BasicProperties;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicAckOptions;
 use tsunagu_runtime::amqp::{self, HEADER_ERROR};
 use tsunagu_tests::{Fixture, RABBITMQ_URL, TestSystem};
 
@@ -34,15 +33,7 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_and_blocks_nothing() 
     let after = submit_need(&system, "after-poison", &fixture.daily_life_area_id, "ゴミ出し").await;
     wait_for_notification(&system, &fixture.organization_id, &after.id).await;
 
-    let mut dead_letters = channel
-        .basic_consume(
-            system.topology.dead_letter_queue().as_str().into(),
-            "tsunagu-test-dead-letter-reader".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let mut dead_letters = system.dead_letters(&channel).await;
     let delivery = tokio::time::timeout(Duration::from_secs(30), dead_letters.next())
         .await
         .expect("a dead letter arrives")
@@ -55,11 +46,7 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_and_blocks_nothing() 
     assert!(reason.contains("message_id"), "{reason}");
     // It names the queue it came from: one of matching's partitions (no municipality header
     // to hash, so whichever the empty key hashes to).
-    let matching_partitions = system
-        .topology
-        .partition_queue(tsunagu_runtime::ServiceName::Matching, 0)
-        .trim_end_matches('0')
-        .to_string();
+    let matching_partitions = system.matching_partitions_prefix();
     let queue = headers
         .get(amqp::HEADER_QUEUE)
         .expect("the queue travels with the dead letter");

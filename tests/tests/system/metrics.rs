@@ -45,11 +45,7 @@ async fn a_needs_journey_shows_in_the_metrics() {
     submit_need(&system, "metrics-2", &fixture.daily_life_area_id, "ゴミ出し").await;
 
     // This system's partition queues: `<namespace>.matching.p`.
-    let matching_queues = system
-        .topology
-        .partition_queue(tsunagu_runtime::ServiceName::Matching, 0)
-        .trim_end_matches('0')
-        .to_string();
+    let matching_queues = system.matching_partitions_prefix();
     // Other tests of this process add to the same registry: wait until every series this
     // journey feeds is there (the test checks the plumbing, not exact counts).
     let text = eventually("the journey's series in the metrics", WAIT, || async {

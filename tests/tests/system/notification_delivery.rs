@@ -92,15 +92,7 @@ async fn subscribe(system: &TestSystem, subscription: pb::Subscription) -> pb::C
 }
 
 fn webhook(url: String, name: &str) -> pb::Subscription {
-    pb::Subscription {
-        recipient: municipality_feed(),
-        subscriber_kind: pb::SubscriberKind::MunicipalSystem.into(),
-        subscriber_name: name.into(),
-        channel: "webhook".into(),
-        address: url,
-        event_types: vec!["need.unmatched".into()],
-        ..Default::default()
-    }
+    tsunagu_tests::municipal_system_webhook(&url, name, &["need.unmatched"])
 }
 
 async fn deliveries(system: &TestSystem, subscription_id: &str) -> Vec<pb::Delivery> {

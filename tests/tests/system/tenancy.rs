@@ -52,19 +52,11 @@ async fn notification_attempts(system: &TestSystem, key: &str) -> Vec<(&'static 
     answers.push(("SubscribeNotifications", code(stream)));
     let subscribe = notifications
         .create_subscription(notifications_pb::CreateSubscriptionRequest {
-            subscription: Some(notifications_pb::Subscription {
-                municipality_code: MUNICIPALITY.into(),
-                recipient: Some(notifications_pb::Recipient {
-                    kind: Some(notifications_pb::recipient::Kind::Municipality(
-                        MUNICIPALITY.into(),
-                    )),
-                }),
-                subscriber_kind: notifications_pb::SubscriberKind::MunicipalSystem.into(),
-                subscriber_name: "よその市".into(),
-                channel: "webhook".into(),
-                address: "https://example.jp/hook".into(),
-                ..Default::default()
-            }),
+            subscription: Some(tsunagu_tests::municipal_system_webhook(
+                "https://example.jp/hook",
+                "よその市",
+                &[],
+            )),
         })
         .await
         .map(|_| ());

@@ -162,6 +162,8 @@ fn login(userinfo: &str, url: &str) -> Result<(String, String), String> {
 }
 
 /// `%XX` sequences to bytes, then UTF-8; `None` for a broken sequence or invalid UTF-8.
+/// (The percent-encoding crate passes a broken sequence through as it is: a password would
+/// change silently.)
 fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
