@@ -4,7 +4,9 @@
 //! prefecture's administrator for the whole prefecture. The official areas (都道府県, 市区町村,
 //! 区) are the prefecture administrator's alone. A provider edits its own organisation and its
 //! own resources. Helpers' records carry their contact details (personal data): they are read
-//! by the same people who may write them, and by the helper's organisation.
+//! by the same people who may write them, and by the helper's organisation. A resource's
+//! confidential location is shown to the same people who may edit the resource
+//! (`shows_confidential_location`), on every path that returns it.
 //!
 //! An object outside the caller's reach and one that does not exist get the same
 //! PERMISSION_DENIED. A malformed id is left to the handler's validation.
@@ -109,11 +111,35 @@ pub async fn writes_object(
     if is_official {
         return official(caller, Some(&municipality));
     }
-    let own_organization = provider_too
-        && caller.role == Role::Provider
-        && organization.is_some()
-        && caller.organization_id == organization;
-    allow(may_write(caller, &municipality) || own_organization)
+    allow(edits(
+        caller,
+        &municipality,
+        organization.filter(|_| provider_too),
+    ))
+}
+
+/// The caller may edit a record of `municipality_code`: the municipality's staff, the
+/// prefecture's administrator, or — for a record of `organization` — that organisation itself.
+fn edits(caller: &Principal, municipality_code: &str, organization: Option<Uuid>) -> bool {
+    let own_organization =
+        caller.role == Role::Provider && organization.is_some() && caller.organization_id == organization;
+    may_write(caller, municipality_code) || own_organization
+}
+
+/// **The one decision** about a resource's confidential location (a shelter's, a home's address
+/// and point): whether `caller`, having asked for it (`asked`: the FULL view, a sheet with
+/// confidential addresses, the change history), is shown the location of a resource of
+/// `municipality_code` run by `organization_id`. Those who may edit the resource see it — the
+/// municipality's staff, the prefecture's administrator covering it, the resource's own
+/// organisation; everyone else gets the record with its location withheld. Every path that
+/// returns a resource or its fields asks this, per record.
+pub fn shows_confidential_location(
+    caller: &Principal,
+    asked: bool,
+    municipality_code: &str,
+    organization_id: Uuid,
+) -> bool {
+    asked && edits(caller, municipality_code, Some(organization_id))
 }
 
 /// The caller may create an area under `parent_id`: the parent's municipality decides (a
@@ -199,5 +225,27 @@ mod tests {
             writes_in(&principal(Role::Coordinator, "212024"), "999997").is_ok(),
             "left to validation"
         );
+    }
+
+    #[test]
+    fn confidential_locations_are_shown_to_those_who_edit_the_resource_and_asked() {
+        let organization = Uuid::now_v7();
+        let provider = |own: Uuid| Principal {
+            organization_id: Some(own),
+            ..principal(Role::Provider, "212024")
+        };
+        let shows =
+            |caller: &Principal, asked| shows_confidential_location(caller, asked, "212024", organization);
+        assert!(shows(&principal(Role::Coordinator, "212024"), true));
+        assert!(
+            !shows(&principal(Role::Coordinator, "212024"), false),
+            "not asked"
+        );
+        assert!(!shows(&principal(Role::Coordinator, "212016"), true));
+        assert!(shows(&principal(Role::PrefectureAdmin, "210005"), true));
+        assert!(!shows(&principal(Role::PrefectureAdmin, "130001"), true));
+        assert!(!shows(&principal(Role::PrefectureAnalyst, "210005"), true));
+        assert!(shows(&provider(organization), true));
+        assert!(!shows(&provider(Uuid::now_v7()), true));
     }
 }

@@ -10,14 +10,18 @@ use sqlx::PgPool;
 use tsunagu_runtime::error::ServiceResult;
 use uuid::Uuid;
 
-use super::resource_export::live_resources;
+use super::resource_export::{Reader, live_resources};
 use crate::categories::CategoryIndex;
 use crate::resource::model::{Fee, ResourceStatus};
 use crate::resource::store::ResourceRecord;
 
 const TAXONOMY: &str = "tsunagu-life-support";
 
-pub async fn export(pool: &PgPool, municipality_code: &str) -> ServiceResult<(Value, usize)> {
+pub async fn export(
+    pool: &PgPool,
+    municipality_code: &str,
+    reader: Reader<'_>,
+) -> ServiceResult<(Value, usize)> {
     let records = live_resources(pool, municipality_code).await?;
     let mut conn = pool.acquire().await?;
     let categories = CategoryIndex::load(&mut conn, Some(municipality_code)).await?;
@@ -50,7 +54,7 @@ pub async fn export(pool: &PgPool, municipality_code: &str) -> ServiceResult<(Va
                 let services: Vec<Value> = records
                     .iter()
                     .filter(|r| r.fields.organization_id == id)
-                    .map(|r| service(r, &categories, &areas))
+                    .map(|r| service(r, reader.shows_location(r), &categories, &areas))
                     .collect();
                 json!({
                     "id": id,
@@ -67,6 +71,7 @@ pub async fn export(pool: &PgPool, municipality_code: &str) -> ServiceResult<(Va
 
 fn service(
     record: &ResourceRecord,
+    shows_confidential_location: bool,
     categories: &CategoryIndex,
     areas: &BTreeMap<Uuid, (String, Option<String>, Option<Value>)>,
 ) -> Value {
@@ -144,7 +149,7 @@ fn service(
             "amount": amount_yen, "currency": "JPY", "option": unit, "amount_description": description,
         })],
     };
-    let location = (!fields.location.confidential).then(|| {
+    let location = (!fields.location.confidential || shows_confidential_location).then(|| {
         json!({
             "location_type": "physical",
             "addresses": if fields.location.address.is_empty() { vec![] } else {

@@ -1,6 +1,7 @@
 //! Exports a municipality's resources as the sheet `resource_import` reads.
 
 use sqlx::PgPool;
+use tsunagu_runtime::auth::Principal;
 use tsunagu_runtime::error::ServiceResult;
 use uuid::Uuid;
 
@@ -35,10 +36,29 @@ pub struct ExportedSheet {
     pub rows: Vec<Vec<String>>,
 }
 
+/// Who an export is for and whether they asked for confidential locations; each record's is
+/// shown only where `authz::shows_confidential_location` says so.
+#[derive(Clone, Copy)]
+pub struct Reader<'a> {
+    pub caller: &'a Principal,
+    pub asks_confidential: bool,
+}
+
+impl Reader<'_> {
+    pub fn shows_location(&self, record: &ResourceRecord) -> bool {
+        crate::authz::shows_confidential_location(
+            self.caller,
+            self.asks_confidential,
+            &record.municipality_code,
+            record.fields.organization_id,
+        )
+    }
+}
+
 pub async fn export(
     pool: &PgPool,
     municipality_code: &str,
-    include_confidential: bool,
+    reader: Reader<'_>,
 ) -> ServiceResult<ExportedSheet> {
     let records = live_resources(pool, municipality_code).await?;
     let mut conn = pool.acquire().await?;
@@ -55,7 +75,7 @@ pub async fn export(
                 category_name,
                 &areas,
                 &organizations,
-                include_confidential,
+                reader.shows_location(record),
             )
         })
         .collect();

@@ -4,6 +4,7 @@ use sqlx::PgPool;
 use tonic::Status;
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_runtime::ServiceError;
+use tsunagu_runtime::auth::Principal;
 use tsunagu_runtime::tenant::MunicipalityCode;
 use tsunagu_tabular::Format;
 
@@ -93,10 +94,15 @@ fn report_to_proto(report: ImportReport, dry_run: bool) -> pb::ImportResourcesRe
 
 pub async fn export_resources(
     pool: &PgPool,
+    caller: &Principal,
     request: pb::ExportResourcesRequest,
 ) -> Result<pb::ExportResourcesResponse, Status> {
     let municipality = municipality(&request.municipality_code)?;
-    let sheet = resource_export::export(pool, municipality.as_str(), request.include_confidential).await?;
+    let reader = resource_export::Reader {
+        caller,
+        asks_confidential: request.include_confidential,
+    };
+    let sheet = resource_export::export(pool, municipality.as_str(), reader).await?;
     let file = SheetFile::write(&sheet, "地域資源", municipality.as_str(), request.format)?;
     Ok(pb::ExportResourcesResponse {
         content: file.content,
@@ -207,10 +213,16 @@ pub async fn export_organizations(
 
 pub async fn export_hsds(
     pool: &PgPool,
+    caller: &Principal,
     request: pb::ExportResourcesHsdsRequest,
 ) -> Result<pb::ExportResourcesHsdsResponse, Status> {
     let municipality = municipality(&request.municipality_code)?;
-    let (json, service_count) = hsds::export(pool, municipality.as_str()).await?;
+    // HSDS is the registry's open data: it asks for no confidential location, whoever calls.
+    let reader = resource_export::Reader {
+        caller,
+        asks_confidential: false,
+    };
+    let (json, service_count) = hsds::export(pool, municipality.as_str(), reader).await?;
     Ok(pb::ExportResourcesHsdsResponse {
         json: serde_json::to_string_pretty(&json).map_err(|error| ServiceError::Internal(error.into()))?,
         service_count: u32::try_from(service_count).unwrap_or(u32::MAX),

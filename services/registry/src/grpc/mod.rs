@@ -475,7 +475,7 @@ impl RegistryService for RegistryApi {
         if let Some(resource) = &request.get_ref().resource {
             authz::creates_resource(&caller, &resource.municipality_code, &resource.organization_id)?;
         }
-        let resource = resources::create(&self.pool, request.into_inner()).await?;
+        let resource = resources::create(&self.pool, &caller, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(pb::CreateResourceResponse {
             resource: Some(resource),
@@ -486,19 +486,8 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::GetResourceRequest>,
     ) -> Result<Response<pb::GetResourceResponse>, Status> {
-        // Confidential addresses (a shelter's, a home's) only for those who may edit the resource.
-        if request.get_ref().view == pb::ResourceView::Full as i32 {
-            let caller = principal_of(&request)?;
-            authz::writes_object(
-                &self.pool,
-                &caller,
-                authz::Table::Resource,
-                &request.get_ref().id,
-                true,
-            )
-            .await?;
-        }
-        let resource = resources::get(&self.pool, request.into_inner()).await?;
+        let caller = principal_of(&request)?;
+        let resource = resources::get(&self.pool, &caller, request.into_inner()).await?;
         Ok(Response::new(pb::GetResourceResponse {
             resource: Some(resource),
         }))
@@ -508,8 +497,9 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::ListResourcesRequest>,
     ) -> Result<Response<pb::ListResourcesResponse>, Status> {
+        let caller = principal_of(&request)?;
         Ok(Response::new(
-            resources::list(&self.pool, request.into_inner()).await?,
+            resources::list(&self.pool, &caller, request.into_inner()).await?,
         ))
     }
 
@@ -525,7 +515,7 @@ impl RegistryService for RegistryApi {
             .map(|r| r.id.clone())
             .unwrap_or_default();
         authz::writes_object(&self.pool, &caller, authz::Table::Resource, &id, true).await?;
-        let resource = resources::update(&self.pool, request.into_inner()).await?;
+        let resource = resources::update(&self.pool, &caller, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(pb::UpdateResourceResponse {
             resource: Some(resource),
@@ -545,7 +535,7 @@ impl RegistryService for RegistryApi {
             false,
         )
         .await?;
-        let resource = resources::delete(&self.pool, request.into_inner()).await?;
+        let resource = resources::delete(&self.pool, &caller, request.into_inner()).await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(pb::DeleteResourceResponse {
             resource: Some(resource),
@@ -556,7 +546,8 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::BatchGetResourcesRequest>,
     ) -> Result<Response<pb::BatchGetResourcesResponse>, Status> {
-        let resources = resources::batch_get(&self.pool, request.into_inner()).await?;
+        let caller = principal_of(&request)?;
+        let resources = resources::batch_get(&self.pool, &caller, request.into_inner()).await?;
         Ok(Response::new(pb::BatchGetResourcesResponse { resources }))
     }
 
@@ -564,8 +555,9 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::ListResourceHistoryRequest>,
     ) -> Result<Response<pb::ListResourceHistoryResponse>, Status> {
+        let caller = principal_of(&request)?;
         Ok(Response::new(
-            resources::history(&self.pool, request.into_inner()).await?,
+            resources::history(&self.pool, &caller, request.into_inner()).await?,
         ))
     }
 
@@ -610,7 +602,7 @@ impl RegistryService for RegistryApi {
             authz::writes_in(&caller, &request.get_ref().municipality_code)?;
         }
         Ok(Response::new(
-            exchange::export_resources(&self.pool, request.into_inner()).await?,
+            exchange::export_resources(&self.pool, &caller, request.into_inner()).await?,
         ))
     }
 
@@ -649,8 +641,9 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::ExportResourcesHsdsRequest>,
     ) -> Result<Response<pb::ExportResourcesHsdsResponse>, Status> {
+        let caller = principal_of(&request)?;
         Ok(Response::new(
-            exchange::export_hsds(&self.pool, request.into_inner()).await?,
+            exchange::export_hsds(&self.pool, &caller, request.into_inner()).await?,
         ))
     }
 
@@ -678,8 +671,13 @@ impl RegistryService for RegistryApi {
             );
         }
         violations.into_result()?;
-        let resource =
-            resources::verify(&self.pool, id.expect("checked"), &verified_by.expect("checked")).await?;
+        let resource = resources::verify(
+            &self.pool,
+            &caller,
+            id.expect("checked"),
+            &verified_by.expect("checked"),
+        )
+        .await?;
         self.outbox_wake.notify_one();
         Ok(Response::new(pb::VerifyResourceResponse {
             resource: Some(resource),
@@ -690,6 +688,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::ListStaleResourcesRequest>,
     ) -> Result<Response<pb::ListStaleResourcesResponse>, Status> {
+        let caller = principal_of(&request)?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         let municipality_code = violations.check(
@@ -716,7 +715,8 @@ impl RegistryService for RegistryApi {
             resource_store::list_stale(&self.pool, municipality_code.as_str(), cutoff, page).await?;
         let next_page_token = page.next_token_after(&records, |record| record.id);
         Ok(Response::new(pb::ListStaleResourcesResponse {
-            resources: resources::to_proto_many(&self.pool, records, resources::View::Public).await?,
+            resources: resources::to_proto_many(&self.pool, records, resources::Reader::public(&caller))
+                .await?,
             next_page_token,
             not_verified_since: Some(timestamp(cutoff)),
         }))

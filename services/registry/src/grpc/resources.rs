@@ -6,12 +6,14 @@ use sqlx::PgPool;
 use tonic::Status;
 use tsunagu_proto::common::v1::GeoPoint as PbGeoPoint;
 use tsunagu_proto::registry::v1 as pb;
+use tsunagu_runtime::auth::Principal;
 use tsunagu_runtime::error::{ServiceError, ServiceResult, Violations};
 use tsunagu_runtime::grpc::{Page, parse_id, timestamp};
 use tsunagu_runtime::tenant::MunicipalityCode;
 use uuid::Uuid;
 
 use super::text_or;
+use crate::authz;
 use crate::categories::CategoryIndex;
 use crate::field_mask::FieldMask;
 use crate::history;
@@ -21,7 +23,11 @@ use crate::resource::model::{Eligibility, Fee, Gender, ResourceFields, ResourceK
 use crate::resource::store::{self as resource_store, ResourceFilter, ResourceRecord};
 use crate::resource::{self, UPDATABLE};
 
-pub async fn create(pool: &PgPool, request: pb::CreateResourceRequest) -> Result<pb::Resource, Status> {
+pub async fn create(
+    pool: &PgPool,
+    caller: &Principal,
+    request: pb::CreateResourceRequest,
+) -> Result<pb::Resource, Status> {
     let Some(given) = request.resource else {
         return Err(
             ServiceError::invalid("resource", "resource を指定してください / resource is required").into(),
@@ -38,10 +44,14 @@ pub async fn create(pool: &PgPool, request: pb::CreateResourceRequest) -> Result
         .await
         .map_err(|error| error.prefixed("resource."))?;
     tracing::info!(resource_id = %record.id, category = record.fields.category, municipality_code = record.municipality_code, "resource created");
-    Ok(to_proto_one(pool, record, View::Full).await?)
+    Ok(to_proto_one(pool, record, Reader::full(caller)).await?)
 }
 
-pub async fn update(pool: &PgPool, request: pb::UpdateResourceRequest) -> Result<pb::Resource, Status> {
+pub async fn update(
+    pool: &PgPool,
+    caller: &Principal,
+    request: pb::UpdateResourceRequest,
+) -> Result<pb::Resource, Status> {
     let Some(given) = request.resource else {
         return Err(
             ServiceError::invalid("resource", "resource を指定してください / resource is required").into(),
@@ -69,10 +79,14 @@ pub async fn update(pool: &PgPool, request: pb::UpdateResourceRequest) -> Result
     .await
     .map_err(|error| error.prefixed("resource."))?;
     tracing::info!(resource_id = %record.id, version = record.version, "resource updated");
-    Ok(to_proto_one(pool, record, View::Full).await?)
+    Ok(to_proto_one(pool, record, Reader::full(caller)).await?)
 }
 
-pub async fn delete(pool: &PgPool, request: pb::DeleteResourceRequest) -> Result<pb::Resource, Status> {
+pub async fn delete(
+    pool: &PgPool,
+    caller: &Principal,
+    request: pb::DeleteResourceRequest,
+) -> Result<pb::Resource, Status> {
     let mut violations = Violations::new();
     let id = violations.absorb(parse_id("id", &request.id));
     let reason = tsunagu_runtime::text::normalised_non_empty(&request.reason);
@@ -91,26 +105,38 @@ pub async fn delete(pool: &PgPool, request: pb::DeleteResourceRequest) -> Result
     };
     let record = resource_store::delete(pool, id.expect("checked"), request.expected_version, author).await?;
     tracing::info!(resource_id = %record.id, "resource deleted");
-    Ok(to_proto_one(pool, record, View::Full).await?)
+    Ok(to_proto_one(pool, record, Reader::full(caller)).await?)
 }
 
-pub async fn get(pool: &PgPool, request: pb::GetResourceRequest) -> Result<pb::Resource, Status> {
+pub async fn get(
+    pool: &PgPool,
+    caller: &Principal,
+    request: pb::GetResourceRequest,
+) -> Result<pb::Resource, Status> {
     let id = parse_id("id", &request.id)?;
     let record = resource_store::get(pool, id).await?;
-    Ok(to_proto_one(pool, record, View::from_proto(request.view)).await?)
+    let reader = Reader::asking(caller, request.view);
+    // One resource asked for in full by someone who may not see it is refused outright, as
+    // it always was; lists and batches withhold the location record by record instead.
+    if reader.asked_full && !reader.shows_location(&record) {
+        return Err(ServiceError::Denied.into());
+    }
+    Ok(to_proto_one(pool, record, reader).await?)
 }
 
 pub async fn batch_get(
     pool: &PgPool,
+    caller: &Principal,
     request: pb::BatchGetResourcesRequest,
 ) -> Result<Vec<pb::Resource>, Status> {
     let ids = crate::batch::parse_ids(&request.ids)?;
     let records = resource_store::batch_get(pool, &ids).await?;
-    Ok(to_proto_many(pool, records, View::from_proto(request.view)).await?)
+    Ok(to_proto_many(pool, records, Reader::asking(caller, request.view)).await?)
 }
 
 pub async fn list(
     pool: &PgPool,
+    caller: &Principal,
     request: pb::ListResourcesRequest,
 ) -> Result<pb::ListResourcesResponse, Status> {
     let mut violations = Violations::new();
@@ -198,13 +224,14 @@ pub async fn list(
     let records = resource_store::list(pool, &filter, page).await?;
     let next_page_token = page.next_token_after(&records, |record| record.id);
     Ok(pb::ListResourcesResponse {
-        resources: to_proto_many(pool, records, View::from_proto(request.view)).await?,
+        resources: to_proto_many(pool, records, Reader::asking(caller, request.view)).await?,
         next_page_token,
     })
 }
 
 pub async fn history(
     pool: &PgPool,
+    caller: &Principal,
     request: pb::ListResourceHistoryRequest,
 ) -> Result<pb::ListResourceHistoryResponse, Status> {
     let mut violations = Violations::new();
@@ -212,13 +239,51 @@ pub async fn history(
     let page = violations.absorb(Page::from_request(request.page));
     violations.into_result()?;
     let (id, page) = (id.expect("checked"), page.expect("checked"));
-    resource_store::get(pool, id).await?;
+    let record = resource_store::get(pool, id).await?;
+    // The history holds every location the resource had: it is read as if in full.
+    let withhold = !Reader::full(caller).shows_location(&record)
+        && (record.fields.location.confidential
+            || resource_store::location_ever_confidential(pool, id).await?);
     let rows = history::list(pool, EntityKind::Resource, id, page).await?;
     let next_page_token = page.next_token_after(&rows, |row| row.id);
     Ok(pb::ListResourceHistoryResponse {
-        changes: rows.into_iter().map(change_to_proto).collect(),
+        changes: rows
+            .into_iter()
+            .map(|row| if withhold { withhold_locations(row) } else { row })
+            .map(change_to_proto)
+            .collect(),
         next_page_token,
     })
+}
+
+/// What a location looks like to someone who may not see it (as `Location.redacted` in the
+/// proto).
+fn withheld_location() -> serde_json::Value {
+    serde_json::json!({"confidential": true, "redacted": true})
+}
+
+/// A history row of a resource whose location the caller may not see, with every location in
+/// it withheld: a `location` change, and the location inside the whole-record snapshot of a
+/// creation or deletion. Every one, not only those marked confidential: an address made
+/// confidential later was public, and the same, before.
+fn withhold_locations(mut row: HistoryRow) -> HistoryRow {
+    let withhold = |value: &mut Option<serde_json::Value>, whole: bool| match value {
+        Some(serde_json::Value::Object(snapshot)) if whole => {
+            if let Some(location) = snapshot.get_mut("location") {
+                *location = withheld_location();
+            }
+        }
+        Some(value) if !whole => *value = withheld_location(),
+        _ => {}
+    };
+    if row.field.starts_with("location") {
+        withhold(&mut row.old_value, false);
+        withhold(&mut row.new_value, false);
+    } else if row.field == history::WHOLE_ENTITY {
+        withhold(&mut row.old_value, true);
+        withhold(&mut row.new_value, true);
+    }
+    row
 }
 
 pub fn change_to_proto(row: HistoryRow) -> pb::FieldChange {
@@ -234,37 +299,74 @@ pub fn change_to_proto(row: HistoryRow) -> pb::FieldChange {
     }
 }
 
-pub async fn verify(pool: &PgPool, id: Uuid, verified_by: &str) -> ServiceResult<pb::Resource> {
+pub async fn verify(
+    pool: &PgPool,
+    caller: &Principal,
+    id: Uuid,
+    verified_by: &str,
+) -> ServiceResult<pb::Resource> {
     let record = resource_store::verify(pool, id, verified_by).await?;
-    to_proto_one(pool, record, View::Public).await
+    to_proto_one(pool, record, Reader::public(caller)).await
 }
 
-/// How much a response shows; see `ResourceView` in the proto.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    Public,
-    Full,
+/// Who reads resources and whether they asked for the full view (`ResourceView`): the only
+/// way from a record to its proto, so the confidential location is decided record by record,
+/// by `authz::shows_confidential_location`, and never by the request alone.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader<'a> {
+    caller: &'a Principal,
+    asked_full: bool,
 }
 
-impl View {
-    fn from_proto(value: i32) -> View {
-        match pb::ResourceView::try_from(value) {
-            Ok(pb::ResourceView::Full) => View::Full,
-            _ => View::Public,
+impl<'a> Reader<'a> {
+    /// As the request's `view` asks.
+    pub fn asking(caller: &'a Principal, view: i32) -> Reader<'a> {
+        Reader {
+            caller,
+            asked_full: pb::ResourceView::try_from(view) == Ok(pb::ResourceView::Full),
         }
+    }
+
+    /// A write's answer: the full record, for those who may see it.
+    pub fn full(caller: &'a Principal) -> Reader<'a> {
+        Reader {
+            caller,
+            asked_full: true,
+        }
+    }
+
+    pub fn public(caller: &'a Principal) -> Reader<'a> {
+        Reader {
+            caller,
+            asked_full: false,
+        }
+    }
+
+    fn shows_location(&self, record: &ResourceRecord) -> bool {
+        authz::shows_confidential_location(
+            self.caller,
+            self.asked_full,
+            &record.municipality_code,
+            record.fields.organization_id,
+        )
     }
 }
 
-async fn to_proto_one(pool: &PgPool, record: ResourceRecord, view: View) -> ServiceResult<pb::Resource> {
-    let mut resources = to_proto_many(pool, vec![record], view).await?;
+async fn to_proto_one(
+    pool: &PgPool,
+    record: ResourceRecord,
+    reader: Reader<'_>,
+) -> ServiceResult<pb::Resource> {
+    let mut resources = to_proto_many(pool, vec![record], reader).await?;
     Ok(resources.remove(0))
 }
 
-/// Converts records, naming each one's category from the taxonomy its municipality sees.
+/// Converts records, naming each one's category from the taxonomy its municipality sees and
+/// showing each one's confidential location only if `reader` may see it.
 pub async fn to_proto_many(
     pool: &PgPool,
     records: Vec<ResourceRecord>,
-    view: View,
+    reader: Reader<'_>,
 ) -> ServiceResult<Vec<pb::Resource>> {
     let mut indexes: BTreeMap<String, CategoryIndex> = BTreeMap::new();
     let mut conn = pool.acquire().await?;
@@ -282,12 +384,13 @@ pub async fn to_proto_many(
                 .and_then(|index| index.name_of(&record.fields.category))
                 .unwrap_or_default()
                 .to_string();
-            record_to_proto(record, view, category_name)
+            let shows_location = reader.shows_location(&record);
+            record_to_proto(record, shows_location, category_name)
         })
         .collect())
 }
 
-pub fn record_to_proto(record: ResourceRecord, view: View, category_name: String) -> pb::Resource {
+fn record_to_proto(record: ResourceRecord, shows_location: bool, category_name: String) -> pb::Resource {
     let capacity_updated_at = record.capacity_updated_at;
     let ResourceFields {
         organization_id,
@@ -310,7 +413,7 @@ pub fn record_to_proto(record: ResourceRecord, view: View, category_name: String
         external_id,
         url,
     } = record.fields.0;
-    let redacted = location.confidential && view != View::Full;
+    let redacted = location.confidential && !shows_location;
     pb::Resource {
         id: record.id.to_string(),
         municipality_code: record.municipality_code,

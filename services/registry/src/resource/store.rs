@@ -486,3 +486,20 @@ pub async fn list_stale(
     .fetch_all(pool)
     .await?)
 }
+
+/// Whether resource `id`'s location was ever confidential, by its change history (a
+/// `location` change, or the whole-record snapshot of its creation or deletion): its past
+/// addresses are then withheld from those who may not see confidential ones.
+pub async fn location_ever_confidential(pool: &PgPool, id: Uuid) -> ServiceResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (
+             SELECT 1 FROM change_history
+             WHERE entity_kind = 'resource' AND entity_id = $1
+               AND (CASE WHEN field = '*' THEN old_value -> 'location' ELSE old_value END ->> 'confidential' = 'true'
+                    OR CASE WHEN field = '*' THEN new_value -> 'location' ELSE new_value END ->> 'confidential' = 'true')
+               AND (field = '*' OR field LIKE 'location%'))",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?)
+}
