@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use encoding_rs::SHIFT_JIS;
 
 use crate::error::TabularError;
+use crate::formula;
 use crate::sheet::{Sheet, SheetBuilder};
 use crate::xlsx_io::is_compound_file;
 
@@ -183,6 +184,7 @@ fn write_record<'a>(out: &mut Vec<u8>, cells: impl ExactSizeIterator<Item = &'a 
         if i > 0 {
             out.push(b',');
         }
+        let cell = formula::escape(cell);
         // A lone empty field is quoted, or the record would be a blank line, which readers skip.
         if cell.contains([',', '"', '\r', '\n']) || (count == 1 && cell.is_empty()) {
             out.push(b'"');

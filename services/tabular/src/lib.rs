@@ -22,6 +22,7 @@
 mod csv_io;
 mod error;
 mod format;
+mod formula;
 mod sheet;
 mod width;
 mod xlsx_io;
@@ -32,6 +33,10 @@ pub use sheet::{Row, Sheet};
 
 /// Reads a sheet: for [`Format::Xlsx`] the first visible worksheet, for [`Format::Csv`] the
 /// whole file (UTF-8 with or without BOM, else Shift_JIS).
+///
+/// The apostrophe [`write_csv`] and [`write_xlsx`] put in front of a would-be formula (or of
+/// a value starting with an apostrophe) is taken off: `'=A1` reads `=A1`, `''x` reads `'x`;
+/// other cells are kept as typed (`'0123` stays `'0123`).
 ///
 /// The first non-blank row is the header row; blank rows are skipped but still counted, so
 /// [`Row::number`] is the row Excel shows. Cells are kept as typed; xlsx numbers, dates and
@@ -75,6 +80,11 @@ pub fn sheet_names(bytes: &[u8]) -> Result<Vec<String>, TabularError> {
 /// assumes Shift_JIS), CRLF line ends, fields quoted only when they hold a comma, a quote or a
 /// line break. Rows are written as given, ragged or not.
 ///
+/// A cell a spreadsheet would evaluate as a formula (`=`, `+`, `-`, `@`, tab, CR, their
+/// full-width forms; not a plain number such as `-300`) and a cell starting with an apostrophe
+/// are written with a leading apostrophe (the formula guard, `formula.rs`); [`read`] takes it
+/// off again.
+///
 /// [`read`] gives back exactly the headers and cells written, except rows whose cells are all
 /// empty (skipped as blank). Excel itself, though, turns "0123" into 123 when it opens a CSV;
 /// prefer [`write_xlsx`] for files coordinators will edit.
@@ -87,6 +97,8 @@ pub fn write_csv(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
 /// not turned into numbers. The header row is bold and frozen, columns are sized to their
 /// content (East Asian wide characters counted double), and `sheet_name` is made acceptable
 /// to Excel (forbidden characters replaced by full-width look-alikes, cut to 31 characters).
+///
+/// Cells are guarded against formula injection as in [`write_csv`].
 ///
 /// [`read`] gives back exactly the headers and cells written, except rows whose cells are all
 /// empty (skipped as blank) and that rows come back with one cell per header.

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use crate::error::TabularError;
+use crate::formula;
 
 /// A sheet: the header row and the non-blank data rows below it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,10 +125,12 @@ impl SheetBuilder {
     }
 
     /// Adds the row Excel numbers `number`.
-    pub(crate) fn push(&mut self, number: usize, mut cells: Vec<String>) -> Result<(), TabularError> {
+    pub(crate) fn push(&mut self, number: usize, cells: Vec<String>) -> Result<(), TabularError> {
         if cells.iter().all(String::is_empty) {
             return Ok(());
         }
+        // Both readers come through here: the one place the formula guard is undone.
+        let mut cells: Vec<String> = cells.into_iter().map(formula::unescape).collect();
         self.cells += cells.len();
         if self.cells > self.limit {
             return Err(TabularError::TooManyCells {

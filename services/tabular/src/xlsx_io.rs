@@ -12,6 +12,7 @@ use calamine::{DataRef, ExcelDateTime, Reader, SheetType, SheetVisible, Xlsx, Xl
 use rust_xlsxwriter::{IgnoreError, Workbook, Worksheet};
 
 use crate::error::TabularError;
+use crate::formula;
 use crate::sheet::{MAX_CELLS, Sheet, SheetBuilder, column_letter};
 use crate::width::display_width;
 
@@ -296,6 +297,7 @@ fn write_cell(
     value: &str,
     format: &rust_xlsxwriter::Format,
 ) -> Result<(), TabularError> {
+    let value = &*formula::escape(value);
     if value.encode_utf16().count() > MAX_CELL_UNITS {
         return Err(TabularError::CellTooLong {
             row: row + 1,
