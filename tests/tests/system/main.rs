@@ -5,6 +5,7 @@ mod area_issues;
 mod area_queries;
 mod audit_trails;
 mod community;
+mod confidential_locations;
 mod consent;
 mod dead_letters;
 mod email_channel;
