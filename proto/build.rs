@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use prost::Message;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut proto_files = Vec::new();
@@ -17,17 +15,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", file.display());
     }
 
-    let file_descriptors = protox::compile(&proto_files, [proto_root])?;
+    let mut compiler = protox::Compiler::new([proto_root])?;
+    compiler.include_source_info(true).include_imports(true);
+    compiler.open_files(&proto_files)?;
+    // The descriptor set is written as protox encodes it: a `prost_types` round trip would
+    // drop the custom options (`tsunagu.common.v1.limits`) the request guard reads.
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(
         out_dir.join("tsunagu_descriptor.bin"),
-        file_descriptors.encode_to_vec(),
+        compiler.encode_file_descriptor_set(),
     )?;
+    let file_descriptors = compiler.file_descriptor_set();
 
+    // Type names (`prost::Name`) let the request guard find a message's descriptor from its
+    // generated type (tsunagu-runtime's `request_guard::check`).
+    let mut config = tonic_prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(file_descriptors)?;
+        .compile_fds_with_config(file_descriptors, config)?;
     Ok(())
 }
 

@@ -98,6 +98,7 @@ impl From<ServiceError> for tonic::Status {
     fn from(error: ServiceError) -> tonic::Status {
         match error {
             ServiceError::InvalidArgument(violations) => {
+                let violations = bounded(violations);
                 let message = format!(
                     "入力内容に誤りがあります / invalid argument: {}",
                     describe(&violations)
@@ -124,6 +125,47 @@ impl From<ServiceError> for tonic::Status {
                 tonic::Status::internal("内部エラーが発生しました / internal error")
             }
         }
+    }
+}
+
+/// At most this many characters of a field's description reach the caller.
+const MAX_DESCRIPTION_CHARS: usize = 300;
+
+/// Violations as they may travel: gRPC carries them in metadata, which a client refuses past
+/// a few KiB, so a description that quotes a huge value, or a thousand violations, would leave
+/// the caller with nothing but "metadata size exceeds …". The first
+/// [`crate::request_guard::MAX_REPORTED`] are kept, each cut short, and the rest counted.
+fn bounded(violations: Vec<FieldViolation>) -> Vec<FieldViolation> {
+    let total = violations.len();
+    let keep = crate::request_guard::MAX_REPORTED + 1;
+    let mut kept: Vec<FieldViolation> = violations
+        .into_iter()
+        .take(keep)
+        .map(|v| {
+            FieldViolation::new(
+                shortened(&v.field, 200),
+                shortened(&v.description, MAX_DESCRIPTION_CHARS),
+            )
+        })
+        .collect();
+    if total > keep {
+        kept.push(FieldViolation::new(
+            "",
+            format!(
+                "ほかに {} 件の誤りがあります / and {} more problems",
+                total - keep,
+                total - keep
+            ),
+        ));
+    }
+    kept
+}
+
+fn shortened(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(max_chars).collect::<String>())
     }
 }
 
@@ -249,6 +291,29 @@ mod tests {
             panic!()
         };
         assert_eq!(all, [FieldViolation::new("area_id", "not a UUID")]);
+    }
+
+    #[test]
+    fn a_refusal_never_repeats_a_huge_value_nor_lists_a_thousand_problems() {
+        let huge = "x".repeat(1_048_576);
+        let mut violations = Violations::new();
+        violations.add("name", format!("{huge} is not a name"));
+        for index in 0..1_000 {
+            violations.add(format!("ids[{index}]"), "not a UUID");
+        }
+        let status: tonic::Status = violations.into_result().unwrap_err().into();
+        assert!(status.message().len() < 16 * 1024, "{}", status.message().len());
+        let details = status.get_error_details();
+        let bad_request = details.bad_request().expect("BadRequest details");
+        assert!(bad_request.field_violations.len() <= crate::request_guard::MAX_REPORTED + 2);
+        assert!(
+            bad_request
+                .field_violations
+                .last()
+                .unwrap()
+                .description
+                .contains("980")
+        );
     }
 
     #[test]

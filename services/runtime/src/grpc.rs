@@ -163,8 +163,9 @@ pub fn is_unreachable(status: &tonic::Status) -> bool {
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 500;
 
-/// A validated page request: the size is capped, and the token is the id of the last item
-/// of the previous page (ids are UUIDv7, so they sort by creation time).
+/// A validated page request: the size is capped, and the token names the last item of the
+/// previous page (ids are UUIDv7, so they sort by creation time) — bound to the list and the
+/// filters it was issued for (`crate::page_token`), so a token of another list is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
     pub size: u32,
@@ -179,10 +180,10 @@ impl Page {
         };
         let after = match page_token.trim() {
             "" => None,
-            token => Some(token.parse().map_err(|_| {
+            token => Some(crate::page_token::open(token).ok_or_else(|| {
                 ServiceError::invalid(
                     "page.page_token",
-                    "ページトークンが不正です / not a token from a previous response",
+                    "ページトークンが不正です（この一覧・この条件で返されたものではありません）/ not a token this list returned for these filters",
                 )
             })?),
         };
@@ -203,7 +204,7 @@ impl Page {
     /// The next token, given the items of this page.
     pub fn next_token(&self, item_count: usize, last_id: Option<uuid::Uuid>) -> String {
         match last_id {
-            Some(id) if item_count as u32 >= self.size => id.to_string(),
+            Some(id) if item_count as u32 >= self.size => crate::page_token::issue(id),
             _ => String::new(),
         }
     }
@@ -242,7 +243,8 @@ mod tests {
     fn next_token_only_when_the_page_is_full() {
         let page = Page::parse(2, "").unwrap();
         let id = uuid::Uuid::now_v7();
-        assert_eq!(page.next_token(2, Some(id)), id.to_string());
+        let token = page.next_token(2, Some(id));
+        assert_eq!(Page::parse(2, &token).unwrap().after, Some(id));
         assert_eq!(page.next_token(1, Some(id)), "");
     }
 }

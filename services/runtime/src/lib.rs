@@ -7,6 +7,7 @@
 //! - [`outbox`] and [`consumer`]: the transactional outbox relay and the inbox consumer;
 //! - [`grpc`], [`health`], [`service`]: gRPC scaffolding, health, the service host;
 //! - [`error`]: one error type mapped onto gRPC status codes;
+//! - [`request_guard`]: every request checked against its fields' limits before a handler runs;
 //! - [`tenant`], [`text`], [`taxonomy`]: municipality codes, Japanese text normalisation, the
 //!   bundled life-support taxonomy;
 //! - [`events`]: the event contract between services.
@@ -25,7 +26,9 @@ pub mod grpc;
 pub mod health;
 pub mod metrics;
 pub mod outbox;
+pub mod page_token;
 pub mod partitions;
+pub mod request_guard;
 pub mod service;
 pub mod shutdown;
 pub mod supervisor;

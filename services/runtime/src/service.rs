@@ -216,6 +216,8 @@ impl ServiceHost {
             .build_v1alpha()?;
 
         let internal_token = self.config.internal_token()?;
+        // Every replica shares the internal token, so a page token one issues, another opens.
+        crate::page_token::set_secret(internal_token);
         let keys: Arc<dyn KeyResolver> = match self.keys.take() {
             Some(keys) => keys,
             None => Arc::new(RemoteKeys::new(
@@ -249,6 +251,8 @@ impl ServiceHost {
                 self.config.grpc_timeout_seconds,
             )))
             .layer(AuthLayer::new(authenticator, service))
+            // After the caller is known, before any handler reads the request.
+            .layer(crate::request_guard::RequestGuardLayer)
             .add_routes(routes)
             // Every service keeps its audit trail (`crate::audit`) and serves it.
             .add_service(crate::audit::api::server(self.pool.clone()))

@@ -33,6 +33,7 @@ mod policy_plans;
 mod redelivery;
 mod referral_loop;
 mod registry_outage;
+mod request_guard;
 mod residents;
 mod resource_exchange;
 mod resource_freshness;

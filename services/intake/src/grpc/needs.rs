@@ -129,11 +129,15 @@ pub async fn import_stream(
     let mut index = 0u32;
     // Each need commits as it arrives: a stream that breaks off keeps what it delivered.
     while let Some(item) = stream.next().await {
-        let request = item?;
-        // A need of a municipality the caller may not act in is refused on its own.
-        let outcome = match super::authz::in_municipality(caller, &request.municipality_code) {
+        let request = item.map_err(|status| undecodable_item(status, index, &report))?;
+        // Each item is checked by the request guard's rules (a client stream's items pass the
+        // guard undecoded), then a need of a municipality the caller may not act in is
+        // refused on its own.
+        let outcome = match tsunagu_runtime::request_guard::check_item(&request)
+            .and_then(|()| super::authz::in_municipality(caller, &request.municipality_code))
+        {
             Ok(()) => submit_one(api, &request, audited).await,
-            Err(denied) => Err(denied),
+            Err(refused) => Err(refused),
         };
         match outcome {
             Ok((_, true)) => report.replayed += 1,
@@ -153,6 +157,22 @@ pub async fn import_stream(
         "need stream imported"
     );
     Ok(Response::new(report))
+}
+
+/// tonic answers an item it cannot decode with INTERNAL; it is the caller's error. What the
+/// stream delivered before it stays accepted, and the answer says how far it got.
+fn undecodable_item(status: Status, index: u32, report: &pb::ImportNeedStreamResponse) -> Status {
+    if status.code() != tonic::Code::Internal {
+        return status;
+    }
+    Status::invalid_argument(format!(
+        "{index} 件目を読み取れません（それまでの {} 件は受け付け済み、{} 件は再送分）/ item {index} could not be decoded; the {} before it were accepted ({} replayed): {}",
+        report.accepted,
+        report.replayed,
+        report.accepted,
+        report.replayed,
+        status.message()
+    ))
 }
 
 /// The notes to show: opened for NEED_VIEW_FULL, none otherwise.
