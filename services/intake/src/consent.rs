@@ -203,7 +203,7 @@ pub struct ConsentRow {
     pub withdrawal_reason: Option<String>,
 }
 
-const CONSENT_COLUMNS: &str =
+pub(crate) const CONSENT_COLUMNS: &str =
     "id, need_id, given_by, method, share_need, share_contact, consented_at, recorded_by,
      recorded_at, withdrawn_at, withdrawn_by, withdrawal_reason";
 

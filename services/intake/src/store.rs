@@ -692,9 +692,9 @@ async fn status_changes_after(
     .await?)
 }
 
-/// The status changes that made versions after `version`, oldest first (for watchers).
-pub async fn status_changes_since(
-    pool: &PgPool,
+/// The status changes that made versions after `version`, oldest first.
+async fn status_changes_since(
+    conn: &mut PgConnection,
     id: Uuid,
     version: i64,
 ) -> ServiceResult<Vec<StatusChangeRow>> {
@@ -704,8 +704,71 @@ pub async fn status_changes_since(
     )
     .bind(id)
     .bind(version)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?)
+}
+
+/// One version of a need as it was when it was made, with the status change that made it
+/// (if a status change did).
+pub struct NeedVersion {
+    pub need: StoredNeed,
+    pub status_change: Option<StatusChangeRow>,
+}
+
+/// The versions of a need after `version`, oldest first, each as it was (for watchers). The
+/// snapshots are written by a trigger at every new version (migration 112), so a watcher that
+/// missed versions replays each one; it never sees a later state under an earlier version.
+/// A version made before that migration has no snapshot and is skipped.
+pub async fn versions_since(pool: &PgPool, id: Uuid, version: i64) -> ServiceResult<Vec<NeedVersion>> {
+    let mut conn = pool.acquire().await?;
+    let rows = sqlx::query_as::<_, NeedRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {NEED_COLUMNS} FROM (
+             SELECT n.* FROM need_version v, jsonb_populate_record(NULL::need, v.need) n
+             WHERE v.need_id = $1 AND v.version > $2) snapshot
+         ORDER BY version"
+    )))
+    .bind(id)
+    .bind(version)
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut consents = sqlx::query_as::<_, ConsentAt>(sqlx::AssertSqlSafe(format!(
+        "SELECT at_version, {} FROM (
+             SELECT v.version AS at_version, c.* FROM need_version v, jsonb_populate_record(NULL::consent, v.consent) c
+             WHERE v.need_id = $1 AND v.version > $2 AND v.consent IS NOT NULL) snapshot",
+        consent::CONSENT_COLUMNS
+    )))
+    .bind(id)
+    .bind(version)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut changes = status_changes_since(&mut conn, id, version).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let consent = consents
+                .iter()
+                .position(|c| c.at_version == row.version)
+                .map(|at| consents.swap_remove(at).consent);
+            let status_change = changes
+                .iter()
+                .position(|c| c.version == row.version)
+                .map(|at| changes.swap_remove(at));
+            NeedVersion {
+                need: StoredNeed { row, consent },
+                status_change,
+            }
+        })
+        .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct ConsentAt {
+    at_version: i64,
+    #[sqlx(flatten)]
+    consent: ConsentRow,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -42,4 +42,5 @@ mod support;
 mod tenancy;
 mod token_rotation;
 mod unroutable_events;
+mod watch_replay;
 mod webhook_channel;

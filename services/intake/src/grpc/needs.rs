@@ -309,39 +309,32 @@ pub async fn watch(
     let id = parse_id("need_id", &request.need_id)?;
     // Subscribed before the first read: a change between the two is not missed.
     let mut subscription = api.changes.subscribe(id);
-    let first = store::get_need(&api.pool, id).await?;
+    let now = store::get_need(&api.pool, id).await?;
     let pool = api.pool.clone();
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
-    let mut seen = request.after_version.max(0);
+    // 0 asks for the need as it is now first: its current version is the one not yet seen.
+    let mut seen = match request.after_version {
+        0 => now.row.version - 1,
+        after => after,
+    };
     // The watch outlives the call: it keeps the caller's tenant (row-level security).
     let scope = tsunagu_runtime::db::current_scope();
     tokio::spawn(tsunagu_runtime::db::as_scope(scope, async move {
-        let mut current = Some(first);
         loop {
-            let need = match current.take() {
-                Some(need) => need,
-                None => match store::get_need(&pool, id).await {
-                    Ok(need) => need,
-                    Err(error) => {
-                        let _ = sender.send(Err(Status::from(error))).await;
-                        return;
-                    }
-                },
-            };
-            if need.row.version > seen {
-                match updates_since(&pool, need, seen).await {
-                    Ok(updates) => {
-                        for update in updates {
-                            seen = seen.max(update.need.as_ref().map_or(0, |n| n.version));
-                            if sender.send(Ok(update)).await.is_err() {
-                                return;
-                            }
+            // Live or resumed, a watcher gets the same messages: every version after the last
+            // one it saw, each as it was made.
+            match store::versions_since(&pool, id, seen).await {
+                Ok(versions) => {
+                    for version in versions {
+                        seen = version.need.row.version;
+                        if sender.send(Ok(version_to_proto(version))).await.is_err() {
+                            return;
                         }
                     }
-                    Err(error) => {
-                        let _ = sender.send(Err(Status::from(error))).await;
-                        return;
-                    }
+                }
+                Err(error) => {
+                    let _ = sender.send(Err(Status::from(error))).await;
+                    return;
                 }
             }
             tokio::select! {
@@ -357,32 +350,13 @@ pub async fn watch(
     Ok(Response::new(Box::pin(stream)))
 }
 
-/// The messages that bring a watcher from version `seen` to the need's current version: one
-/// per status change since (oldest first), and the need itself when its last version was an
-/// edit rather than a status change.
-async fn updates_since(
-    pool: &sqlx::PgPool,
-    need: StoredNeed,
-    seen: i64,
-) -> ServiceResult<Vec<pb::WatchNeedResponse>> {
-    let changes = store::status_changes_since(pool, need.row.id, seen).await?;
-    let version = need.row.version;
-    let snapshot = need_to_proto(need, None);
-    let last_is_status = changes.last().is_some_and(|change| change.version == version);
-    let mut updates: Vec<pb::WatchNeedResponse> = changes
-        .into_iter()
-        .map(|change| pb::WatchNeedResponse {
-            need: Some(snapshot.clone()),
-            status_change: Some(status_change_to_proto(change)),
-        })
-        .collect();
-    if !last_is_status {
-        updates.push(pb::WatchNeedResponse {
-            need: Some(snapshot),
-            status_change: None,
-        });
+/// One version as a watcher sees it: the need as of that version, and the status change when
+/// the version was one.
+fn version_to_proto(version: store::NeedVersion) -> pb::WatchNeedResponse {
+    pb::WatchNeedResponse {
+        need: Some(need_to_proto(version.need, None)),
+        status_change: version.status_change.map(status_change_to_proto),
     }
-    Ok(updates)
 }
 
 pub async fn transition(
