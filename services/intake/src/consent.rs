@@ -116,6 +116,21 @@ pub struct RawConsent {
     /// Whether the request named a scope intake does not know.
     pub unknown_scope: bool,
     pub consented_at: Option<DateTime<Utc>>,
+    /// Whether the request gave a time that is no time (out of range, bad nanoseconds): it
+    /// is refused, never taken as "now".
+    pub unreadable_time: bool,
+}
+
+/// How far ahead of intake's clock a consent time may be: a caller's clock a little fast is
+/// not an error; a time further ahead is (a consent cannot have been given in the future).
+const CLOCK_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// No consent recorded here is older than this: an earlier time is a client's default (the
+/// epoch, year 1) or a typing error, not when a resident agreed.
+fn earliest_consent() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2000-01-01T00:00:00+09:00")
+        .expect("a time")
+        .with_timezone(&Utc)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,15 +169,26 @@ impl ConsentInput {
                 "連絡先の共有には、提供者へのニーズの共有への同意も必要です / sharing contact details needs sharing the need too",
             );
         }
-        // A few minutes of clock difference between the caller and intake are tolerated.
-        if raw
-            .consented_at
-            .is_some_and(|at| at > Utc::now() + chrono::TimeDelta::minutes(5))
-        {
+        // Checked here, so a request and a sheet row are refused alike, and a time that is
+        // wrong is refused rather than replaced by now.
+        let field = format!("{prefix}consented_at");
+        if raw.unreadable_time {
             violations.add(
-                format!("{prefix}consented_at"),
-                "同意日時が未来です / consented_at is in the future",
+                field,
+                "同意日時を読み取れません。同意を得た日時を指定するか、空にしてください（空なら記録した時刻） / consented_at is not a valid time; give when the consent was given, or leave it empty for now",
             );
+        } else if let Some(at) = raw.consented_at {
+            if at > Utc::now() + CLOCK_TOLERANCE {
+                violations.add(
+                    field,
+                    "同意日時が未来です（5分を超えて先の時刻）。同意を得た日時を指定してください / consented_at is more than 5 minutes in the future; give when the consent was given",
+                );
+            } else if at < earliest_consent() {
+                violations.add(
+                    field,
+                    "同意日時が2000年より前です。同意を得た日時を指定してください / consented_at is before 2000; give when the consent was given",
+                );
+            }
         }
         if violations.len() > before {
             return None;
@@ -340,6 +366,31 @@ mod tests {
         let mut future = raw(true, false);
         future.consented_at = Some(Utc::now() + chrono::TimeDelta::days(1));
         assert_eq!(fields(&future), ["consent.consented_at"]);
+    }
+
+    #[test]
+    fn a_consent_time_is_refused_not_replaced_when_it_cannot_be_one() {
+        let at = |time: DateTime<Utc>| RawConsent {
+            consented_at: Some(time),
+            ..raw(true, false)
+        };
+        // A caller's clock a minute fast is tolerated; the past is fine.
+        assert!(fields(&at(Utc::now() + chrono::TimeDelta::minutes(1))).is_empty());
+        assert!(fields(&at(Utc::now() - chrono::TimeDelta::days(30))).is_empty());
+        let far = DateTime::parse_from_rfc3339("9999-12-31T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(fields(&at(far)), ["consent.consented_at"]);
+        assert_eq!(
+            fields(&at(Utc::now() + chrono::TimeDelta::minutes(10))),
+            ["consent.consented_at"]
+        );
+        assert_eq!(fields(&at(DateTime::UNIX_EPOCH)), ["consent.consented_at"]);
+        let unreadable = RawConsent {
+            unreadable_time: true,
+            ..raw(true, false)
+        };
+        assert_eq!(fields(&unreadable), ["consent.consented_at"]);
     }
 
     #[test]

@@ -62,17 +62,13 @@ impl PersonalData {
                 "読みはひらがなかカタカナで入力してください / reading must be kana",
             );
         }
-        let birth_date = match text::nfkc(input.birth_date).trim() {
-            "" => None,
-            raw => violations.check(
+        let birth_date = violations
+            .check(
                 "personal.birth_date",
-                NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
-                    format!(
-                        "生年月日は YYYY-MM-DD で入力してください（入力: {raw:?}） / date must be YYYY-MM-DD"
-                    )
-                }),
-            ),
-        };
+                parse_birth_date(input.birth_date, today_in_japan()),
+            )
+            .flatten();
+        let phone = violations.check("personal.phone", parse_phone(input.phone));
         let care_level = text::nfkc(input.care_level).trim().to_string();
         if !care_level.is_empty() && !CARE_LEVELS.contains(&care_level.as_str()) {
             violations.add(
@@ -90,7 +86,7 @@ impl PersonalData {
             name: name.expect("checked"),
             name_kana,
             address: text::nfkc(input.address).trim().to_string(),
-            phone: text::nfkc(input.phone).trim().to_string(),
+            phone: phone.expect("checked"),
             birth_date,
             care_level,
             notes: text::nfkc(input.notes).trim().to_string(),
@@ -107,6 +103,83 @@ impl PersonalData {
         let birth_date = self.birth_date?;
         (!reading.is_empty()).then(|| format!("{reading}|{birth_date}"))
     }
+}
+
+/// The earliest birth date taken: nobody served was born before it, so an earlier one is a
+/// typing error (a year of 0019 or 1026), not a person.
+const EARLIEST_BIRTH_DATE: NaiveDate = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a date");
+
+/// Today's date where the residents live: a birth date is a date in Japan, and "in the
+/// future" is judged there, not in UTC (before 09:00 JST, UTC is still yesterday).
+fn today_in_japan() -> NaiveDate {
+    (chrono::Utc::now() + chrono::TimeDelta::hours(9)).date_naive()
+}
+
+/// A birth date: YYYY-MM-DD (or YYYY/MM/DD), from 1900-01-01 to today; empty is none. The
+/// refusal does not repeat the value: it is personal data.
+fn parse_birth_date(raw: &str, today: NaiveDate) -> Result<Option<NaiveDate>, String> {
+    let raw = text::nfkc(raw);
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(raw, "%Y/%m/%d"))
+        .map_err(|_| {
+            "生年月日は YYYY-MM-DD で入力してください / birth date must be YYYY-MM-DD".to_string()
+        })?;
+    if date > today {
+        return Err("生年月日が未来の日付です / birth date is in the future".into());
+    }
+    if date < EARLIEST_BIRTH_DATE {
+        return Err(
+            "生年月日は1900年1月1日以降で入力してください / birth date must be 1900-01-01 or later".into(),
+        );
+    }
+    Ok(Some(date))
+}
+
+/// A Japanese phone number, after NFKC (full-width digits and hyphens become ASCII): digits
+/// and hyphens, optionally starting with +81 for the leading 0, 10 or 11 digits in the
+/// national form starting with 0 (固定電話 10, 携帯・IP電話 11). Stored as written, NFKC'd; empty is
+/// none. The refusal does not repeat the value: it is personal data.
+fn parse_phone(raw: &str) -> Result<String, String> {
+    let phone = text::nfkc(raw).trim().to_string();
+    if phone.is_empty() {
+        return Ok(phone);
+    }
+    let refused = || {
+        "電話番号は数字とハイフンで、0から始まる10桁か11桁（+81で始めても可）で入力してください / phone must be a Japanese number: 10 or 11 digits starting with 0 (or +81), digits and hyphens only".to_string()
+    };
+    let national = match phone.strip_prefix("+81") {
+        // +81 stands for the leading 0 (a 0 written after it as well is tolerated).
+        Some(rest) => {
+            let rest = rest.trim_start_matches('-');
+            if rest.starts_with('0') {
+                rest.to_string()
+            } else {
+                format!("0{rest}")
+            }
+        }
+        None => phone.clone(),
+    };
+    if !national.chars().all(|c| c.is_ascii_digit() || c == '-')
+        || national.starts_with('-')
+        || national.ends_with('-')
+        || national.contains("--")
+    {
+        return Err(refused());
+    }
+    let digits: String = national.chars().filter(char::is_ascii_digit).collect();
+    // Mobile, IP and M2M numbers (090, 080 — 0800 too —, 070, 050, 020) have 11 digits; fixed
+    // lines, 0120 and 0570 have 10.
+    let eleven = ["090", "080", "070", "050", "020"]
+        .iter()
+        .any(|prefix| digits.starts_with(prefix));
+    if !digits.starts_with('0') || digits.len() != if eleven { 11 } else { 10 } {
+        return Err(refused());
+    }
+    Ok(phone)
 }
 
 #[derive(Debug, Clone)]
@@ -245,4 +318,96 @@ pub async fn get(pool: &PgPool, keys: Option<&Keyring>, id: Uuid) -> ServiceResu
         possible_duplicates: duplicates_of(pool, id).await?,
         created_at: row.created_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_birth_date_is_between_1900_and_today() {
+        let today = day(2026, 12, 7);
+        assert_eq!(parse_birth_date("1940-04-01", today), Ok(Some(day(1940, 4, 1))));
+        assert_eq!(
+            parse_birth_date("１９４０／０４／０１", today),
+            Ok(Some(day(1940, 4, 1)))
+        );
+        assert_eq!(parse_birth_date(" ", today), Ok(None));
+        assert_eq!(parse_birth_date("2026-12-07", today), Ok(Some(today)));
+        assert_eq!(parse_birth_date("1900-01-01", today), Ok(Some(day(1900, 1, 1))));
+        for refused in [
+            "9999-12-31",
+            "2026-12-08",
+            "1899-12-31",
+            "0019-05-01",
+            "1940-02-30",
+            "昭和15年",
+        ] {
+            let error = parse_birth_date(refused, today).unwrap_err();
+            assert!(!error.contains(refused), "the value is not repeated: {error}");
+        }
+    }
+
+    #[test]
+    fn a_phone_number_is_a_japanese_one() {
+        for accepted in [
+            "03-1234-5678",
+            "0312345678",
+            "090-1234-5678",
+            "09012345678",
+            "+81-90-1234-5678",
+            "+819012345678",
+            "+81-3-1234-5678",
+            "０９０－１２３４－５６７８",
+            "0120-123-456",
+            "0800-123-4567",
+            "",
+        ] {
+            assert!(parse_phone(accepted).is_ok(), "{accepted}");
+        }
+        assert_eq!(
+            parse_phone("０９０－１２３４－５６７８").unwrap(),
+            "090-1234-5678"
+        );
+        for refused in [
+            "12345",
+            "090-1234-56789",
+            "090-1234-567",
+            "1234567890",
+            "090 1234 5678",
+            "+1-202-555-0100",
+            "tel:090-1234-5678",
+            "090--1234-5678",
+            "-09012345678",
+            "電話なし",
+            "+81",
+            "03-1234-56789",
+        ] {
+            assert!(parse_phone(refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn every_bad_personal_field_is_named_at_once() {
+        let mut violations = Violations::new();
+        let parsed = PersonalData::parse(
+            PersonalInput {
+                name: "山田 花子",
+                name_kana: "ヤマダ ハナコ",
+                address: "",
+                phone: "12345",
+                birth_date: "9999-12-31",
+                care_level: "",
+                notes: "",
+            },
+            &mut violations,
+        );
+        assert!(parsed.is_none());
+        let fields: Vec<String> = violations.iter().map(|v| v.field.clone()).collect();
+        assert_eq!(fields, ["personal.birth_date", "personal.phone"]);
+    }
 }

@@ -440,6 +440,7 @@ pub fn need_row(
             scopes,
             unknown_scope: false,
             consented_at,
+            unreadable_time: false,
         }),
         submitted_by: imported_by,
         draft: false,
@@ -594,6 +595,21 @@ mod tests {
         let second = need_row(&layout, &sheet.rows[1], "212024", "").unwrap_err();
         let columns: Vec<_> = second.iter().map(|p| (p.row, p.column.as_str())).collect();
         assert_eq!(columns, [(3, "区域ID"), (3, "カテゴリ"), (3, "期限")]);
+    }
+
+    #[test]
+    fn a_consent_date_in_the_future_is_refused_by_row_and_column() {
+        let sheet = sheet(&format!(
+            "受付番号,区域ID,カテゴリ,同意,同意者,同意方法,同意日\n\
+             R-4,{AREA},ゴミ出し,提供者への共有,本人,書面,9999-12-31\n\
+             R-5,{AREA},ゴミ出し,提供者への共有,本人,書面,1999/12/31\n"
+        ));
+        let layout = Layout::of(&sheet, NEED_COLUMNS).unwrap();
+        for (at, number) in [(0, 2), (1, 3)] {
+            let problems = need_row(&layout, &sheet.rows[at], "212024", "").unwrap_err();
+            let columns: Vec<_> = problems.iter().map(|p| (p.row, p.column.as_str())).collect();
+            assert_eq!(columns, [(number, "同意日")]);
+        }
     }
 
     #[test]

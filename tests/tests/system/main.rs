@@ -15,6 +15,7 @@ mod events_out_of_order;
 mod gap_map;
 mod health_and_reflection;
 mod incremental_matching;
+mod intake_value_ranges;
 mod invalid_input;
 mod matching_workers;
 mod metrics;

@@ -181,15 +181,21 @@ pub fn raw_consent(consent: &pb::ConsentInput) -> RawConsent {
             _ => unknown_scope = true,
         }
     }
+    // A timestamp chrono cannot hold, or with nanoseconds outside 0–999,999,999, is no time:
+    // it is reported, not dropped (dropping it would record the consent as given now).
+    let consented_at = consent.consented_at.as_ref().map(|t| {
+        u32::try_from(t.nanos)
+            .ok()
+            .filter(|nanos| *nanos < 1_000_000_000)
+            .and_then(|nanos| chrono::DateTime::from_timestamp(t.seconds, nanos))
+    });
     RawConsent {
         given_by: GIVERS.domain(consent.given_by),
         method: METHODS.domain(consent.method),
         scopes,
         unknown_scope,
-        consented_at: consent
-            .consented_at
-            .as_ref()
-            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)),
+        consented_at: consented_at.flatten(),
+        unreadable_time: consented_at.is_some_and(|at| at.is_none()),
     }
 }
 
@@ -356,5 +362,30 @@ fn code_name(code: Code) -> &'static str {
         Code::Unavailable => "UNAVAILABLE",
         Code::DataLoss => "DATA_LOSS",
         Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64, nanos: i32) -> RawConsent {
+        raw_consent(&pb::ConsentInput {
+            consented_at: Some(prost_types::Timestamp { seconds, nanos }),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_consent_time_that_is_no_time_is_reported_not_dropped() {
+        let read = at(1_767_225_600, 0);
+        assert!(!read.unreadable_time);
+        assert_eq!(read.consented_at.unwrap().timestamp(), 1_767_225_600);
+        for (seconds, nanos) in [(i64::MAX, 0), (1_767_225_600, -1), (1_767_225_600, 2_000_000_000)] {
+            let unreadable = at(seconds, nanos);
+            assert!(unreadable.unreadable_time, "{seconds}.{nanos}");
+            assert!(unreadable.consented_at.is_none());
+        }
+        assert!(!raw_consent(&pb::ConsentInput::default()).unreadable_time);
     }
 }

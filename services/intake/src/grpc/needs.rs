@@ -306,7 +306,17 @@ pub async fn watch(
     api: &IntakeApi,
     request: pb::WatchNeedRequest,
 ) -> Result<Response<super::IntakeWatchStream>, Status> {
-    let id = parse_id("need_id", &request.need_id)?;
+    let mut violations = Violations::new();
+    let id = violations.absorb(parse_id("need_id", &request.need_id));
+    // Versions start at 1; a negative one is a client's mistake, not "from the start".
+    if request.after_version < 0 {
+        violations.add(
+            "after_version",
+            "after_version は0以上で指定してください（0: 今のニーズから） / after_version must be 0 or more (0: the need as it is now)",
+        );
+    }
+    violations.into_result()?;
+    let id = id.expect("checked");
     // Subscribed before the first read: a change between the two is not missed.
     let mut subscription = api.changes.subscribe(id);
     let now = store::get_need(&api.pool, id).await?;
