@@ -205,6 +205,8 @@ pub async fn create_category(conn: &mut PgConnection, new: NewCategory) -> Servi
             "カテゴリ {code} は既にあります / category exists"
         )));
     }
+    // A category has a code, not an id: the code is the entry's detail.
+    crate::write_audit::changed(conn, "category", new.municipality_code.as_str(), None, &code).await?;
     Ok(CategoryEntry {
         code,
         parent_code: Some(parent),

@@ -57,6 +57,7 @@ pub async fn set(
             ),
         ));
     }
+    let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO freshness_period (municipality_code, days, updated_by) VALUES ($1, $2, $3)
          ON CONFLICT (municipality_code) DO UPDATE SET days = EXCLUDED.days, updated_by = EXCLUDED.updated_by,
@@ -65,8 +66,18 @@ pub async fn set(
     .bind(municipality_code)
     .bind(days)
     .bind(updated_by)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    // A municipality's setting has no id of its own: the municipality names it.
+    crate::write_audit::changed(
+        &mut tx,
+        "freshness_period",
+        municipality_code,
+        None,
+        &format!("days={days}"),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(FreshnessPeriod {
         days,
         is_default: false,

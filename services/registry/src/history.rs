@@ -104,18 +104,18 @@ pub async fn record(
     audit_change(tx, kind, entity_id, &fields).await
 }
 
-/// Every change made through the API is on the audit trail too, with the key, role and client
-/// that made it (the history keeps the name the caller gave); the registry's own work (the
-/// official list at start) is not a call and has no entry.
+/// Every change made through the API is on the audit trail too (`write_audit::changed`, where
+/// every write of the registry is recorded), with the key, role and client that made it (the
+/// history keeps the name the caller gave).
 async fn audit_change(
     tx: &mut PgConnection,
     kind: EntityKind,
     entity_id: Uuid,
     fields: &[&str],
 ) -> sqlx::Result<()> {
-    let Some(call) = tsunagu_runtime::audit::current_call() else {
+    if tsunagu_runtime::audit::current_call().is_none() {
         return Ok(());
-    };
+    }
     // The table's name is one of six constants, never input.
     let municipality: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT municipality_code FROM {} WHERE id = $1",
@@ -124,12 +124,11 @@ async fn audit_change(
     .bind(entity_id)
     .fetch_one(&mut *tx)
     .await?;
-    tsunagu_runtime::audit::record_objects_in(
+    crate::write_audit::changed(
         tx,
-        &call,
-        tsunagu_runtime::audit::Action::Change,
         kind.as_str(),
-        &[(municipality, entity_id)],
+        &municipality,
+        Some(entity_id),
         &fields.join(","),
     )
     .await

@@ -28,6 +28,7 @@ mod official_import;
 mod organization;
 mod resource;
 mod store;
+pub mod write_audit;
 
 use std::sync::Arc;
 

@@ -123,6 +123,7 @@ pub async fn import_official(
             municipality_code: municipality_code.clone(),
         };
         outbox::enqueue(&mut tx, event_type, &municipality_code, &event).await?;
+        crate::write_audit::changed(&mut tx, "area", &municipality_code, Some(id), event_type).await?;
     }
     report.rejected.sort_by_key(|problem| problem.row);
     if dry_run {

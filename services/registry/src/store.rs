@@ -129,6 +129,8 @@ pub async fn create_area(pool: &PgPool, new: NewArea, place: AreaPlace) -> Servi
         municipality_code: area.municipality_code.clone(),
     };
     outbox::enqueue(&mut tx, events::AREA_CREATED, &area.municipality_code, &event).await?;
+    // A new area keeps no field history; its creation is on the trail.
+    crate::write_audit::changed(&mut tx, "area", &area.municipality_code, Some(area.id), "created").await?;
     tx.commit().await?;
     Ok(area)
 }

@@ -16,7 +16,8 @@ use super::policy;
 use super::store::{self, KeyGrant, KeyRow};
 
 pub fn add_routes(routes: Routes, pool: PgPool) -> Routes {
-    routes.add_service(AccessServiceServer::new(AccessApi { pool }))
+    let server = AccessServiceServer::new(AccessApi { pool: pool.clone() });
+    routes.add_service(crate::write_audit::Guarded::new(pool, server))
 }
 
 struct AccessApi {
@@ -190,14 +191,8 @@ impl AccessService for AccessApi {
 /// administrator sees who made and revoked its keys). The prefix names the key; no secret.
 async fn audit_key(pool: &PgPool, row: &KeyRow, what: &str) -> ServiceResult<()> {
     let detail = format!("{what} {} role={}", row.prefix, row.role);
-    tsunagu_runtime::audit::record_for_call(
-        pool,
-        tsunagu_runtime::audit::Action::Change,
-        "api_key",
-        &[(row.scope_code.clone(), row.id)],
-        &detail,
-    )
-    .await
+    let mut connection = pool.acquire().await?;
+    crate::write_audit::changed(&mut connection, "api_key", &row.scope_code, Some(row.id), &detail).await
 }
 
 /// The key `id`, if the caller may manage it; otherwise the same refusal as for no such key.

@@ -38,11 +38,13 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
 
 pub fn routes(pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
-    Routes::new(
-        RegistryServiceServer::new(RegistryApi { pool, outbox_wake })
-            .max_decoding_message_size(MAX_REQUEST_BYTES)
-            .max_encoding_message_size(MAX_RESPONSE_BYTES),
-    )
+    let server = RegistryServiceServer::new(RegistryApi {
+        pool: pool.clone(),
+        outbox_wake,
+    })
+    .max_decoding_message_size(MAX_REQUEST_BYTES)
+    .max_encoding_message_size(MAX_RESPONSE_BYTES);
+    Routes::new(crate::write_audit::Guarded::new(pool, server))
 }
 
 struct RegistryApi {

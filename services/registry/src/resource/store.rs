@@ -455,6 +455,16 @@ pub async fn verify(pool: &PgPool, id: Uuid, verified_by: &str) -> ServiceResult
         &event,
     )
     .await?;
+    // A verification keeps no field history (the edit date and version stay); it is a change
+    // on the trail all the same.
+    crate::write_audit::changed(
+        &mut tx,
+        "resource",
+        &current.municipality_code,
+        Some(id),
+        "verified",
+    )
+    .await?;
     let record = fetch(&mut tx, id).await?;
     tx.commit().await?;
     Ok(record)

@@ -34,7 +34,11 @@ use crate::history::HistoryRow;
 
 /// Adds `CommunityService` to the registry's routes.
 pub fn add_routes(routes: Routes, pool: PgPool, outbox_wake: Arc<Notify>) -> Routes {
-    routes.add_service(CommunityServiceServer::new(CommunityApi { pool, outbox_wake }))
+    let server = CommunityServiceServer::new(CommunityApi {
+        pool: pool.clone(),
+        outbox_wake,
+    });
+    routes.add_service(crate::write_audit::Guarded::new(pool, server))
 }
 
 pub(super) struct CommunityApi {
