@@ -33,6 +33,7 @@ mod partition_layout;
 mod policy_plans;
 mod redelivery;
 mod referral_loop;
+mod registry_audit;
 mod registry_outage;
 mod request_guard;
 mod residents;
