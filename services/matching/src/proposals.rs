@@ -90,6 +90,16 @@ impl Action {
             Action::Reject => "辞退",
         }
     }
+
+    /// The English past participle ("cannot be accepted"), spelt out: a suffix glued to the
+    /// variant's name once produced "Acceptd".
+    fn done(self) -> &'static str {
+        match self {
+            Action::Approve => "approved",
+            Action::Accept => "accepted",
+            Action::Reject => "declined",
+        }
+    }
 }
 
 /// The status `action` leads to from `current`, or the refusal naming where the proposal is.
@@ -99,11 +109,11 @@ pub fn next(current: Status, action: Action) -> ServiceResult<Status> {
         Ok(to)
     } else {
         Err(ServiceError::FailedPrecondition(format!(
-            "この提案は「{}」です。{}できません / a proposal that is {} cannot be {:?}d",
+            "この提案は「{}」です。{}できません / a proposal that is {} cannot be {}",
             current.label(),
             action.label(),
             current.as_str(),
-            action
+            action.done()
         )))
     }
 }

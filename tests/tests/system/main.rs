@@ -32,6 +32,7 @@ mod outbox_survives_broker_outage;
 mod partition_layout;
 mod policy_plans;
 mod redelivery;
+mod readme_examples;
 mod referral_loop;
 mod registry_audit;
 mod registry_outage;
