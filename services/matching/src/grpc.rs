@@ -404,11 +404,35 @@ async fn gap_map_of(
         .await
         .map_err(ServiceError::from)?;
     if let Some(category) = text::normalised_non_empty(&request.category) {
-        let code = tsunagu_runtime::taxonomy::resolve_bundled(&category)
-            .map_or(category, |entry| entry.code.clone());
+        let code = known_category(pool, &category).await?;
         map.rows.retain(|row| row.category == code);
     }
     Ok(map)
+}
+
+/// A category the gap map can be filtered by: a bundled one (by code, name, reading or alias),
+/// or a municipality's own (by code). An unknown one is refused: an empty map would say that
+/// nobody in the area needs it.
+async fn known_category(pool: &PgPool, category: &str) -> Result<String, Status> {
+    if let Some(entry) = tsunagu_runtime::taxonomy::resolve_bundled(category) {
+        return Ok(entry.code.clone());
+    }
+    let municipal: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM category WHERE code = $1)")
+        .bind(category)
+        .fetch_one(pool)
+        .await
+        .map_err(ServiceError::from)?;
+    if municipal {
+        Ok(category.to_string())
+    } else {
+        Err(ServiceError::invalid(
+            "category",
+            format!(
+                "「{category}」というカテゴリはありません。ListCategories で一覧を確認してください / unknown category"
+            ),
+        )
+        .into())
+    }
 }
 
 fn count(value: i64) -> u32 {

@@ -35,10 +35,21 @@ pub fn get(weights: &Weights, name: &str) -> Option<i64> {
     })
 }
 
+/// The largest weight a municipality may set: a hundred million times the unit, far beyond
+/// any sensible preference (the defaults are 5 to 1,000,000), and small enough that the
+/// engine's costs — a weight times kilometres or percent, summed over a plan — stay far
+/// from overflowing an i64.
+pub const MAX_WEIGHT: i64 = 100_000_000;
+
 /// Sets one weight; `Err` says what is wrong with the value, in a coordinator's words.
 pub fn set(weights: &mut Weights, name: &str, value: i64) -> Result<(), String> {
     if value < 0 {
         return Err(format!("{name} は0以上です / must not be negative"));
+    }
+    if value > MAX_WEIGHT {
+        return Err(format!(
+            "{name} は 100,000,000 以下にしてください / must be at most 100,000,000"
+        ));
     }
     match name {
         "per_km" => weights.per_km = value,
@@ -116,6 +127,15 @@ pub async fn load(conn: &mut PgConnection, municipality_code: &str) -> sqlx::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_weight_beyond_the_maximum_is_refused() {
+        let mut weights = Weights::default();
+        assert!(set(&mut weights, "per_km", i64::MAX).is_err());
+        assert!(set(&mut weights, "per_km", MAX_WEIGHT + 1).is_err());
+        assert!(set(&mut weights, "per_km", MAX_WEIGHT).is_ok());
+        assert_eq!(weights.per_km, MAX_WEIGHT);
+    }
 
     #[test]
     fn changes_apply_over_the_defaults_and_bad_ones_are_named() {

@@ -135,7 +135,7 @@ impl NewCategory {
         let mut violations = Violations::new();
         let municipality_code = violations.check(
             "municipality_code",
-            MunicipalityCode::parse_known(input.municipality_code),
+            MunicipalityCode::parse_municipality(input.municipality_code),
         );
         let slug = input.slug.trim().to_ascii_lowercase();
         if !taxonomy::is_valid_code(&slug) || slug.contains('.') || slug.len() > 40 {

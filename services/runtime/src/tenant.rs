@@ -23,6 +23,10 @@ pub enum MunicipalityCodeError {
         "全国地方公共団体コード {0} は公式一覧にありません / {0} is not in the official list of local government codes"
     )]
     Unknown(String),
+    #[error(
+        "{0} は都道府県のコードです。市区町村のコードを指定してください / {0} is a prefecture's code; a municipality's is required"
+    )]
+    NotAMunicipality(String),
 }
 
 /// One row of the official list.
@@ -87,7 +91,10 @@ impl MunicipalityCode {
         let normalised: String = crate::text::nfkc(input).trim().to_string();
         let digits: Vec<u32> = normalised.chars().filter_map(|c| c.to_digit(10)).collect();
         if normalised.chars().count() != 6 || digits.len() != 6 {
-            return Err(MunicipalityCodeError::NotSixDigits(input.to_string()));
+            // What was given, cut short: a refusal never repeats a long value.
+            return Err(MunicipalityCodeError::NotSixDigits(
+                input.chars().take(20).collect(),
+            ));
         }
         let expected = check_digit(&digits[..5]);
         if digits[5] != expected {
@@ -106,6 +113,18 @@ impl MunicipalityCode {
             Ok(code)
         } else {
             Err(MunicipalityCodeError::Unknown(code.0))
+        }
+    }
+
+    /// Like [`parse_known`](Self::parse_known), and the code must be a municipality's (or a
+    /// ward's), not a prefecture's: for what only a municipality has (its own categories, its
+    /// freshness period).
+    pub fn parse_municipality(input: &str) -> Result<MunicipalityCode, MunicipalityCodeError> {
+        let code = MunicipalityCode::parse_known(input)?;
+        if code.official().is_some_and(OfficialEntry::is_prefecture) {
+            Err(MunicipalityCodeError::NotAMunicipality(code.0))
+        } else {
+            Ok(code)
         }
     }
 
@@ -339,6 +358,20 @@ pub fn designated_city_of<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefecture_is_not_a_municipality() {
+        assert_eq!(
+            MunicipalityCode::parse_municipality("210005").unwrap_err(),
+            MunicipalityCodeError::NotAMunicipality("210005".into())
+        );
+        assert_eq!(
+            MunicipalityCode::parse_municipality("212024").unwrap().as_str(),
+            "212024"
+        );
+        let long = "9".repeat(10_000);
+        assert!(MunicipalityCode::parse(&long).unwrap_err().to_string().len() < 200);
+    }
 
     #[test]
     fn accepts_codes_with_the_right_check_digit() {

@@ -16,6 +16,7 @@ mod gap_map;
 mod health_and_reflection;
 mod incremental_matching;
 mod intake_value_ranges;
+mod input_out_of_range;
 mod invalid_input;
 mod matching_workers;
 mod metrics;

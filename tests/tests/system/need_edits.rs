@@ -244,7 +244,10 @@ async fn needs_are_listed_by_filters_in_pages() {
         })
         .await
         .unwrap_err();
-    assert!(violated_fields(&status).contains(&"area_ids[0]".to_string()), "{status:?}");
+    assert!(
+        violated_fields(&status).contains(&"area_ids[0]".to_string()),
+        "{status:?}"
+    );
     system.shutdown().await;
 }
 

@@ -131,7 +131,12 @@ async fn a_resource_keeps_its_structured_fields_and_hides_a_confidential_address
     // An eligibility the enum does not name is the request guard's to refuse, before the
     // handler reads the request.
     let mut unknown_eligibility = bad.clone();
-    unknown_eligibility.resource.as_mut().unwrap().eligibility.push(42);
+    unknown_eligibility
+        .resource
+        .as_mut()
+        .unwrap()
+        .eligibility
+        .push(42);
     let status = registry.create_resource(unknown_eligibility).await.unwrap_err();
     assert_eq!(violated_fields(&status), ["resource.eligibility[2]"]);
     let status = registry.create_resource(bad).await.unwrap_err();

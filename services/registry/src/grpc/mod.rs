@@ -743,7 +743,7 @@ impl RegistryService for RegistryApi {
         let caller = principal_of(&request)?;
         authz::writes_in(&caller, &request.get_ref().municipality_code)?;
         let request = request.into_inner();
-        let code = MunicipalityCode::parse_known(&request.municipality_code)
+        let code = MunicipalityCode::parse_municipality(&request.municipality_code)
             .map_err(|error| ServiceError::invalid("municipality_code", error.to_string()))?;
         let changed_by = text_or(&request.changed_by, "(不明)");
         let period = freshness::set(&self.pool, code.as_str(), request.days, &changed_by).await?;

@@ -1,0 +1,97 @@
+//! Values a field cannot hold are refused by the handler that knows the field (issue 17): a
+//! matching weight so large that the engine's costs would overflow, a gap map of a category
+//! nobody has heard of (which would read as "no need of it here"), a prefecture's code where
+//! only a municipality has the thing (its own categories, its freshness period).
+
+use std::collections::HashMap;
+
+use tsunagu_proto::matching::v1 as pb;
+use tsunagu_tests::{MUNICIPALITY, TestSystem};
+
+use crate::support::violated_fields;
+
+#[tokio::test]
+async fn weights_beyond_the_maximum_and_unknown_gap_map_categories_are_refused() {
+    let system = TestSystem::start().await;
+    let mut matching = system.matching();
+    let settings = |per_km: i64| pb::MatchingSettings {
+        municipality_code: MUNICIPALITY.into(),
+        weights: HashMap::from([("per_km".to_string(), per_km)]),
+        ..Default::default()
+    };
+    let status = matching
+        .set_matching_settings(settings(i64::MAX))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), ["weights[per_km]"]);
+    let status = matching
+        .set_matching_settings(settings(100_000_001))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), ["weights[per_km]"]);
+    let accepted = matching
+        .set_matching_settings(settings(100_000_000))
+        .await
+        .expect("the largest weight is taken")
+        .into_inner();
+    assert_eq!(accepted.weights["per_km"], 100_000_000);
+
+    let gap_map = |category: &str| pb::GetGapMapRequest {
+        code: MUNICIPALITY.into(),
+        category: category.into(),
+        ..Default::default()
+    };
+    let status = matching
+        .get_gap_map(gap_map("存在しないカテゴリ"))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), ["category"]);
+    // A bundled category by its Japanese name, and one by its code, are known.
+    matching
+        .get_gap_map(gap_map("ゴミ出し"))
+        .await
+        .expect("a bundled category by name");
+    matching.get_gap_map(gap_map("")).await.expect("every category");
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_prefecture_code_is_refused_where_a_municipality_is_required() {
+    use tsunagu_proto::registry::v1 as registry_pb;
+    let system = TestSystem::start().await;
+    let mut registry = system.registry();
+    let status = registry
+        .set_freshness_period(registry_pb::SetFreshnessPeriodRequest {
+            municipality_code: tsunagu_tests::PREFECTURE.into(),
+            days: 90,
+            changed_by: "岐阜県".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), ["municipality_code"]);
+    assert!(status.message().contains("市区町村"), "{status:?}");
+    let status = registry
+        .create_category(registry_pb::CreateCategoryRequest {
+            municipality_code: tsunagu_tests::PREFECTURE.into(),
+            slug: "yukikaki".into(),
+            parent: "生活支援".into(),
+            name: "雪かき".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        violated_fields(&status).contains(&"municipality_code".to_string()),
+        "{status:?}"
+    );
+    // The municipality's own is taken.
+    registry
+        .set_freshness_period(registry_pb::SetFreshnessPeriodRequest {
+            municipality_code: MUNICIPALITY.into(),
+            days: 90,
+            changed_by: "大垣市".into(),
+        })
+        .await
+        .expect("a municipality's freshness period");
+    system.shutdown().await;
+}
