@@ -133,6 +133,13 @@ impl TestSystem {
                 vars.push(("TSUNAGU_REGISTRY_URL", url));
             }
             vars.extend(options.env.iter().cloned());
+            // The tests' webhook receivers listen on the loopback interface, which the
+            // destination guard refuses unless allowed; a test of the guard sets its own
+            // (earlier, so it wins).
+            vars.push((
+                "TSUNAGU_WEBHOOK_ALLOWED_DESTINATIONS",
+                "127.0.0.1,::1".to_string(),
+            ));
             if let Some(endpoint) = &options.otlp_endpoint {
                 vars.push(("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()));
             }
@@ -171,9 +178,14 @@ impl TestSystem {
             services.push(matching);
         }
         if !options.without.contains(&ServiceName::Notifications) {
-            let notifications = tsunagu_notifications::start(config.clone(), shutdown.clone())
-                .await
-                .expect("notifications starts");
+            let destinations = tsunagu_notifications::DestinationPolicy::from_lookup(|key| {
+                settings.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+            })
+            .expect("test webhook destinations are valid");
+            let notifications =
+                tsunagu_notifications::start_with(config.clone(), destinations, shutdown.clone())
+                    .await
+                    .expect("notifications starts");
             services.push(notifications);
         }
         let keys = TestKeys {

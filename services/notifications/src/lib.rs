@@ -30,6 +30,7 @@ use tsunagu_runtime::service::{RunningService, ServiceHost};
 use tsunagu_runtime::{Config, ServiceName};
 
 use crate::channels::Channels;
+pub use crate::channels::destination::DestinationPolicy;
 use crate::channels::email::{EmailAdapter, EmailSettings};
 use crate::channels::webhook::{WebhookAdapter, WebhookSettings};
 
@@ -41,7 +42,7 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub const GRPC_SERVICE_NAME: &str = "tsunagu.notifications.v1.NotificationsService";
 
 /// The channels this process can send through, from its configuration.
-fn channels(config: &Config) -> anyhow::Result<Channels> {
+fn channels(config: &Config, destinations: DestinationPolicy) -> anyhow::Result<Channels> {
     let settings = &config.notifications;
     let extra_ca = match &settings.extra_ca {
         Some(path) => Some(
@@ -53,6 +54,7 @@ fn channels(config: &Config) -> anyhow::Result<Channels> {
         timeout: Duration::from_secs(u64::from(settings.webhook_timeout_seconds)),
         ca_pem: extra_ca.clone(),
         allow_plain_http: settings.webhook_allow_http,
+        destinations,
     })?);
     if let Some(url) = &settings.smtp_url {
         channels = channels.with(EmailAdapter::new(EmailSettings {
@@ -66,9 +68,23 @@ fn channels(config: &Config) -> anyhow::Result<Channels> {
     Ok(channels)
 }
 
+/// Starts the service with the settings of the process environment.
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<RunningService> {
+    let destinations = DestinationPolicy::from_lookup(|key| std::env::var(key).ok())?;
+    start_with(config, destinations, shutdown).await
+}
+
+/// Starts the service with the webhook destinations the operator allows
+/// (`TSUNAGU_WEBHOOK_ALLOWED_DESTINATIONS`, read here rather than in the shared
+/// configuration: only notifications sends to addresses its callers choose), so that a test
+/// system can allow its receivers on 127.0.0.1 without touching the process environment.
+pub async fn start_with(
+    config: Arc<Config>,
+    destinations: DestinationPolicy,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunningService> {
     let registry = handler::RegistryLookup::connect(&config)?;
-    let channels = channels(&config)?;
+    let channels = channels(&config, destinations)?;
     let settings = config.notifications.clone();
     // Notifications name needs and organisations: the database holds the tenant wall too
     // (migrations 101, 102).

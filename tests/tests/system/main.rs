@@ -48,3 +48,4 @@ mod token_rotation;
 mod unroutable_events;
 mod watch_replay;
 mod webhook_channel;
+mod webhook_destinations;

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use tsunagu_notifications::channels::destination::DestinationPolicy;
 use tsunagu_notifications::channels::signature::{self, VerifyError};
 use tsunagu_notifications::channels::webhook::{WebhookAdapter, WebhookSettings};
 use tsunagu_notifications::channels::{ChannelAdapter, Outgoing, SendError};
@@ -17,6 +18,8 @@ fn adapter(allow_plain_http: bool, ca_pem: Option<Vec<u8>>) -> WebhookAdapter {
         timeout: Duration::from_secs(5),
         ca_pem,
         allow_plain_http,
+        // The receivers of these tests listen on the loopback interface.
+        destinations: DestinationPolicy::allowing(&["127.0.0.1"]),
     })
     .expect("webhook adapter")
 }
@@ -149,6 +152,7 @@ async fn an_unreachable_or_silent_receiver_is_retryable() {
         timeout: Duration::from_millis(300),
         ca_pem: None,
         allow_plain_http: true,
+        destinations: DestinationPolicy::allowing(&["127.0.0.1"]),
     })
     .unwrap();
     let started = std::time::Instant::now();

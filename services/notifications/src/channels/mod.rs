@@ -8,6 +8,7 @@
 //! In-app notifications are not a channel adapter: they are written in the event's own
 //! transaction and read over gRPC (list, mark read, a resumable stream).
 
+pub mod destination;
 pub mod email;
 pub mod signature;
 pub mod webhook;
@@ -50,6 +51,7 @@ pub enum SendError {
 }
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 
 pub trait ChannelAdapter: Send + Sync + 'static {
     /// The channel's name as stored on subscriptions: "email", "webhook", "sms" …
@@ -58,6 +60,13 @@ pub trait ChannelAdapter: Send + Sync + 'static {
     /// Checks an address when a subscription is created; the error is shown to the user
     /// (Japanese first, then English).
     fn validate_address(&self, address: &str) -> Result<(), String>;
+
+    /// Checks, when a subscription is created and after `validate_address` passed, where the
+    /// address leads now (a webhook's host resolved against the destination policy). The
+    /// send checks again; this only spares a subscription that could never be delivered.
+    fn check_destination<'a>(&'a self, _address: &'a str) -> CheckFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
 
     /// What the circuit breaker groups failures by: the SMTP relay for e-mail (one server
     /// carries every message), the receiving host for webhooks (one municipality's system

@@ -12,6 +12,7 @@
 //! are **not** followed (a 3xx is final): following one would send the signed payload to a
 //! host nobody registered, and a moved endpoint is for the subscription's owner to update.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,8 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
-use super::{ChannelAdapter, Outgoing, SendError, SendFuture, signature};
+use super::destination::DestinationPolicy;
+use super::{ChannelAdapter, CheckFuture, Outgoing, SendError, SendFuture, signature};
 
 const USER_AGENT: &str = concat!("tsunagu-notifications/", env!("CARGO_PKG_VERSION"));
 /// Longer URLs are more likely pasted by mistake than meant; browsers' practical limit too.
@@ -44,6 +46,8 @@ pub struct WebhookSettings {
     pub ca_pem: Option<Vec<u8>>,
     /// Accept `http://` URLs (tests, on-premise LANs); otherwise `https://` only.
     pub allow_plain_http: bool,
+    /// Which internal hosts and networks the operator allows (none by default).
+    pub destinations: DestinationPolicy,
 }
 
 impl Default for WebhookSettings {
@@ -52,6 +56,7 @@ impl Default for WebhookSettings {
             timeout: Duration::from_secs(10),
             ca_pem: None,
             allow_plain_http: false,
+            destinations: DestinationPolicy::strict(),
         }
     }
 }
@@ -59,6 +64,7 @@ impl Default for WebhookSettings {
 pub struct WebhookAdapter {
     timeout: Duration,
     allow_plain_http: bool,
+    destinations: DestinationPolicy,
     tls: TlsConnector,
 }
 
@@ -90,6 +96,7 @@ impl WebhookAdapter {
         Ok(WebhookAdapter {
             timeout: settings.timeout,
             allow_plain_http: settings.allow_plain_http,
+            destinations: settings.destinations,
             tls: TlsConnector::from(Arc::new(config)),
         })
     }
@@ -104,11 +111,27 @@ impl WebhookAdapter {
         let request = build_request(&target, outgoing, secret, body, unix_now())?;
 
         let deadline = Instant::now() + self.timeout;
+        // Resolve once, check every address, connect only to those: a second lookup inside
+        // `connect` could be answered differently (DNS rebinding).
+        self.destinations
+            .check_host(&target.host)
+            .map_err(SendError::Permanent)?;
+        let addresses: Vec<SocketAddr> = within(
+            deadline,
+            self.timeout,
+            &format!("resolving {}", target.host),
+            tokio::net::lookup_host((target.host.as_str(), target.port)),
+        )
+        .await?
+        .collect();
+        self.destinations
+            .check_resolved(&target.host, &addresses)
+            .map_err(SendError::Permanent)?;
         let stream = within(
             deadline,
             self.timeout,
             &format!("connecting to {}", target.origin()),
-            TcpStream::connect((target.host.as_str(), target.port)),
+            TcpStream::connect(addresses.as_slice()),
         )
         .await?;
         let _ = stream.set_nodelay(true);
@@ -136,7 +159,23 @@ impl ChannelAdapter for WebhookAdapter {
     }
 
     fn validate_address(&self, address: &str) -> Result<(), String> {
-        Target::parse(address, self.allow_plain_http).map(|_| ())
+        let target = Target::parse(address, self.allow_plain_http)?;
+        self.destinations.check_host(&target.host)
+    }
+
+    fn check_destination<'a>(&'a self, address: &'a str) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let target = Target::parse(address, self.allow_plain_http)?;
+            self.destinations.check_host(&target.host)?;
+            // Where the name leads today; a name that does not resolve yet may be a receiver
+            // still being set up, and every delivery checks again anyway.
+            match tokio::net::lookup_host((target.host.as_str(), target.port)).await {
+                Ok(addresses) => self
+                    .destinations
+                    .check_resolved(&target.host, &addresses.collect::<Vec<_>>()),
+                Err(_) => Ok(()),
+            }
+        })
     }
 
     fn destination(&self, outgoing: &Outgoing) -> String {

@@ -254,6 +254,7 @@ impl NotificationsService for NotificationsApi {
             )
         })?;
         let (new, requested_municipality) = subscriptions::check(subscription, &self.channels)?;
+        subscriptions::check_destination(&new, &self.channels).await?;
         let municipality = authz::subscription_municipality(&caller, &new.audience, &requested_municipality)?;
         MunicipalityCode::parse_known(&municipality)
             .map_err(|error| ServiceError::invalid("subscription.municipality_code", error.to_string()))?;

@@ -170,6 +170,18 @@ pub fn check(
     ))
 }
 
+/// Where the address leads now (a webhook's host resolved and checked against the internal
+/// networks), after the address itself passed `check`.
+pub async fn check_destination(new: &NewSubscription, channels: &Channels) -> ServiceResult<()> {
+    let Some(adapter) = channels.get(&new.channel) else {
+        return Ok(());
+    };
+    adapter
+        .check_destination(&new.address)
+        .await
+        .map_err(|reason| ServiceError::invalid("subscription.address", reason))
+}
+
 #[derive(sqlx::FromRow)]
 pub struct SubscriptionRow {
     id: Uuid,
