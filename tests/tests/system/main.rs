@@ -12,6 +12,7 @@ mod email_channel;
 mod end_to_end;
 mod engine_matching;
 mod events_out_of_order;
+mod formula_injection;
 mod gap_map;
 mod health_and_reflection;
 mod incremental_matching;
