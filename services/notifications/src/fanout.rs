@@ -89,6 +89,16 @@ async fn remember_context(tx: &mut PgConnection, message: &mut Message) -> Servi
         .await?;
         return Ok(());
     }
+    // Every event about a need names its municipality: kept, so that a subscription to the
+    // need's proxies can be checked against it (`subscriptions::need_in`).
+    sqlx::query(
+        "INSERT INTO need_context (need_id, municipality_code, category) VALUES ($1, $2, '')
+         ON CONFLICT (need_id) DO NOTHING",
+    )
+    .bind(need_id)
+    .bind(&message.municipality_code)
+    .execute(&mut *tx)
+    .await?;
     let known: Option<(Option<Uuid>, String)> =
         sqlx::query_as("SELECT area_id, category FROM need_context WHERE need_id = $1")
             .bind(need_id)

@@ -27,6 +27,7 @@ mod need_follow_up;
 mod need_imports;
 mod need_lifecycle;
 mod notification_delivery;
+mod notification_refusals;
 mod official_import;
 mod organization_helper_exchange;
 mod organizations;

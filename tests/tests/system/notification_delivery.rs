@@ -258,7 +258,8 @@ async fn a_refused_webhook_is_dead_lettered_and_an_operator_replays_it() {
         })
         .await
         .unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::NotFound);
+    // The same refusal as for an id that does not exist (issue 17): nothing is revealed.
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
     let refused = foreign
         .list_deliveries(pb::ListDeliveriesRequest {
             municipality_code: MUNICIPALITY.into(),

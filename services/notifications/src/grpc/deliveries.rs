@@ -96,7 +96,8 @@ pub async fn find(pool: &PgPool, id: Uuid) -> ServiceResult<DeliveryRow> {
     .bind(id)
     .fetch_optional(pool)
     .await?
-    .ok_or_else(|| ServiceError::NotFound(format!("配信 {id}")))
+    // Absent answers as hidden does (see `NotificationsApi::operable_delivery`).
+    .ok_or(ServiceError::Denied)
 }
 
 pub async fn attempts(pool: &PgPool, id: Uuid) -> ServiceResult<Vec<pb::DeliveryAttempt>> {

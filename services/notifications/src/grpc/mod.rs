@@ -258,6 +258,13 @@ impl NotificationsService for NotificationsApi {
         let municipality = authz::subscription_municipality(&caller, &new.audience, &requested_municipality)?;
         MunicipalityCode::parse_known(&municipality)
             .map_err(|error| ServiceError::invalid("subscription.municipality_code", error.to_string()))?;
+        // A need's proxies only for a need of that municipality: another municipality's need
+        // and one that does not exist get the same refusal (nothing is revealed).
+        if let Audience::Need(need_id) = &new.audience
+            && !subscriptions::need_in(&self.pool, need_id, &municipality).await?
+        {
+            return Err(ServiceError::Denied.into());
+        }
         let (row, secret) = db::as_tenant(&municipality, async {
             let (row, secret) =
                 subscriptions::create(&self.pool, new, &municipality, &caller.actor()).await?;
@@ -340,7 +347,8 @@ impl NotificationsService for NotificationsApi {
         let caller = principal_of(&request)?;
         let call = call(&request, &caller, "DeleteSubscription");
         let id = parse_id("id", &request.into_inner().id)?;
-        // Read under the caller's own wall: another municipality's subscription is not found.
+        // Read under the caller's own wall; absent, hidden and not the caller's to remove are
+        // one refusal.
         let row = subscriptions::find(&self.pool, id).await?;
         let audience = row.audience().ok_or(ServiceError::Denied)?;
         let municipality = authz::subscription_municipality(&caller, &audience, row.municipality_code())?;
@@ -484,16 +492,15 @@ impl NotificationsService for NotificationsApi {
 
 impl NotificationsApi {
     /// A delivery the caller may operate on. Found across municipalities, then checked: a
-    /// delivery of a municipality the caller may not see is reported as not found.
+    /// delivery the caller may not operate on and one that does not exist get the same
+    /// refusal (PERMISSION_DENIED), so an id reveals nothing.
     async fn operable_delivery(
         &self,
         caller: &tsunagu_runtime::auth::Principal,
         id: Uuid,
     ) -> Result<deliveries::DeliveryRow, ServiceError> {
         let row = db::as_tenant(db::EVERY_TENANT, deliveries::find(&self.pool, id)).await?;
-        match authz::may_operate_deliveries(caller, &row.municipality_code) {
-            Ok(()) => Ok(row),
-            Err(_) => Err(ServiceError::NotFound(format!("配信 {id}"))),
-        }
+        authz::may_operate_deliveries(caller, &row.municipality_code)?;
+        Ok(row)
     }
 }

@@ -182,6 +182,24 @@ pub async fn check_destination(new: &NewSubscription, channels: &Channels) -> Se
         .map_err(|reason| ServiceError::invalid("subscription.address", reason))
 }
 
+/// Whether notifications knows `need_id` as a need of `municipality_code` (from the events
+/// about it: `need_context`). Read under the municipality's wall, so another municipality's
+/// need and a need nobody heard of look the same: absent.
+pub async fn need_in(pool: &PgPool, need_id: &str, municipality_code: &str) -> ServiceResult<bool> {
+    let Ok(need_id) = need_id.parse::<Uuid>() else {
+        return Ok(false);
+    };
+    let found: Option<(Uuid,)> = tsunagu_runtime::db::as_tenant(
+        municipality_code,
+        sqlx::query_as("SELECT need_id FROM need_context WHERE need_id = $1 AND municipality_code = $2")
+            .bind(need_id)
+            .bind(municipality_code)
+            .fetch_optional(pool),
+    )
+    .await?;
+    Ok(found.is_some())
+}
+
 #[derive(sqlx::FromRow)]
 pub struct SubscriptionRow {
     id: Uuid,
@@ -263,6 +281,9 @@ pub async fn list(
     .await?)
 }
 
+/// The subscription, read under the caller's wall. Absent and hidden are one answer, the
+/// refusal every other call gives (`ServiceError::Denied`): a NOT_FOUND here would tell a
+/// caller which ids of other people's subscriptions are real.
 pub async fn find(pool: &PgPool, id: Uuid) -> ServiceResult<SubscriptionRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM subscription WHERE id = $1 AND deleted_at IS NULL"
@@ -270,7 +291,7 @@ pub async fn find(pool: &PgPool, id: Uuid) -> ServiceResult<SubscriptionRow> {
     .bind(id)
     .fetch_optional(pool)
     .await?
-    .ok_or_else(|| ServiceError::NotFound(format!("購読 {id}")))
+    .ok_or(ServiceError::Denied)
 }
 
 /// Soft delete: its delivery log keeps naming it; pending deliveries are dead-lettered when
