@@ -257,16 +257,20 @@ impl EmailAdapter {
 
     fn message(&self, outgoing: &Outgoing) -> Result<Message, SendError> {
         let to = parse_address(&outgoing.address).map_err(SendError::Permanent)?;
+        // Templates and events are checked before they get here; this is the last wall
+        // against header injection (`件名\r\nBcc: …`) whatever a future path lets through.
+        let subject = one_line_header("Subject", &outgoing.subject)?;
+        let event_type = one_line_header("X-Tsunagu-Event", &outgoing.event_type)?;
         Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(None, to))
             // lettre encodes non-ASCII headers per RFC 2047 and folds them.
-            .subject(outgoing.subject.clone())
+            .subject(subject)
             // Stable across retries: a receiver (or the relay) can drop a repeat.
             .message_id(Some(format!("<{}@tsunagu>", outgoing.delivery_id)))
             .raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str("X-Tsunagu-Event"),
-                outgoing.event_type.clone(),
+                event_type,
             ))
             .header(ContentType::TEXT_PLAIN)
             .body(outgoing.body.clone())
@@ -281,6 +285,17 @@ impl EmailAdapter {
             true => SendError::Permanent(text),
             false => SendError::Retryable(text),
         }
+    }
+}
+
+/// A header value without control characters (CR and LF above all, which would end the
+/// header and start another); anything else is a permanent failure: no retry can fix it.
+fn one_line_header(name: &str, value: &str) -> Result<String, SendError> {
+    match value.chars().any(char::is_control) {
+        false => Ok(value.to_string()),
+        true => Err(SendError::Permanent(format!(
+            "the e-mail header {name} contains a line break or another control character and is not sent (header injection)"
+        ))),
     }
 }
 
@@ -425,6 +440,33 @@ mod tests {
         ] {
             let error = adapter.validate_address(bad).expect_err(bad);
             assert!(error.starts_with("メールアドレスの形式が正しくありません / not an e-mail address"));
+        }
+    }
+
+    #[test]
+    fn a_header_with_a_line_break_is_never_sent() {
+        let outgoing = |subject: &str, event_type: &str| Outgoing {
+            delivery_id: uuid::Uuid::nil(),
+            event_id: uuid::Uuid::nil(),
+            event_type: event_type.into(),
+            address: "taro@example.jp".into(),
+            secret: None,
+            subject: subject.into(),
+            body: "本文".into(),
+            payload: serde_json::Value::Null,
+        };
+        let adapter = adapter();
+        assert!(adapter.message(&outgoing("新しい提案", "match.proposed")).is_ok());
+        for (subject, event_type) in [
+            ("件名\r\nBcc: attacker@example.com", "match.proposed"),
+            ("件名\nBcc: attacker@example.com", "match.proposed"),
+            ("件名\r", "match.proposed"),
+            ("件名", "match.proposed\r\nBcc: attacker@example.com"),
+        ] {
+            let Err(SendError::Permanent(reason)) = adapter.message(&outgoing(subject, event_type)) else {
+                panic!("{subject:?} / {event_type:?} must be refused for good");
+            };
+            assert!(reason.contains("header injection"), "{reason}");
         }
     }
 
