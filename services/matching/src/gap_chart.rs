@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use tsunagu_runtime::taxonomy;
+use tsunagu_tabular::Cell;
 
 use crate::gap_map::GapRow;
 
@@ -34,30 +35,42 @@ pub const HEADERS: [&str; 17] = [
     "支援完了",
 ];
 
-pub fn sheet_rows(rows: &[GapRow]) -> Vec<Vec<String>> {
+/// The sheet's rows: names and ids as text, every count a number, so that a spreadsheet's
+/// `SUM` over an exported gap map adds them up (text cells count as 0).
+pub fn sheet_rows(rows: &[GapRow]) -> Vec<Vec<Cell>> {
     rows.iter()
         .map(|row| {
             vec![
-                row.area_name.clone(),
-                row.area_id.to_string(),
-                category_name(&row.category),
-                row.needs.to_string(),
-                row.awaiting_consent.to_string(),
-                row.proposed.to_string(),
-                row.accepted.to_string(),
-                row.unmatched.to_string(),
-                row.unmatched_no_resource.to_string(),
-                row.unmatched_no_coverage.to_string(),
-                row.unmatched_at_capacity.to_string(),
-                row.unmatched_conditions.to_string(),
-                row.capacity_offered.to_string(),
-                row.capacity_used.to_string(),
-                row.area_issue_count.to_string(),
-                row.on_hold.to_string(),
-                row.completed.to_string(),
+                Cell::Text(row.area_name.clone()),
+                Cell::Text(row.area_id.to_string()),
+                Cell::Text(category_name(&row.category)),
+                Cell::from(row.needs),
+                Cell::from(row.awaiting_consent),
+                Cell::from(row.proposed),
+                Cell::from(row.accepted),
+                Cell::from(row.unmatched),
+                Cell::from(row.unmatched_no_resource),
+                Cell::from(row.unmatched_no_coverage),
+                Cell::from(row.unmatched_at_capacity),
+                Cell::from(row.unmatched_conditions),
+                Cell::from(row.capacity_offered),
+                Cell::from(row.capacity_used),
+                Cell::from(row.area_issue_count),
+                Cell::from(row.on_hold),
+                Cell::from(row.completed),
             ]
         })
         .collect()
+}
+
+/// The gap map as CSV.
+pub fn csv(rows: &[GapRow]) -> Vec<u8> {
+    tsunagu_tabular::write_csv_cells(&HEADERS, &sheet_rows(rows))
+}
+
+/// The gap map as an .xlsx workbook, counts stored as numbers.
+pub fn xlsx(rows: &[GapRow]) -> Result<Vec<u8>, tsunagu_tabular::TabularError> {
+    tsunagu_tabular::write_xlsx_cells("見える化", &HEADERS, &sheet_rows(rows))
 }
 
 fn escape(text: &str) -> String {
@@ -181,6 +194,58 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("西部圏域 &lt;北&gt; / ゴミ出し"), "{svg}");
         assert!(svg.contains("#c62828"));
-        assert_eq!(sheet_rows(&rows)[0][2], "ゴミ出し");
+        assert_eq!(sheet_rows(&rows)[0][2], Cell::Text("ゴミ出し".into()));
+    }
+
+    /// Counts are numbers in the workbook (a spreadsheet's SUM sees them), read as a
+    /// spreadsheet program reads them, not through tabular's text reader.
+    #[test]
+    fn the_workbook_stores_counts_as_numbers() {
+        use calamine::{Data, DataType, Reader, Xlsx};
+
+        let rows = vec![
+            GapRow {
+                area_id: Uuid::nil(),
+                area_name: "西部圏域".into(),
+                category: "life.garbage".into(),
+                needs: 3,
+                proposed: 1,
+                unmatched: 2,
+                capacity_offered: 1,
+                ..GapRow::default()
+            },
+            GapRow {
+                area_id: Uuid::nil(),
+                area_name: "東部圏域".into(),
+                category: "life.garbage".into(),
+                needs: 4,
+                accepted: 4,
+                ..GapRow::default()
+            },
+        ];
+        let bytes = xlsx(&rows).unwrap();
+        let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let range = workbook.worksheet_range("見える化").unwrap();
+        let sheet: Vec<&[Data]> = range.rows().collect();
+        assert_eq!(sheet[0][3], Data::String("ニーズ".into()));
+        assert_eq!(sheet[1][0], Data::String("西部圏域".into()));
+        for (row, needs) in [(1, 3.0), (2, 4.0)] {
+            assert_eq!(sheet[row][3], Data::Float(needs), "{:?}", sheet[row]);
+            for (col, cell) in sheet[row].iter().enumerate().skip(3) {
+                assert!(
+                    matches!(cell, Data::Float(_)),
+                    "column {} is not a number: {cell:?}",
+                    HEADERS[col]
+                );
+            }
+        }
+        let total: f64 = sheet[1..].iter().map(|row| row[3].as_f64().unwrap()).sum();
+        assert_eq!(total, 7.0);
+        // The CSV carries the same counts as plain digits.
+        let csv = String::from_utf8(csv(&rows)).unwrap();
+        assert!(
+            csv.contains("西部圏域,00000000-0000-0000-0000-000000000000,ゴミ出し,3,0,1,0,2,"),
+            "{csv}"
+        );
     }
 }

@@ -253,16 +253,11 @@ impl MatchingService for MatchingApi {
         let request = request.into_inner();
         let wanted = request.map.unwrap_or_default();
         let map = gap_map_of(&self.pool, &caller, &wanted).await?;
-        let rows = gap_chart::sheet_rows(&map.rows);
         let date = chrono::Local::now().format("%Y%m%d");
         let (content, extension, content_type) = if request.format == pb::GapMapFormat::Csv as i32 {
-            (
-                tsunagu_tabular::write_csv(&gap_chart::HEADERS, &rows),
-                "csv",
-                "text/csv; charset=utf-8",
-            )
+            (gap_chart::csv(&map.rows), "csv", "text/csv; charset=utf-8")
         } else {
-            let content = tsunagu_tabular::write_xlsx("見える化", &gap_chart::HEADERS, &rows)
+            let content = gap_chart::xlsx(&map.rows)
                 .map_err(|error| ServiceError::Internal(anyhow::anyhow!("{error}")))?;
             (
                 content,

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 
 use encoding_rs::SHIFT_JIS;
 
+use crate::cell::{CellValue, Value, number_text};
 use crate::error::TabularError;
 use crate::formula;
 use crate::sheet::{Sheet, SheetBuilder};
@@ -161,30 +162,33 @@ fn ends_inside_quotes(raw: &[u8]) -> bool {
     matches!(state, State::Quoted)
 }
 
-/// Writes a CSV file: see the module documentation.
-pub(crate) fn write_csv(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
-    let size: usize = headers.iter().map(|h| h.len() + 1).sum::<usize>()
-        + rows.iter().flatten().map(|c| c.len() + 1).sum::<usize>()
-        + 2 * rows.len()
-        + 8;
-    let mut out = Vec::with_capacity(size);
+/// Writes a CSV file: see the module documentation. Numbers are written in their plainest
+/// form, which a spreadsheet reads as numbers anyway.
+pub(crate) fn write_csv<C: CellValue>(headers: &[&str], rows: &[Vec<C>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 * (rows.len() + 1));
     out.extend_from_slice(UTF8_BOM);
-    write_record(&mut out, headers.iter().copied());
+    write_record(&mut out, headers.iter().map(|h| Cow::Borrowed(*h)));
     for row in rows {
-        write_record(&mut out, row.iter().map(String::as_str));
+        write_record(
+            &mut out,
+            row.iter().map(|cell| match cell.value() {
+                Value::Text(text) => Cow::Borrowed(text),
+                Value::Number(number) => Cow::Owned(number_text(number)),
+            }),
+        );
     }
     out
 }
 
 /// Appends one CSV record and its CRLF. Written by hand rather than with `csv::Writer`, whose
 /// I/O errors cannot happen on a `Vec` but would still have to be handled.
-fn write_record<'a>(out: &mut Vec<u8>, cells: impl ExactSizeIterator<Item = &'a str>) {
+fn write_record<'a>(out: &mut Vec<u8>, cells: impl ExactSizeIterator<Item = Cow<'a, str>>) {
     let count = cells.len();
     for (i, cell) in cells.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        let cell = formula::escape(cell);
+        let cell = formula::escape(&cell);
         // A lone empty field is quoted, or the record would be a blank line, which readers skip.
         if cell.contains([',', '"', '\r', '\n']) || (count == 1 && cell.is_empty()) {
             out.push(b'"');
@@ -366,7 +370,7 @@ mod tests {
 
     #[test]
     fn writes_bom_crlf_and_minimal_quotes() {
-        let out = write_csv(
+        let out = write_csv::<String>(
             &["名前", "備考"],
             &[
                 vec!["a,b".into(), "say \"hi\"".into()],

@@ -19,6 +19,7 @@
 //! # Ok::<(), tsunagu_tabular::TabularError>(())
 //! ```
 
+mod cell;
 mod csv_io;
 mod error;
 mod format;
@@ -27,6 +28,7 @@ mod sheet;
 mod width;
 mod xlsx_io;
 
+pub use cell::Cell;
 pub use error::TabularError;
 pub use format::Format;
 pub use sheet::{Row, Sheet};
@@ -108,5 +110,25 @@ pub fn write_csv(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
 /// [`TabularError::CellTooLong`] for a cell over Excel's 32,767 characters,
 /// [`TabularError::WriteXlsx`] beyond Excel's 1,048,576 rows or 16,384 columns.
 pub fn write_xlsx(sheet_name: &str, headers: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, TabularError> {
+    xlsx_io::write_xlsx(sheet_name, headers, rows)
+}
+
+/// [`write_csv`] with typed cells: a [`Cell::Number`] is written in its plainest form.
+pub fn write_csv_cells(headers: &[&str], rows: &[Vec<Cell>]) -> Vec<u8> {
+    csv_io::write_csv(headers, rows)
+}
+
+/// [`write_xlsx`] with typed cells: a [`Cell::Number`] is stored as a number (Excel's General
+/// format, and its column too), so that a spreadsheet's `SUM` counts it; text cells as in
+/// [`write_xlsx`]. [`read`] gives a number back as its plainest text ("3").
+///
+/// # Errors
+///
+/// As [`write_xlsx`].
+pub fn write_xlsx_cells(
+    sheet_name: &str,
+    headers: &[&str],
+    rows: &[Vec<Cell>],
+) -> Result<Vec<u8>, TabularError> {
     xlsx_io::write_xlsx(sheet_name, headers, rows)
 }

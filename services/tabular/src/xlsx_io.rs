@@ -11,6 +11,7 @@ use std::panic::{self, AssertUnwindSafe};
 use calamine::{DataRef, ExcelDateTime, Reader, SheetType, SheetVisible, Xlsx, XlsxError};
 use rust_xlsxwriter::{IgnoreError, Workbook, Worksheet};
 
+use crate::cell::{CellValue, Value, number_text};
 use crate::error::TabularError;
 use crate::formula;
 use crate::sheet::{MAX_CELLS, Sheet, SheetBuilder, column_letter};
@@ -185,12 +186,7 @@ fn cell_text(value: &DataRef<'_>) -> Result<String, String> {
 /// A number as typed: Rust's shortest round-trip form, which never adds ".0" (3.0 → "3",
 /// 0.1 → "0.1") nor an exponent (1234567890123 stays as is).
 fn float_text(value: f64) -> String {
-    if value == 0.0 {
-        // Not "-0".
-        "0".to_owned()
-    } else {
-        value.to_string()
-    }
+    number_text(value)
 }
 
 /// A cell Excel formats as a date or time. calamine (without its chrono feature) gives the
@@ -242,11 +238,11 @@ fn iso_datetime_text(iso: &str) -> String {
     }
 }
 
-/// Writes a one-sheet workbook: see [`crate::write_xlsx`].
-pub(crate) fn write_xlsx(
+/// Writes a one-sheet workbook: see [`crate::write_xlsx`] and [`crate::write_xlsx_cells`].
+pub(crate) fn write_xlsx<C: CellValue>(
     sheet_name: &str,
     headers: &[&str],
-    rows: &[Vec<String>],
+    rows: &[Vec<C>],
 ) -> Result<Vec<u8>, TabularError> {
     let mut workbook = Workbook::new();
     let sheet = workbook.add_worksheet();
@@ -256,26 +252,40 @@ pub(crate) fn write_xlsx(
     // "@" is Excel's Text format: values stay text, and so do values typed in later.
     let text = rust_xlsxwriter::Format::new().set_num_format("@");
     let bold = text.clone().set_bold();
+    // Numbers in Excel's General format: a column of counts adds up, also rows typed later.
+    let general = rust_xlsxwriter::Format::new();
 
     let columns = headers.len().max(rows.iter().map(Vec::len).max().unwrap_or(0));
     let mut widths = vec![0; columns];
+    let mut numeric = vec![false; columns];
     for (col, header) in headers.iter().enumerate() {
         write_cell(sheet, 0, col, header, &bold)?;
         widths[col] = display_width(header);
     }
     for (i, row) in rows.iter().enumerate() {
         for (col, cell) in row.iter().enumerate() {
-            if !cell.is_empty() {
-                write_cell(sheet, i + 1, col, cell, &text)?;
-                widths[col] = widths[col].max(display_width(cell));
+            match cell.value() {
+                Value::Text("") => {}
+                Value::Text(cell) => {
+                    write_cell(sheet, i + 1, col, cell, &text)?;
+                    widths[col] = widths[col].max(display_width(cell));
+                }
+                Value::Number(number) => {
+                    sheet
+                        .write_number_with_format(row_number(i + 1)?, column_number(col)?, number, &general)
+                        .map_err(write_error)?;
+                    widths[col] = widths[col].max(number_text(number).len());
+                    numeric[col] = true;
+                }
             }
         }
     }
     for (col, width) in widths.into_iter().enumerate() {
+        let format = if numeric[col] { &general } else { &text };
         let col = column_number(col)?;
         // Room for the filter button and a margin; long texts wrap rather than spread.
         let width = (width + 2).clamp(8, 60) as f64;
-        sheet.set_column_format(col, &text).map_err(write_error)?;
+        sheet.set_column_format(col, format).map_err(write_error)?;
         sheet.set_column_width(col, width).map_err(write_error)?;
     }
     sheet.set_freeze_panes(1, 0).map_err(write_error)?;
@@ -304,16 +314,20 @@ fn write_cell(
             column: column_letter(col),
         });
     }
-    let row = u32::try_from(row)
+    sheet
+        .write_string_with_format(row_number(row)?, column_number(col)?, value, format)
+        .map_err(write_error)?;
+    Ok(())
+}
+
+/// A row index as rust_xlsxwriter takes it.
+fn row_number(row: usize) -> Result<u32, TabularError> {
+    u32::try_from(row)
         .ok()
         .filter(|&r| r <= LAST_ROW)
         .ok_or_else(|| TabularError::WriteXlsx {
             detail: format!("more than {} rows", LAST_ROW + 1),
-        })?;
-    sheet
-        .write_string_with_format(row, column_number(col)?, value, format)
-        .map_err(write_error)?;
-    Ok(())
+        })
 }
 
 /// A column index as rust_xlsxwriter takes it.
