@@ -88,10 +88,16 @@ async fn assemble_due(pool: &PgPool) -> sqlx::Result<usize> {
                 .collect::<Vec<_>>()
                 .join("\n"),
         );
-        let rendered = templates::render(&mut tx, "digest", &subscription.locale, &vars)
-            .await
-            .map_err(|error| sqlx::Error::Protocol(error.to_string()))?
-            .ok_or_else(|| sqlx::Error::Protocol("the digest template is missing".into()))?;
+        let rendered = templates::render(
+            &mut tx,
+            "digest",
+            &subscription.locale,
+            &subscription.municipality_code,
+            &vars,
+        )
+        .await
+        .map_err(|error| sqlx::Error::Protocol(error.to_string()))?
+        .ok_or_else(|| sqlx::Error::Protocol("the digest template is missing".into()))?;
         let digest_id = Uuid::now_v7();
         let payload = serde_json::json!({
             "delivery_id": digest_id,

@@ -55,12 +55,22 @@ pub async fn fan_out(
     for audience in message.audiences.clone() {
         let key = audience.template_key(&message.event_type);
         if audience.has_inbox()
-            && let Some(text) = templates::render(tx, &key, "ja", &message.vars).await?
+            && let Some(text) =
+                templates::render(tx, &key, "ja", &message.municipality_code, &message.vars).await?
         {
             written.notifications += record_notification(tx, event, message, &audience, &text).await?;
         }
         for subscription in subscriptions_for(tx, message, &audience).await? {
-            let Some(text) = templates::render(tx, &key, &subscription.locale, &message.vars).await? else {
+            // The texts of the need's municipality (or its prefecture): whose recipients these are.
+            let Some(text) = templates::render(
+                tx,
+                &key,
+                &subscription.locale,
+                &message.municipality_code,
+                &message.vars,
+            )
+            .await?
+            else {
                 continue;
             };
             written.deliveries +=

@@ -28,6 +28,7 @@ mod need_imports;
 mod need_lifecycle;
 mod notification_delivery;
 mod notification_refusals;
+mod notification_templates;
 mod official_import;
 mod organization_helper_exchange;
 mod organizations;

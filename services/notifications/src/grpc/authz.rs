@@ -82,10 +82,15 @@ pub fn may_operate_deliveries(caller: &Principal, municipality_code: &str) -> Re
     }
 }
 
-/// Templates are the prefecture's: its administrators change them.
-pub fn may_change_templates(caller: &Principal) -> Result<(), ServiceError> {
+/// The scope a caller's `PutTemplate` writes, if it may: a prefecture's administrator (the
+/// operator) its own prefecture's versions — never what another prefecture's recipients get
+/// — and another service the deployment's. A municipality's version is rendered where one
+/// exists (`templates::scope`), but the request has no field to name the municipality, so
+/// nobody writes one through the API yet.
+pub fn template_scope(caller: &Principal) -> Result<String, ServiceError> {
     match caller.role {
-        Role::PrefectureAdmin | Role::Service => Ok(()),
+        Role::PrefectureAdmin => Ok(caller.scope_code.clone()),
+        Role::Service => Ok(crate::templates::scope::DEPLOYMENT.to_string()),
         _ => Err(ServiceError::Denied),
     }
 }

@@ -452,7 +452,8 @@ impl NotificationsService for NotificationsApi {
             return Err(ServiceError::Denied.into());
         }
         let mut conn = self.pool.acquire().await.map_err(ServiceError::from)?;
-        let templates = templates::list(&mut conn).await?;
+        // What applies to the caller: its municipality's, its prefecture's, the deployment's.
+        let templates = templates::list(&mut conn, &templates::scope::seen_by(&caller)).await?;
         Ok(Response::new(pb::ListTemplatesResponse {
             templates: templates.into_iter().map(template_to_proto).collect(),
         }))
@@ -464,11 +465,14 @@ impl NotificationsService for NotificationsApi {
     ) -> Result<Response<pb::PutTemplateResponse>, Status> {
         let caller = principal_of(&request)?;
         let call = call(&request, &caller, "PutTemplate");
-        authz::may_change_templates(&caller)?;
+        // The scope comes from the caller's key (there is no field for it): a prefecture's
+        // administrator changes its own prefecture's texts, never another's.
+        let scope = authz::template_scope(&caller)?;
         let request = request.into_inner();
         let mut conn = self.pool.acquire().await.map_err(ServiceError::from)?;
         let template = templates::put(
             &mut conn,
+            &scope,
             request.key.trim(),
             request.locale.trim(),
             &request.subject,
@@ -476,12 +480,12 @@ impl NotificationsService for NotificationsApi {
             &caller.actor(),
         )
         .await?;
-        tracing::info!(key = %template.key, locale = %template.locale, version = template.version, actor = %caller.actor(), "template version added");
-        // Templates are the prefecture's: on record under its code.
+        tracing::info!(key = %template.key, locale = %template.locale, version = template.version, scope = %template.scope, actor = %caller.actor(), "template version added");
+        // On record under the scope's code (the prefecture's or the municipality's).
         let objects = [(caller.scope_code.clone(), Uuid::now_v7())];
         let detail = format!(
-            "{} {} version={}",
-            template.key, template.locale, template.version
+            "{} {} version={} scope={}",
+            template.key, template.locale, template.version, template.scope
         );
         audit::record_objects(&self.pool, &call, Action::Change, "template", &objects, &detail).await?;
         Ok(Response::new(pb::PutTemplateResponse {

@@ -1,5 +1,7 @@
 //! Message templates: version 1 of every key is bundled (`bundled`), an operator adds newer
-//! versions (the `template` table); the newest version of (key, locale) renders, and an
+//! versions (the `template` table) for a scope — a prefecture or a municipality (`scope.rs`);
+//! for a municipality's recipients the newest version of (key, locale) in the most specific
+//! scope renders (municipality, prefecture, the deployment, then the bundled one), and an
 //! English subscriber without an English template gets the Japanese one.
 //!
 //! A template sees only the variables of its key (`variables_of`): ids, codes and the names
@@ -9,6 +11,7 @@
 
 mod bundled;
 pub mod render;
+pub mod scope;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -70,6 +73,9 @@ pub struct Template {
     pub body: String,
     /// None for the bundled version.
     pub created_at: Option<DateTime<Utc>>,
+    /// Where this version applies: a prefecture's or a municipality's code, or "" for the
+    /// whole deployment (and the bundled version).
+    pub scope: String,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +99,7 @@ fn bundled(key: &str, locale: &str) -> Option<Template> {
         subject: subject.to_string(),
         body: body.to_string(),
         created_at: None,
+        scope: String::new(),
     })
 }
 
@@ -100,41 +107,53 @@ pub fn is_known(key: &str) -> bool {
     bundled::BUNDLED.iter().any(|entry| entry.0 == key)
 }
 
-/// The version in use of (key, locale), or None if the key has no template (the event is
-/// not told to that kind of recipient).
-pub async fn current(conn: &mut PgConnection, key: &str, locale: &str) -> ServiceResult<Option<Template>> {
-    let stored: Option<(i32, String, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT version, subject, body, created_at FROM template
-         WHERE key = $1 AND locale = $2 ORDER BY version DESC LIMIT 1",
+/// The version in use of (key, locale) in the first of `scopes` that has one (most specific
+/// first, see [`scope::chain`]), else the bundled one; None if the key has no template (the
+/// event is not told to that kind of recipient).
+pub async fn current(
+    conn: &mut PgConnection,
+    key: &str,
+    locale: &str,
+    scopes: &[String],
+) -> ServiceResult<Option<Template>> {
+    let stored: Option<(i32, String, String, DateTime<Utc>, String)> = sqlx::query_as(
+        "SELECT version, subject, body, created_at, scope FROM template
+         WHERE key = $1 AND locale = $2 AND scope = ANY ($3)
+         ORDER BY array_position($3, scope), version DESC LIMIT 1",
     )
     .bind(key)
     .bind(locale)
+    .bind(scopes)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(match stored {
-        Some((version, subject, body, created_at)) => Some(Template {
+        Some((version, subject, body, created_at, scope)) => Some(Template {
             key: key.to_string(),
             locale: locale.to_string(),
             version,
             subject,
             body,
             created_at: Some(created_at),
+            scope,
         }),
         None => bundled(key, locale),
     })
 }
 
-/// Renders `key` in `locale` (Japanese when there is no English one) with the variables
-/// its recipients may see.
+/// Renders `key` in `locale` (Japanese when there is no English one) for the recipients of
+/// `municipality_code` (its own or its prefecture's version, if any), with the variables its
+/// recipients may see.
 pub async fn render(
     conn: &mut PgConnection,
     key: &str,
     locale: &str,
+    municipality_code: &str,
     vars: &Vars,
 ) -> ServiceResult<Option<Rendered>> {
-    let template = match current(conn, key, locale).await? {
+    let scopes = scope::chain(municipality_code);
+    let template = match current(conn, key, locale, &scopes).await? {
         Some(template) => Some(template),
-        None if locale != "ja" => current(conn, key, "ja").await?,
+        None if locale != "ja" => current(conn, key, "ja", &scopes).await?,
         None => None,
     };
     let Some(template) = template else {
@@ -159,12 +178,12 @@ pub async fn render(
     }))
 }
 
-/// Every (key, locale) in use.
-pub async fn list(conn: &mut PgConnection) -> ServiceResult<Vec<Template>> {
+/// Every (key, locale) as it applies in `scopes` (most specific first).
+pub async fn list(conn: &mut PgConnection, scopes: &[String]) -> ServiceResult<Vec<Template>> {
     let mut templates = Vec::new();
     for entry in bundled::BUNDLED {
         for locale in LOCALES {
-            if let Some(template) = current(conn, entry.0, locale).await? {
+            if let Some(template) = current(conn, entry.0, locale, scopes).await? {
                 templates.push(template);
             }
         }
@@ -172,9 +191,11 @@ pub async fn list(conn: &mut PgConnection) -> ServiceResult<Vec<Template>> {
     Ok(templates)
 }
 
-/// Stores a new version of (key, locale), checked against the key's variables.
+/// Stores a new version of (key, locale) for `scope` (a prefecture's or a municipality's code,
+/// "" for the whole deployment), checked against the key's variables.
 pub async fn put(
     conn: &mut PgConnection,
+    scope: &str,
     key: &str,
     locale: &str,
     subject: &str,
@@ -220,11 +241,18 @@ pub async fn put(
                 .collect(),
         ));
     }
-    let previous = current(conn, key, locale).await?.map_or(1, |t| t.version);
+    // Numbered across scopes, so that (key, version) names one text wherever it is used.
+    let previous: i32 =
+        sqlx::query_scalar("SELECT coalesce(max(version), 1) FROM template WHERE key = $1 AND locale = $2")
+            .bind(key)
+            .bind(locale)
+            .fetch_one(&mut *conn)
+            .await?;
     let created_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO template (key, locale, version, subject, body, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at",
+        "INSERT INTO template (scope, key, locale, version, subject, body, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at",
     )
+    .bind(scope)
     .bind(key)
     .bind(locale)
     .bind(previous + 1)
@@ -240,6 +268,7 @@ pub async fn put(
         subject: subject.to_string(),
         body: body.to_string(),
         created_at: Some(created_at),
+        scope: scope.to_string(),
     })
 }
 
