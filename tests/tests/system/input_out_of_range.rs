@@ -95,3 +95,51 @@ async fn a_prefecture_code_is_refused_where_a_municipality_is_required() {
         .expect("a municipality's freshness period");
     system.shutdown().await;
 }
+
+/// A schedule given as a rule and as Japanese text must say the same thing: a rule of Monday
+/// with a text of 火曜 is refused, naming the text, instead of dropping the Tuesday; the text
+/// the registry itself returns for the rule agrees with it.
+#[tokio::test]
+async fn a_schedule_whose_text_and_rule_disagree_is_refused() {
+    use tsunagu_proto::registry::v1 as registry_pb;
+    let system = TestSystem::start().await;
+    let fixture = tsunagu_tests::Fixture::create(&system, 5).await;
+    let mut registry = system.registry();
+    let with_schedule = |name: &str, text: &str| {
+        let mut request = tsunagu_tests::new_resource(
+            &fixture.organization_id,
+            name,
+            "ゴミ出し",
+            &[&fixture.municipality_id],
+            3,
+        );
+        request.resource.as_mut().unwrap().schedules = vec![registry_pb::Schedule {
+            rrule: "FREQ=WEEKLY;BYDAY=MO".into(),
+            opens_at: "10:00".into(),
+            closes_at: "12:00".into(),
+            text: text.into(),
+            ..Default::default()
+        }];
+        request
+    };
+    let created = registry
+        .create_resource(with_schedule("月曜のゴミ出し", ""))
+        .await
+        .expect("a schedule given by its rule")
+        .into_inner()
+        .resource
+        .unwrap();
+    let own_text = created.schedules[0].text.clone();
+    assert!(own_text.contains("月"), "{own_text}");
+    registry
+        .create_resource(with_schedule("月曜のゴミ出し（文も）", &own_text))
+        .await
+        .expect("the rule with the text the registry writes for it");
+    let status = registry
+        .create_resource(with_schedule("食い違い", "毎週 火曜 10:00〜12:00"))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), ["resource.schedules[0].text"]);
+    assert!(status.message().contains("一致しません"), "{status:?}");
+    system.shutdown().await;
+}

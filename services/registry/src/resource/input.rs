@@ -466,13 +466,41 @@ fn parse_schedule(violations: &mut Violations, index: usize, raw: &RawSchedule) 
         include_holidays: raw.include_holidays,
         description: text::nfkc(&raw.description).trim().to_string(),
     };
-    match entry.validate() {
-        Ok(()) => Some(entry),
-        Err(error) => {
-            violations.add(field(error.part), error.message);
-            None
-        }
+    if let Err(error) = entry.validate() {
+        violations.add(field(error.part), error.message);
+        return None;
     }
+    if let Some(problem) = text_disagrees(&entry, &raw.text) {
+        violations.add(field("text"), problem);
+        return None;
+    }
+    Some(entry)
+}
+
+/// A schedule given both as a rule and as Japanese text must say the same thing: with a rule
+/// of Monday and a text of 火曜, one of the two is a mistake, and keeping the rule silently
+/// would drop the Tuesday the person typed. A text the rule's own Japanese form reads back to
+/// (what `GetResource` returns in `text`) agrees.
+fn text_disagrees(entry: &ScheduleEntry, text: &str) -> Option<String> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    let from_text = match ScheduleEntry::parse_japanese(text) {
+        Ok(from_text) => from_text,
+        Err(error) => return Some(error.message),
+    };
+    let same = from_text.rrule == entry.rrule
+        && from_text.opens_at == entry.opens_at
+        && from_text.closes_at == entry.closes_at
+        && from_text.except_holidays == entry.except_holidays
+        && from_text.include_holidays == entry.include_holidays;
+    (!same).then(|| {
+        format!(
+            "text（{}）と rrule（{}）の予定が一致しません。どちらか一方だけを入力するか、同じ予定にしてください / text and rrule describe different schedules",
+            from_text.to_japanese(),
+            entry.to_japanese()
+        )
+    })
 }
 
 fn parse_time(raw: &str) -> Result<NaiveTime, String> {
