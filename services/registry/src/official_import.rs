@@ -3,7 +3,7 @@
 //! children. One transaction: valid rows are applied together, invalid ones reported; a dry run
 //! rolls back. Each created or changed area announces itself through the outbox.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{PgConnection, PgPool};
 use tsunagu_runtime::error::ServiceResult;
@@ -60,6 +60,7 @@ pub async fn import_official(
 
     let mut tx = pool.begin().await?;
     let mut ids: HashMap<String, Uuid> = HashMap::new();
+    let mut changed: BTreeMap<&str, Vec<(String, Uuid)>> = BTreeMap::new();
     for (entry, row, designated_city) in ordered {
         let (kind, parent_code, municipality_code) = match designated_city {
             _ if entry.is_prefecture() => (AreaKind::Prefecture, None, entry.code.as_str().to_string()),
@@ -123,7 +124,14 @@ pub async fn import_official(
             municipality_code: municipality_code.clone(),
         };
         outbox::enqueue(&mut tx, event_type, &municipality_code, &event).await?;
-        crate::write_audit::changed(&mut tx, "area", &municipality_code, Some(id), event_type).await?;
+        changed
+            .entry(event_type)
+            .or_default()
+            .push((municipality_code, id));
+    }
+    // On the trail in one statement per kind of change: the national list is 1,800 areas.
+    for (event_type, areas) in &changed {
+        crate::write_audit::changed_many(&mut tx, "area", areas, event_type).await?;
     }
     report.rejected.sort_by_key(|problem| problem.row);
     if dry_run {

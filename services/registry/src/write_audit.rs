@@ -108,6 +108,40 @@ pub async fn changed(
     Ok(())
 }
 
+/// Puts many objects of `kind` (`(municipality, id)`), changed by the current call, on the
+/// audit trail in one statement, in the caller's transaction. Each goes on its municipality's
+/// trail where the caller's tenant reaches it (the trail has the tenant wall of every table),
+/// else on the caller's own (a prefecture's administrator importing the national list).
+pub async fn changed_many(
+    tx: &mut PgConnection,
+    kind: &'static str,
+    objects: &[(String, Uuid)],
+    detail: &str,
+) -> ServiceResult<()> {
+    let Some(call) = audit::current_call() else {
+        return Ok(());
+    };
+    if objects.is_empty() {
+        return Ok(());
+    }
+    let codes: Vec<&str> = objects.iter().map(|(code, _)| code.as_str()).collect();
+    let trails: Vec<String> = sqlx::query_scalar(
+        "SELECT CASE WHEN tenant_reaches(code) THEN code
+                     ELSE coalesce(nullif(current_setting('tsunagu.tenant', true), ''), code) END
+         FROM unnest($1::text[]) WITH ORDINALITY AS c (code, n) ORDER BY n",
+    )
+    .bind(&codes)
+    .fetch_all(&mut *tx)
+    .await?;
+    let on_trails: Vec<(String, Uuid)> = trails
+        .into_iter()
+        .zip(objects.iter().map(|(_, id)| *id))
+        .collect();
+    audit::record_objects_in(tx, &call, Action::Change, kind, &on_trails, detail).await?;
+    let _ = RECORDED.try_with(|recorded| recorded.fetch_add(objects.len(), Ordering::Relaxed));
+    Ok(())
+}
+
 /// A method's name as `&'static str`, as the audit API's `Event` takes it. The names are those
 /// of the services' methods that were called, so the set stays small.
 fn static_name(name: &str) -> &'static str {
