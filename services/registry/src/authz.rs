@@ -27,6 +27,19 @@ fn allow(allowed: bool) -> ServiceResult<()> {
     }
 }
 
+/// Whether a record of `owner` may refer to one of `other` (a resource to its organisation, an
+/// organisation to its parent): the same municipality, or the prefecture it lies in (a
+/// prefecture-wide body such as the 県社協).
+pub fn same_community(owner: &str, other: &str) -> bool {
+    if owner == other {
+        return true;
+    }
+    tsunagu_runtime::MunicipalityCode::parse_known(owner)
+        .ok()
+        .and_then(|code| code.official().map(|entry| entry.prefecture_code()))
+        .is_some_and(|prefecture| prefecture.as_str() == other)
+}
+
 /// The caller may write the registry data of `municipality_code`.
 pub fn may_write(caller: &Principal, municipality_code: &str) -> bool {
     caller.acts_in(municipality_code, &STAFF)

@@ -143,3 +143,65 @@ async fn a_schedule_whose_text_and_rule_disagree_is_refused() {
     assert!(status.message().contains("一致しません"), "{status:?}");
     system.shutdown().await;
 }
+
+/// A resource's organisation and an organisation's parent belong to the same municipality (or
+/// its prefecture): another municipality's organisation is refused, naming the field.
+#[tokio::test]
+async fn references_to_another_municipalitys_organisation_are_refused() {
+    use tsunagu_proto::registry::v1 as registry_pb;
+    let system = TestSystem::start().await;
+    let fixture = tsunagu_tests::Fixture::create(&system, 5).await;
+    let mut registry = system.registry();
+    let organization =
+        |municipality: &str, name: &str, parent: &str| registry_pb::CreateOrganizationRequest {
+            municipality_code: municipality.into(),
+            name: name.into(),
+            kind: registry_pb::OrganizationKind::Npo.into(),
+            parent_organization_id: parent.into(),
+            ..Default::default()
+        };
+    let gifu = registry
+        .create_organization(organization("212016", "岐阜市のNPO", ""))
+        .await
+        .expect("an organisation of 岐阜市")
+        .into_inner()
+        .organization
+        .unwrap();
+    let status = registry
+        .create_resource(tsunagu_tests::new_resource(
+            &gifu.id,
+            "よその団体の資源",
+            "ゴミ出し",
+            &[&fixture.municipality_id],
+            3,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), ["resource.organization_id"]);
+    let status = registry
+        .create_organization(organization(MUNICIPALITY, "大垣市の支部", &gifu.id))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), ["parent_organization_id"]);
+    // The same municipality's organisation, and a prefecture-wide one, are taken.
+    registry
+        .create_organization(organization(
+            MUNICIPALITY,
+            "大垣市の支部",
+            &fixture.organization_id,
+        ))
+        .await
+        .expect("a parent of the same municipality");
+    let prefecture_wide = registry
+        .create_organization(organization(tsunagu_tests::PREFECTURE, "岐阜県社協", ""))
+        .await
+        .expect("a prefecture-wide organisation")
+        .into_inner()
+        .organization
+        .unwrap();
+    registry
+        .create_organization(organization(MUNICIPALITY, "大垣市社協", &prefecture_wide.id))
+        .await
+        .expect("a parent of the prefecture");
+    system.shutdown().await;
+}

@@ -381,8 +381,21 @@ async fn lists_filter_by_area_across_borders_category_tree_eligibility_status_an
         .into_inner()
         .area
         .unwrap();
+    // The neighbour's own provider (a resource belongs to an organisation of its municipality).
+    let neighbour_provider = registry
+        .create_organization(pb::CreateOrganizationRequest {
+            municipality_code: "212016".into(),
+            name: "岐阜市の訪問型サービス事業所".into(),
+            kind: pb::OrganizationKind::Npo.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
     let mut visiting = new_resource(
-        &fixture.organization_id,
+        &neighbour_provider.id,
         "訪問型サービスB きふ",
         "sogo.visit.b",
         &[&neighbour.id, &fixture.daily_life_area_id],

@@ -73,6 +73,7 @@ const SELECT_ORGANIZATION: &str =
 async fn check_references(
     tx: &mut PgConnection,
     id: Option<Uuid>,
+    municipality_code: &str,
     fields: &OrganizationFields,
 ) -> ServiceResult<()> {
     check_areas_exist(tx, "area_ids", &fields.area_ids).await?;
@@ -86,22 +87,30 @@ async fn check_references(
         ));
     }
     // The parent must exist, be live, and not lie below this organisation (no cycles).
-    let (exists, cycle): (bool, bool) = sqlx::query_as(
+    let (parent_municipality, cycle): (Option<String>, bool) = sqlx::query_as(
         "WITH RECURSIVE up AS (
              SELECT id, parent_organization_id FROM organization WHERE id = $1
              UNION ALL
              SELECT o.id, o.parent_organization_id FROM organization o JOIN up ON o.id = up.parent_organization_id)
-         SELECT EXISTS (SELECT 1 FROM organization WHERE id = $1 AND deleted_at IS NULL),
+         SELECT (SELECT municipality_code FROM organization WHERE id = $1 AND deleted_at IS NULL),
                 $2::uuid IS NOT NULL AND EXISTS (SELECT 1 FROM up WHERE id = $2)",
     )
     .bind(parent_id)
     .bind(id)
     .fetch_one(&mut *tx)
     .await?;
-    if !exists {
+    let Some(parent_municipality) = parent_municipality else {
         return Err(ServiceError::invalid(
             "parent_organization_id",
             format!("親団体 {parent_id} は登録されていません / parent organization not found"),
+        ));
+    };
+    if !crate::authz::same_community(municipality_code, &parent_municipality) {
+        return Err(ServiceError::invalid(
+            "parent_organization_id",
+            format!(
+                "親団体は {parent_municipality} の団体です。同じ市区町村か都道府県の団体を指定してください / the parent belongs to another municipality"
+            ),
         ));
     }
     if cycle {
@@ -179,7 +188,7 @@ pub async fn insert(
     fields: &OrganizationFields,
     author: ChangeAuthor<'_>,
 ) -> ServiceResult<OrganizationRow> {
-    check_references(tx, None, fields).await?;
+    check_references(tx, None, municipality_code, fields).await?;
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO organization (id, municipality_code, name, kind, updated_by) VALUES ($1, $2, $3, $4, $5)",
@@ -268,7 +277,7 @@ pub async fn apply_change(
     if changes.is_empty() {
         return Ok(None);
     }
-    check_references(tx, Some(current.id), fields).await?;
+    check_references(tx, Some(current.id), &current.municipality_code, fields).await?;
     write_columns(tx, current.id, fields).await?;
     sqlx::query(
         "UPDATE organization SET version = version + 1, updated_at = now(), updated_by = $2 WHERE id = $1",

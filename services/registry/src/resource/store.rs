@@ -59,19 +59,33 @@ const SELECT_RESOURCE: &str = "SELECT r.id, r.municipality_code, r.version, r.cr
         r.details
      FROM resource r";
 
-/// Checks what only the database knows: the organisation and the coverage areas exist.
-async fn check_references(tx: &mut PgConnection, fields: &ResourceFields) -> ServiceResult<()> {
-    let organization_exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organization WHERE id = $1 AND deleted_at IS NULL)")
+/// Checks what only the database knows: the organisation exists in the resource's community
+/// (its municipality, or its prefecture), and the coverage areas exist (they may lie across
+/// the border: that is how a neighbour's provider serves an area).
+async fn check_references(
+    tx: &mut PgConnection,
+    municipality_code: &str,
+    fields: &ResourceFields,
+) -> ServiceResult<()> {
+    let organization_municipality: Option<String> =
+        sqlx::query_scalar("SELECT municipality_code FROM organization WHERE id = $1 AND deleted_at IS NULL")
             .bind(fields.organization_id)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
-    if !organization_exists {
+    let Some(organization_municipality) = organization_municipality else {
         return Err(ServiceError::invalid(
             "organization_id",
             format!(
                 "事業主体 {} は登録されていません / organization not found",
                 fields.organization_id
+            ),
+        ));
+    };
+    if !crate::authz::same_community(municipality_code, &organization_municipality) {
+        return Err(ServiceError::invalid(
+            "organization_id",
+            format!(
+                "事業主体は {organization_municipality} の団体です。同じ市区町村か都道府県の事業主体を指定してください（他の市区町村の区域は coverage_area_ids で担えます） / the organization belongs to another municipality"
             ),
         ));
     }
@@ -135,7 +149,7 @@ pub async fn insert(
     fields: &ResourceFields,
     author: ChangeAuthor<'_>,
 ) -> ServiceResult<ResourceRecord> {
-    check_references(tx, fields).await?;
+    check_references(tx, municipality_code, fields).await?;
     // One INSERT with every column, returning the row: a resource is written once, not
     // inserted and then updated (the import benchmark showed the double write).
     let id = Uuid::now_v7();
@@ -256,7 +270,7 @@ pub async fn apply_change(
     if changes.is_empty() {
         return Ok((current.clone(), Applied::Unchanged));
     }
-    check_references(tx, fields).await?;
+    check_references(tx, &current.municipality_code, fields).await?;
     write_columns(tx, current.id, fields).await?;
     let capacity_changed = current.fields.capacity.available != fields.capacity.available
         || current.fields.capacity.maximum != fields.capacity.maximum;
