@@ -442,6 +442,10 @@ grpcurl -plaintext -H "$CITY" -d '{{"recipient":{{"coordinators_of_municipality"
 # Health
 grpcurl -plaintext -d '{{"service":"tsunagu.intake.v1.IntakeService"}}' {intake} grpc.health.v1.Health/Check
 
+This demo lets webhooks reach a receiver on this machine over plain http:// (127.0.0.1, ::1,
+localhost); `tsunagu serve` does not, unless TSUNAGU_WEBHOOK_ALLOW_HTTP and
+TSUNAGU_WEBHOOK_ALLOWED_DESTINATIONS say so.
+
 Ctrl-C stops everything gracefully.
 "#,
         area_name = demo.daily_life_area_name,

@@ -210,7 +210,14 @@ async fn up(config: Arc<Config>) -> anyhow::Result<()> {
         .into_iter()
         .filter(|s| *s != ServiceName::Registry)
     {
-        running.push(start_service(config.clone(), service, shutdown.clone()).await?);
+        let started = match service {
+            ServiceName::Notifications => {
+                let (config, destinations) = demo_webhooks(&config)?;
+                tsunagu_notifications::start_with(config, destinations, shutdown.clone()).await?
+            }
+            _ => start_service(config.clone(), service, shutdown.clone()).await?,
+        };
+        running.push(started);
     }
     preflight::wait_until_serving(&config, &running).await?;
     let keys = demo::session_keys(&config).await?;
@@ -221,6 +228,29 @@ async fn up(config: Arc<Config>) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// What `up` opens for a newcomer trying webhooks with a receiver on this machine, where the
+/// environment leaves it unset: `http://` webhooks (`TSUNAGU_WEBHOOK_ALLOW_HTTP`), and this
+/// machine's own addresses (`TSUNAGU_WEBHOOK_ALLOWED_DESTINATIONS`: 127.0.0.1, ::1,
+/// localhost). `serve`, which a deployment runs, keeps both closed unless the operator opens
+/// them; the README's configuration table says so, and `up` prints it.
+fn demo_webhooks(
+    config: &Arc<Config>,
+) -> anyhow::Result<(Arc<Config>, tsunagu_notifications::DestinationPolicy)> {
+    let mut demo = Config::clone(config);
+    if std::env::var_os("TSUNAGU_WEBHOOK_ALLOW_HTTP").is_none() {
+        demo.notifications.webhook_allow_http = true;
+    }
+    let destinations = tsunagu_notifications::DestinationPolicy::from_lookup(|key| {
+        std::env::var(key)
+            .ok()
+            .or_else(|| (key == DEMO_DESTINATIONS.0).then(|| DEMO_DESTINATIONS.1.to_string()))
+    })?;
+    Ok((Arc::new(demo), destinations))
+}
+
+/// The webhook destinations `up` allows when the operator named none: this machine.
+const DEMO_DESTINATIONS: (&str, &str) = ("TSUNAGU_WEBHOOK_ALLOWED_DESTINATIONS", "127.0.0.1,::1,localhost");
 
 /// Import and export talk to a running registry and need none of the services' configuration.
 fn run_sheet_command(command: sheet_cli::SheetCommand) -> std::process::ExitCode {

@@ -218,6 +218,25 @@ async fn follow_the_instructions(
         "coordinators' notification {notification} is about another need than {unservable_id}"
     );
 
+    // The demo lets a webhook reach a receiver on this machine over plain http://, as it says
+    // (`tsunagu serve` refuses both unless the operator allows them).
+    let local_webhook = Call {
+        method: "tsunagu.notifications.v1.NotificationsService/CreateSubscription".into(),
+        json: r#"{"subscription":{"municipality_code":"212024","recipient":{"municipality":"212024"},
+            "subscriber_kind":"SUBSCRIBER_KIND_MUNICIPAL_SYSTEM","subscriber_name":"手元の受信テスト",
+            "channel":"webhook","address":"http://127.0.0.1:9/hook","event_types":["need.unmatched"]}}"#
+            .into(),
+        ..provider_inbox.clone()
+    };
+    let response = grpcurl
+        .run(&local_webhook)
+        .await
+        .context("the demo refused a webhook to a receiver on this machine")?;
+    ensure!(
+        response.pointer("/subscription/id").is_some(),
+        "CreateSubscription answered {response}"
+    );
+
     // Health.
     let response = grpcurl.run(&health).await?;
     ensure!(
