@@ -3,15 +3,16 @@
 //! period for the gap map.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tsunagu_runtime::MunicipalityCode;
-use tsunagu_runtime::error::{ServiceResult, Violations};
+use tsunagu_runtime::error::{ServiceError, ServiceResult, Violations};
 use tsunagu_runtime::events::{self, AreaIssueRecorded};
 use tsunagu_runtime::grpc::Page;
 use tsunagu_runtime::outbox;
 use tsunagu_runtime::{taxonomy, text};
 use uuid::Uuid;
 
+use crate::areas;
 use crate::categories;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,14 +171,40 @@ const COLUMNS: &str =
     "id, municipality_code, source, area_id, category, count, estimated, period_from, period_to,
      notes, recorded_by, recorded_at";
 
+/// The issue's category code, after checking its area and category (both named at once when
+/// both are wrong).
+async fn checked_references(conn: &mut PgConnection, new: &NewAreaIssue) -> ServiceResult<String> {
+    let municipality_code = new.municipality_code.as_str();
+    let area = areas::check(conn, municipality_code, new.area_id).await;
+    let category = categories::resolve_known(conn, municipality_code, &new.category).await;
+    match (area, category) {
+        (Ok(()), Ok(category)) => Ok(category),
+        (Err(ServiceError::InvalidArgument(mut violations)), Err(ServiceError::InvalidArgument(more))) => {
+            violations.extend(more);
+            Err(ServiceError::InvalidArgument(violations))
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    }
+}
+
+/// What a dry run of a sheet reports for the issue: the refusal the import would give.
+pub async fn check(pool: &PgPool, new: &NewAreaIssue) -> ServiceResult<()> {
+    areas::await_known(pool, new.area_id).await?;
+    checked_references(&mut *pool.acquire().await?, new)
+        .await
+        .map(|_| ())
+}
+
 /// Records the issue, or returns the one an earlier call with the same request id recorded.
 pub async fn record(
     pool: &PgPool,
     new: &NewAreaIssue,
     recorded_by: &str,
 ) -> ServiceResult<(AreaIssueRow, bool)> {
+    // Outside the transaction: an area created a moment ago is given time to arrive.
+    areas::await_known(pool, new.area_id).await?;
     let mut tx = pool.begin().await?;
-    let category = categories::resolve_known(&mut tx, new.municipality_code.as_str(), &new.category).await?;
+    let category = checked_references(&mut tx, new).await?;
     let inserted = sqlx::query_as::<_, AreaIssueRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO area_issue (id, municipality_code, request_id, source, area_id, category, count, estimated,
                                  period_from, period_to, notes, recorded_by)

@@ -8,8 +8,9 @@
 //! - `sharing`: the one place that decides what of a need leaves intake (events);
 //! - `residents`, `sealing`: residents with their personal data sealed before it is stored;
 //! - `categories`: a municipality's own categories, learnt from the registry's events;
+//! - `areas`: the registry's areas, learnt from its events, and the check of every `area_id`;
 //! - `referrals`: intake's consumer — matching's proposals and answers move needs through
-//!   their lifecycle (and new categories are learnt);
+//!   their lifecycle (and new categories and areas are learnt);
 //! - `area_issues`: needs known in aggregate; `sheet_rows`: sheets of needs and area issues;
 //! - `need_row`, `store`: SQL, each change with its history, events and watchers' wake-up in
 //!   one transaction; `watch`: NOTIFY fan-out for WatchNeed;
@@ -17,6 +18,7 @@
 //! - `grpc`: the only module that touches `tsunagu_proto`.
 
 mod area_issues;
+mod areas;
 mod audit;
 mod categories;
 mod consent;

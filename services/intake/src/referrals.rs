@@ -1,5 +1,5 @@
 //! Intake's consumer: what other services tell intake. The registry's new categories
-//! (`category.created`, see `categories`), and matching's proposals and their answers, which
+//! (`category.created`, see `categories`) and its areas (`area.*`, see `areas`), and matching's proposals and their answers, which
 //! move a need through its lifecycle so that the need's status, history and watchers follow
 //! the referral: proposed → 提案中, accepted → 受諾済み, rejected, expired or withdrawn by
 //! matching → マッチング中 again.
@@ -14,9 +14,9 @@ use tsunagu_runtime::error::ServiceError;
 use tsunagu_runtime::events::{self, MatchAnswered, MatchProposed};
 use uuid::Uuid;
 
-use crate::categories;
 use crate::lifecycle::{self, NeedStatus, Transition};
 use crate::store;
+use crate::{areas, categories};
 
 pub struct IntakeListener {
     pub outbox_wake: std::sync::Arc<tokio::sync::Notify>,
@@ -29,6 +29,9 @@ impl EventHandler for IntakeListener {
     async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandlerError> {
         let (need_id, steps): (Uuid, &[NeedStatus]) = match event.event_type.as_str() {
             events::CATEGORY_CREATED => return categories::learn(tx, event).await,
+            events::AREA_CREATED | events::AREA_UPDATED | events::AREA_DELETED => {
+                return areas::learn(tx, event).await;
+            }
             events::MATCH_PROPOSED => (decode::<MatchProposed>(event)?.need_id, &[NeedStatus::Proposed]),
             // An acceptance that overtook its proposal still lands: proposed, then accepted.
             events::MATCH_ACCEPTED => {

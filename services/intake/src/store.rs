@@ -11,6 +11,7 @@ use tsunagu_runtime::grpc::Page;
 use tsunagu_runtime::{db, events, outbox};
 use uuid::Uuid;
 
+use crate::areas;
 use crate::consent::{self, ConsentInput, ConsentRow};
 use crate::domain::{NeedContent, NewNeed, RawNeed};
 use crate::lifecycle::{self, NeedStatus, Outcome, Transition, TransitionError};
@@ -103,8 +104,10 @@ pub async fn submit_need(
     audited: audit::InTransaction<'_>,
 ) -> ServiceResult<(StoredNeed, bool)> {
     let municipality_code = new.municipality_code.as_str();
+    // Outside the transaction: an area created a moment ago is given time to arrive.
+    areas::await_known(pool, new.content.area_id).await?;
     let mut tx = pool.begin().await?;
-    let new = &with_municipal_category(&mut tx, new).await?;
+    let new = &with_references_checked(&mut tx, new).await?;
     let fingerprint = new.fingerprint();
     let content = &new.content;
     let id = Uuid::now_v7();
@@ -200,13 +203,26 @@ pub async fn submit_need(
     Ok((StoredNeed { row, consent }, false))
 }
 
-/// The submission with its category resolved among the municipality's own categories, or
-/// refused when no taxonomy knows it.
-pub async fn with_municipal_category(conn: &mut PgConnection, new: &NewNeed) -> ServiceResult<NewNeed> {
+/// The submission with its category resolved among the municipality's own categories, and its
+/// area checked against the areas intake knows (`areas::check`); refused, naming every bad
+/// reference at once, otherwise.
+pub async fn with_references_checked(conn: &mut PgConnection, new: &NewNeed) -> ServiceResult<NewNeed> {
+    let municipality_code = new.municipality_code.as_str();
     let mut resolved = new.clone();
-    resolved.content.category =
-        categories::resolve_known(conn, new.municipality_code.as_str(), &new.content.category).await?;
-    Ok(resolved)
+    let area = areas::check(conn, municipality_code, new.content.area_id).await;
+    let category = categories::resolve_known(conn, municipality_code, &new.content.category).await;
+    match (area, category) {
+        (Ok(()), Ok(category)) => {
+            resolved.content.category = category;
+            Ok(resolved)
+        }
+        // Both named at once, as a request's other fields are.
+        (Err(ServiceError::InvalidArgument(mut violations)), Err(ServiceError::InvalidArgument(more))) => {
+            violations.extend(more);
+            Err(ServiceError::InvalidArgument(violations))
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    }
 }
 
 /// Binds the content's columns, in the order of `submit_need`'s and `update_need`'s
@@ -335,6 +351,12 @@ pub async fn update_need(
     id: Uuid,
     edit: Edit<'_>,
 ) -> ServiceResult<StoredNeed> {
+    if edit.mask.contains("area_id")
+        && let Ok(area_id) = edit.raw.area_id.trim().parse::<Uuid>()
+    {
+        // Outside the transaction: an area created a moment ago is given time to arrive.
+        areas::await_known(pool, area_id).await?;
+    }
     let mut tx = pool.begin().await?;
     let current = fetch(&mut tx, id, true).await?;
     check_version("ニーズ", edit.expected_version, current.version)?;
@@ -365,6 +387,9 @@ pub async fn update_need(
             row: current,
             consent,
         });
+    }
+    if changed.contains(&"area_id") {
+        areas::check(&mut tx, &current.municipality_code, after.area_id).await?;
     }
     if changed.contains(&"resident_id") {
         check_resident(&mut tx, after.resident_id, &current.municipality_code).await?;
@@ -853,7 +878,8 @@ pub async fn flag_idle_needs(pool: &PgPool, idle_since: DateTime<Utc>, batch: us
 
 /// The submission with its category resolved, outside a transaction (for dry runs).
 pub async fn resolved(pool: &PgPool, new: &NewNeed) -> ServiceResult<NewNeed> {
-    with_municipal_category(&mut *pool.acquire().await?, new).await
+    areas::await_known(pool, new.content.area_id).await?;
+    with_references_checked(&mut *pool.acquire().await?, new).await
 }
 
 /// The fingerprints of earlier needs with these request ids, by request id (for dry runs).

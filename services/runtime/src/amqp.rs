@@ -78,11 +78,13 @@ pub const SUBSCRIPTIONS: &[(ServiceName, &[&str])] = &[
         ],
     ),
     // A municipality's own categories, so needs named by them are stored under their codes;
-    // matching's proposals and answers, which move needs through their lifecycle.
+    // the registry's areas, so a need names one that exists, in its municipality; matching's
+    // proposals and answers, which move needs through their lifecycle.
     (
         ServiceName::Intake,
         &[
             "category.created",
+            "area.*",
             "match.proposed",
             "match.accepted",
             "match.rejected",

@@ -3,6 +3,7 @@
 mod access;
 mod area_issues;
 mod area_queries;
+mod area_references;
 mod audit_trails;
 mod community;
 mod confidential_locations;

@@ -197,7 +197,11 @@ pub async fn import_area_issues(
             }
         };
         if request.dry_run {
-            created += 1;
+            // The rows the import would refuse for their area or category are named too.
+            match area_issues::check(&api.pool, &issue).await {
+                Ok(()) => created += 1,
+                Err(error) => problems.extend(sheet_rows::row_error(&layout, row, error)),
+            }
             continue;
         }
         match area_issues::record(&api.pool, &issue, &imported_by).await {
