@@ -4,7 +4,11 @@
 use std::path::{Path, PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read at run time, not baked in with env!(): cargo reuses a build script compiled for
+    // a checkout in another folder (CI's clone, a worktree) when the target directory is
+    // shared, and a baked-in path would compile the other checkout's protos.
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let proto_root = manifest_dir.as_path();
     let mut proto_files = Vec::new();
     collect_protos(&proto_root.join("tsunagu"), &mut proto_files)?;
     proto_files.sort();

@@ -127,8 +127,121 @@ fn check_polygon(polygon: &Value, context: &str) -> Result<(), String> {
                 "{context}ring {index} が閉じていません（始点と終点が違います） / ring is not closed"
             ));
         }
+        match self_intersection(&points) {
+            Ok(None) => {}
+            Ok(Some((a, b))) => {
+                return Err(format!(
+                    "{context}ring {index} の辺 {a} と辺 {b} が交差しています（8の字のような境界は面積が定まりません） / ring {index} crosses itself (edges {a} and {b})"
+                ));
+            }
+            Err(TooComplex) => {
+                return Err(format!(
+                    "{context}ring {index} は複雑すぎて検査できません。頂点を減らしてください / ring {index} is too complex to check"
+                ));
+            }
+        }
     }
     Ok(())
+}
+
+/// A ring whose edges cross each other too often to be checked within the budget.
+struct TooComplex;
+
+/// Pairs of edges compared at most: a municipal border of 100,000 vertices needs a few
+/// million; only a ring drawn to defeat the grid needs more.
+const MAX_EDGE_PAIRS: usize = 50_000_000;
+
+/// Two edges of a closed ring that cross or overlap, other than neighbours meeting at their
+/// shared vertex: a self-intersecting boundary (a bow tie) has no well-defined inside, so
+/// "does this area contain that point" has no answer. Edges are bucketed in a grid over the
+/// ring's bounding box, so that a border of many thousand vertices costs about n·√n
+/// comparisons, not n².
+fn self_intersection(points: &[GeoPoint]) -> Result<Option<(usize, usize)>, TooComplex> {
+    let xy: Vec<(f64, f64)> = points.iter().map(|p| (p.longitude, p.latitude)).collect();
+    let edges: Vec<usize> = (0..xy.len() - 1).filter(|&i| xy[i] != xy[i + 1]).collect();
+    if edges.len() < 3 {
+        return Ok(None);
+    }
+    let (mut min_x, mut min_y, mut max_x, mut max_y) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for &(x, y) in &xy {
+        min_x = min_x.min(x);
+        min_y = min_y.min(y);
+        max_x = max_x.max(x);
+        max_y = max_y.max(y);
+    }
+    let side = (edges.len() as f64).sqrt().ceil().max(1.0) as usize;
+    let cell_of = |value: f64, min: f64, max: f64| -> usize {
+        if max <= min {
+            return 0;
+        }
+        (((value - min) / (max - min)) * side as f64)
+            .floor()
+            .clamp(0.0, (side - 1) as f64) as usize
+    };
+    let mut cells: Vec<Vec<usize>> = vec![Vec::new(); side * side];
+    for (slot, &i) in edges.iter().enumerate() {
+        let (a, b) = (xy[i], xy[i + 1]);
+        let (x0, x1) = (
+            cell_of(a.0.min(b.0), min_x, max_x),
+            cell_of(a.0.max(b.0), min_x, max_x),
+        );
+        let (y0, y1) = (
+            cell_of(a.1.min(b.1), min_y, max_y),
+            cell_of(a.1.max(b.1), min_y, max_y),
+        );
+        for cx in x0..=x1 {
+            for cy in y0..=y1 {
+                cells[cy * side + cx].push(slot);
+            }
+        }
+    }
+    let last = xy.len() - 2;
+    let neighbours = |i: usize, j: usize| j == i + 1 || (i == 0 && j == last);
+    let mut compared = std::collections::HashSet::new();
+    let mut budget = MAX_EDGE_PAIRS;
+    for cell in &cells {
+        for (k, &first) in cell.iter().enumerate() {
+            for &second in &cell[k + 1..] {
+                let (i, j) = (edges[first.min(second)], edges[first.max(second)]);
+                if neighbours(i, j) || !compared.insert((i, j)) {
+                    continue;
+                }
+                budget = budget.checked_sub(1).ok_or(TooComplex)?;
+                if segments_meet(xy[i], xy[i + 1], xy[j], xy[j + 1]) {
+                    return Ok(Some((i, j)));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Whether segments ab and cd share any point (crossing, touching or overlapping).
+fn segments_meet(a: (f64, f64), b: (f64, f64), c: (f64, f64), d: (f64, f64)) -> bool {
+    let orientation = |p: (f64, f64), q: (f64, f64), r: (f64, f64)| {
+        let value = (q.1 - p.1) * (r.0 - q.0) - (q.0 - p.0) * (r.1 - q.1);
+        if value > 0.0 {
+            1
+        } else if value < 0.0 {
+            -1
+        } else {
+            0
+        }
+    };
+    let on_segment = |p: (f64, f64), q: (f64, f64), r: (f64, f64)| {
+        q.0 <= p.0.max(r.0) && q.0 >= p.0.min(r.0) && q.1 <= p.1.max(r.1) && q.1 >= p.1.min(r.1)
+    };
+    let (o1, o2, o3, o4) = (
+        orientation(a, b, c),
+        orientation(a, b, d),
+        orientation(c, d, a),
+        orientation(c, d, b),
+    );
+    (o1 != o2 && o3 != o4)
+        || (o1 == 0 && on_segment(a, c, b))
+        || (o2 == 0 && on_segment(a, d, b))
+        || (o3 == 0 && on_segment(c, a, d))
+        || (o4 == 0 && on_segment(c, b, d))
 }
 
 #[cfg(test)]
@@ -164,6 +277,30 @@ mod tests {
         assert!(parse_boundary("{").unwrap_err().contains("JSON"));
         let short = r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[0,0]]]}"#;
         assert!(parse_boundary(short).unwrap_err().contains("4点"));
+    }
+
+    #[test]
+    fn a_ring_that_crosses_itself_is_refused_and_a_detailed_border_is_not() {
+        let bow_tie = r#"{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}"#;
+        assert!(parse_boundary(bow_tie).unwrap_err().contains("交差"));
+        let spike_back = r#"{"type":"Polygon","coordinates":[[[0,0],[2,0],[2,2],[1,0],[0,2],[0,0]]]}"#;
+        assert!(parse_boundary(spike_back).unwrap_err().contains("交差"));
+        // A border of 20,000 vertices (a circle) is checked quickly and accepted.
+        let n = 20_000;
+        let ring: Vec<String> = (0..=n)
+            .map(|k| {
+                let angle = std::f64::consts::TAU * (k % n) as f64 / n as f64;
+                format!("[{},{}]", 136.6 + 0.05 * angle.cos(), 35.36 + 0.05 * angle.sin())
+            })
+            .collect();
+        let circle = format!(r#"{{"type":"Polygon","coordinates":[[{}]]}}"#, ring.join(","));
+        let started = std::time::Instant::now();
+        assert!(parse_boundary(&circle).is_ok());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
