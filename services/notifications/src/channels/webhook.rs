@@ -37,6 +37,9 @@ const USER_AGENT: &str = concat!("tsunagu-notifications/", env!("CARGO_PKG_VERSI
 const MAX_URL_LENGTH: usize = 2048;
 /// How much of an error answer goes into the delivery log: enough to recognise the error.
 const EXCERPT_CHARS: usize = 200;
+/// How long `CreateSubscription` waits for the webhook's name to resolve: a slow resolver must
+/// not hold the call (the delivery resolves and checks again).
+const SUBSCRIPTION_LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {
@@ -167,13 +170,14 @@ impl ChannelAdapter for WebhookAdapter {
         Box::pin(async move {
             let target = Target::parse(address, self.allow_plain_http)?;
             self.destinations.check_host(&target.host)?;
-            // Where the name leads today; a name that does not resolve yet may be a receiver
-            // still being set up, and every delivery checks again anyway.
-            match tokio::net::lookup_host((target.host.as_str(), target.port)).await {
-                Ok(addresses) => self
+            // Where the name leads today; a name that does not resolve (yet, or in time) may be
+            // a receiver still being set up, and every delivery checks again anyway.
+            let lookup = tokio::net::lookup_host((target.host.as_str(), target.port));
+            match tokio::time::timeout(SUBSCRIPTION_LOOKUP_TIMEOUT, lookup).await {
+                Ok(Ok(addresses)) => self
                     .destinations
                     .check_resolved(&target.host, &addresses.collect::<Vec<_>>()),
-                Err(_) => Ok(()),
+                Ok(Err(_)) | Err(_) => Ok(()),
             }
         })
     }
