@@ -6,8 +6,9 @@
 //! An area created a moment ago may not have reached intake yet (the registry's relay, the
 //! broker and intake's consumer lie between; usually well under a second). A coordinator who
 //! creates an area and then enters a need in it expects that to work, so a call naming an area
-//! intake has not heard of waits for it a little ([`await_known`], up to [`ARRIVAL`]) before
-//! the check. Past that, intake cannot tell a new area from a mistyped id without asking the
+//! intake has not heard of waits for it ([`await_known`]) before the check: for [`ARRIVAL`],
+//! and longer while areas are still arriving (a backlog such as the official list's 1,788
+//! areas on a first start), up to [`LONGEST_WAIT`]. Past that, intake cannot tell a new area from a mistyped id without asking the
 //! registry, and admitting an unknown id is the defect this check closes: it is refused, with
 //! a message that says to send again shortly if the area was just created. An id that was
 //! waited for in vain is not waited for again for a minute, so a sheet repeating a wrong id
@@ -62,7 +63,7 @@ pub async fn learn(tx: &mut PgConnection, event: &Envelope) -> Result<(), Handle
         // creation does not bring the area back.
         sqlx::query(
             "INSERT INTO known_area (id, municipality_code, deleted) VALUES ($1, $2, true)
-             ON CONFLICT (id) DO UPDATE SET deleted = true",
+             ON CONFLICT (id) DO UPDATE SET deleted = true, learnt_at = now()",
         )
         .bind(deleted.entity_id)
         .bind(&deleted.municipality_code)
@@ -74,7 +75,8 @@ pub async fn learn(tx: &mut PgConnection, event: &Envelope) -> Result<(), Handle
     let area: AreaCreated = decode(event)?;
     sqlx::query(
         "INSERT INTO known_area (id, municipality_code, kind, parent_id, name) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (id) DO UPDATE SET municipality_code = $2, kind = $3, parent_id = $4, name = $5",
+         ON CONFLICT (id) DO UPDATE SET municipality_code = $2, kind = $3, parent_id = $4, name = $5,
+                                        learnt_at = now()",
     )
     .bind(area.area_id)
     .bind(&area.municipality_code)
@@ -100,6 +102,13 @@ fn decode<T: serde::de::DeserializeOwned>(event: &Envelope) -> Result<T, Handler
 /// usual lag, short enough for a person waiting on the answer.
 pub const ARRIVAL: Duration = Duration::from_secs(5);
 
+/// Past [`ARRIVAL`], the wait goes on while intake learnt some area within this long (the
+/// consumer is working through a backlog the area is probably in) …
+const STILL_ARRIVING: Duration = Duration::from_secs(2);
+
+/// … but never longer than this.
+pub const LONGEST_WAIT: Duration = Duration::from_secs(60);
+
 /// How often the wait looks again (the area may arrive through another replica's consumer,
 /// so the table is asked, not an in-process signal).
 const POLL: Duration = Duration::from_millis(100);
@@ -114,19 +123,25 @@ fn missed_recently(area_id: Uuid) -> bool {
     missed.contains_key(&area_id)
 }
 
-/// Waits (before the caller's transaction) until intake knows `area_id`, for at most
-/// [`ARRIVAL`]; the check that follows decides. Returns at once for a known area.
+/// Waits (before the caller's transaction) until intake knows `area_id`: for [`ARRIVAL`], and
+/// on while areas are still arriving, up to [`LONGEST_WAIT`]; the check that follows decides.
+/// Returns at once for a known area.
 pub async fn await_known(pool: &PgPool, area_id: Uuid) -> ServiceResult<()> {
-    let deadline = Instant::now() + ARRIVAL;
+    let started = Instant::now();
     loop {
-        let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM known_area WHERE id = $1)")
-            .bind(area_id)
-            .fetch_one(pool)
-            .await?;
+        let (known, arriving): (bool, bool) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM known_area WHERE id = $1),
+                    EXISTS (SELECT 1 FROM known_area WHERE learnt_at > now() - make_interval(secs => $2))",
+        )
+        .bind(area_id)
+        .bind(STILL_ARRIVING.as_secs_f64())
+        .fetch_one(pool)
+        .await?;
         if known || missed_recently(area_id) {
             return Ok(());
         }
-        if Instant::now() >= deadline {
+        let waited = started.elapsed();
+        if waited >= LONGEST_WAIT || (waited >= ARRIVAL && !arriving) {
             MISSED
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
