@@ -44,6 +44,7 @@ mod registry_outage;
 mod request_guard;
 mod residents;
 mod resource_exchange;
+mod resource_exchange_limits;
 mod resource_freshness;
 mod resources;
 mod support;

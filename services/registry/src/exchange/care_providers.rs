@@ -28,7 +28,16 @@ const MUNICIPALITY: &[&str] = &[
     "地方公共団体コード",
 ];
 const NAME: &[&str] = &["名称", "事業所名", "事業所名称"];
-const KANA: &[&str] = &["名称_カナ", "名称カナ", "カナ", "事業所名カナ"];
+// 事業所名_カナ is the current template's spelling (with 事業所名); it was read by none of these
+// and the kana went missing without a word.
+const KANA: &[&str] = &[
+    "名称_カナ",
+    "事業所名_カナ",
+    "事業所名称_カナ",
+    "名称カナ",
+    "事業所名カナ",
+    "カナ",
+];
 const SERVICE: &[&str] = &["実施サービス", "サービス種類", "サービスの種類", "サービス種別"];
 const ADDRESS: &[&str] = &["住所", "所在地", "所在地_連結表記"];
 const ADDRESS_EXTRA: &[&str] = &["方書"];
@@ -80,11 +89,39 @@ pub struct CareProviderReport {
     pub resources_created: u32,
     pub resources_updated: u32,
     pub unchanged: u32,
+    /// Problems by row, and first (row 1, the header row) each column the list carries that
+    /// this import does not take: ImportCareProvidersResponse has no `ignored_headers` field
+    /// of its own, and a column dropped without a word is how the kana went missing.
     pub rejected: Vec<RowProblem>,
+}
+
+/// The API field (message, dotted path) each column of the list fills, so a cell is checked
+/// as the API checks that field (see `common::guard_cell`).
+fn api_field(column: &str) -> (&'static str, &'static str) {
+    const RESOURCE: &str = super::common::RESOURCE_MESSAGE;
+    const ORGANIZATION: &str = super::common::ORGANIZATION_MESSAGE;
+    match column {
+        "都道府県コード又は市区町村コード" => (RESOURCE, "municipality_code"),
+        "名称" => (RESOURCE, "name"),
+        "名称_カナ" => (RESOURCE, "name_kana"),
+        "実施サービス" => (RESOURCE, "category"),
+        "住所" | "方書" => (RESOURCE, "location.address"),
+        "緯度" | "経度" => (RESOURCE, "location.point"),
+        "電話番号" | "FAX番号" => (ORGANIZATION, "contact_points"),
+        "法人番号" => (ORGANIZATION, "corporate_number"),
+        "事業所番号" => (ORGANIZATION, "corporate_number"),
+        "定員" => (RESOURCE, "capacity.maximum"),
+        "URL" => (RESOURCE, "url"),
+        // 利用可能曜日, its note and 備考 go into the description, a multi-line field.
+        _ => (RESOURCE, "description"),
+    }
 }
 
 struct Columns {
     positions: Vec<(&'static str, Option<usize>)>,
+    ignored_headers: Vec<String>,
+    /// The sheet's own headers, so a problem names the column as the list spells it.
+    headers: Vec<String>,
 }
 
 impl Columns {
@@ -108,9 +145,44 @@ impl Columns {
             URL,
             NOTE,
         ];
+        let positions: Vec<(&'static str, Option<usize>)> =
+            all.iter().map(|names| (names[0], sheet.column(names))).collect();
+        let ignored_headers = sheet
+            .headers
+            .iter()
+            .enumerate()
+            .filter(|(index, header)| {
+                !header.trim().is_empty() && !positions.iter().any(|(_, position)| *position == Some(*index))
+            })
+            .map(|(_, header)| header.clone())
+            .collect();
         Columns {
-            positions: all.iter().map(|names| (names[0], sheet.column(names))).collect(),
+            positions,
+            ignored_headers,
+            headers: sheet.headers.clone(),
         }
+    }
+
+    /// The list's own header of the column known as `canonical` (e.g. 事業所名 for 名称).
+    fn header_of(&self, canonical: &str) -> String {
+        self.positions
+            .iter()
+            .find(|(name, _)| *name == canonical)
+            .and_then(|(_, index)| self.headers.get((*index)?))
+            .cloned()
+            .unwrap_or_else(|| canonical.to_string())
+    }
+
+    /// The row's cells the API would refuse, as (column, reason).
+    fn guard(&self, row: &Row) -> Problems {
+        self.positions
+            .iter()
+            .filter_map(|(name, index)| {
+                let (message, field) = api_field(name);
+                let reason = super::common::guard_cell(message, field, row.cell((*index)?))?;
+                Some((name.to_string(), reason))
+            })
+            .collect()
     }
 
     fn has(&self, names: &[&str]) -> bool {
@@ -182,7 +254,18 @@ pub async fn import(
     } else {
         options.coverage_area_ids.iter().map(Uuid::to_string).collect()
     };
-    let mut report = CareProviderReport::default();
+    let mut report = CareProviderReport {
+        rejected: columns
+            .ignored_headers
+            .iter()
+            .map(|header| RowProblem {
+                row: 1,
+                column: header.clone(),
+                reason: "この列は取り込みません（読まれていません） / this column is not imported".into(),
+            })
+            .collect(),
+        ..CareProviderReport::default()
+    };
     for row in &sheet.rows {
         sqlx::query("SAVEPOINT care_row").execute(&mut *tx).await?;
         let outcome = import_row(
@@ -214,7 +297,7 @@ pub async fn import(
                     .rejected
                     .extend(problems.into_iter().map(|(column, reason)| RowProblem {
                         row: row.number,
-                        column,
+                        column: columns.header_of(&column),
                         reason,
                     }));
             }
@@ -269,6 +352,11 @@ async fn import_row(
     coverage: &[String],
     author: ChangeAuthor<'_>,
 ) -> ServiceResult<Result<RowCounts, Problems>> {
+    // Before anything reads the row: a cell the API would refuse never reaches the database.
+    let guarded = columns.guard(row);
+    if !guarded.is_empty() {
+        return Ok(Err(guarded));
+    }
     let mut problems: Problems = Vec::new();
     let row_municipality = columns.get(row, MUNICIPALITY);
     if !row_municipality.is_empty()
@@ -300,12 +388,39 @@ async fn import_row(
             0
         }
     };
-    let point = match (
-        columns.get(row, LATITUDE).parse::<f64>(),
-        columns.get(row, LONGITUDE).parse::<f64>(),
-    ) {
-        (Ok(latitude), Ok(longitude)) => Some((latitude, longitude)),
-        _ => None,
+    // A coordinate that is not a number is the cell's problem (it used to drop the point
+    // silently); the range is the API's to check (GeoPoint), reported under 緯度.
+    let mut coordinate = |names: &[&str]| {
+        let cell = columns.get(row, names);
+        if cell.is_empty() {
+            return None;
+        }
+        match cell.parse::<f64>() {
+            Ok(value) if value.is_finite() => Some(value),
+            _ => {
+                problems.push((
+                    names[0].into(),
+                    format!("数値で入力してください（入力: {cell:?}） / not a number"),
+                ));
+                None
+            }
+        }
+    };
+    let point = match (coordinate(LATITUDE), coordinate(LONGITUDE)) {
+        (Some(latitude), Some(longitude)) => Some((latitude, longitude)),
+        (None, None) => None,
+        (Some(_), None) | (None, Some(_)) => {
+            if !problems
+                .iter()
+                .any(|(column, _)| column == LATITUDE[0] || column == LONGITUDE[0])
+            {
+                problems.push((
+                    LATITUDE[0].into(),
+                    "緯度と経度は両方入力してください / give both latitude and longitude".into(),
+                ));
+            }
+            None
+        }
     };
     let Some(number) = number else {
         return Ok(Err(problems));
@@ -423,6 +538,7 @@ async fn import_row(
             "name" => NAME[0],
             "name_kana" => KANA[0],
             "capacity" => CAPACITY[0],
+            "location" if field.starts_with("location.point") => LATITUDE[0],
             "location" => ADDRESS[0],
             "url" => URL[0],
             "category" => SERVICE[0],

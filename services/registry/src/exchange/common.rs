@@ -55,6 +55,11 @@ impl Layout {
         self.positions.iter().any(|(_, column)| column.header == header)
     }
 
+    /// The row's cells the API would refuse in `message`'s fields (see [`guard_cell`]).
+    pub fn guard(&self, message: &str, row: &Row) -> Vec<(String, String)> {
+        guard_row(message, &self.positions, row)
+    }
+
     /// The row's cell under `header`, if the sheet has that column.
     pub fn cell<'r>(&self, row: &'r Row, header: &str) -> Option<&'r str> {
         self.positions
@@ -200,6 +205,77 @@ pub fn add_violations(
     }
     problems.extend(added);
     Ok(problems)
+}
+
+/// The API message each sheet's columns fill: a cell is checked as the request guard checks
+/// the field its column fills (`Column::field`) in this message.
+pub const RESOURCE_MESSAGE: &str = "tsunagu.registry.v1.Resource";
+pub const ORGANIZATION_MESSAGE: &str = "tsunagu.registry.v1.Organization";
+pub const HELPER_MESSAGE: &str = "tsunagu.registry.v1.Helper";
+
+/// What the request guard would refuse in `cell` were it sent as `field` (a dotted path, e.g.
+/// `location.address`) of `message` through the API: a control character (line breaks and
+/// tabs only where the field is multi-line, or a list the sheet writes one item per line),
+/// or more characters than the field takes. This is the one check every cell of every sheet
+/// import passes before anything else reads it — without it a NUL reached PostgreSQL, which
+/// refuses it, and the whole import failed as INTERNAL.
+///
+/// An id field's cell is not held to the id's length: it may hold a name (事業主体名) that
+/// the import resolves, and an unresolvable one is reported as such.
+pub fn guard_cell(message: &str, field: &str, cell: &str) -> Option<String> {
+    let rules = tsunagu_runtime::request_guard::Rules::get();
+    let mut descriptor = rules.pool().get_message_by_name(message);
+    let mut found = None;
+    for part in field.split('.') {
+        let Some(current) = descriptor.take() else {
+            found = None;
+            break;
+        };
+        found = current.get_field_by_name(part);
+        descriptor = found.as_ref().and_then(|f| f.kind().as_message().cloned());
+    }
+    // A column without an API field (none today) still may not hold control characters.
+    let (multiline, max_length, list) = match &found {
+        Some(found) => {
+            let limits = rules.limits(found);
+            (limits.multiline, limits.max_length, found.is_list())
+        }
+        None => (false, None, false),
+    };
+    let counted_limit = max_length.filter(|_| !list && !field.ends_with("_id") && field != "id");
+    if let Some(max) = counted_limit {
+        // Counting stops past the limit: a megabyte is not counted to say it is too long.
+        let counted = cell.chars().take(max as usize + 1).count();
+        if counted > max as usize {
+            return Some(format!(
+                "{max} 文字以内で入力してください（{} 文字あります）/ at most {max} characters ({} given)",
+                cell.chars().count(),
+                cell.chars().count()
+            ));
+        }
+    }
+    let (position, control) = tsunagu_runtime::request_guard::forbidden_control(cell, multiline || list)?;
+    let code = format!("U+{:04X}", u32::from(control));
+    Some(if matches!(control, '\n' | '\r' | '\t') {
+        format!(
+            "改行やタブは使えません（{position} 文字目）。1 行で入力してください / line breaks and tabs are not allowed here ({code} at character {position})"
+        )
+    } else {
+        format!(
+            "制御文字 {code} は使えません（{position} 文字目）/ control character {code} is not allowed (at character {position})"
+        )
+    })
+}
+
+/// The guard's problems with the cells of `positions` (index, column) in `row`, as
+/// (header, reason).
+pub fn guard_row(message: &str, positions: &[(usize, &'static Column)], row: &Row) -> Vec<(String, String)> {
+    positions
+        .iter()
+        .filter_map(|(index, column)| {
+            guard_cell(message, column.field, row.cell(*index)).map(|reason| problem(column.header, reason))
+        })
+        .collect()
 }
 
 /// A problem with one cell, as the import reports it.

@@ -9,7 +9,7 @@ use tsunagu_runtime::tenant::MunicipalityCode;
 use tsunagu_tabular::{Row, Sheet};
 
 use super::common::{
-    EXTERNAL_ID, ID, Layout, RowDone, RowOutcome, add_violations, begin_row, end_row, problem,
+    EXTERNAL_ID, HELPER_MESSAGE, ID, Layout, RowDone, RowOutcome, add_violations, begin_row, end_row, problem,
 };
 use super::helper_sheet::{self, COLUMNS, HelperCells, NAME, ORGANIZATION_ID, ORGANIZATION_NAME, STATUS};
 use super::resource_import::Progress;
@@ -83,6 +83,11 @@ pub async fn import(
 
 async fn import_row(tx: &mut PgConnection, context: &Context<'_>, row: &Row) -> ServiceResult<RowOutcome> {
     let Context { code, layout, .. } = context;
+    // Before anything reads the row: a cell the API would refuse never reaches the database.
+    let guarded = layout.guard(HELPER_MESSAGE, row);
+    if !guarded.is_empty() {
+        return Ok(Err(guarded));
+    }
     let existing = match layout.id(row) {
         Err(cell) => return Ok(Err(vec![(cell.column, cell.reason)])),
         Ok(Some(id)) => match store::lock(tx, id).await? {

@@ -7,7 +7,8 @@ use tsunagu_runtime::tenant::MunicipalityCode;
 use tsunagu_tabular::{Row, Sheet};
 
 use super::common::{
-    EXTERNAL_ID, ID, Layout, RowDone, RowOutcome, add_violations, begin_row, end_row, problem,
+    EXTERNAL_ID, ID, Layout, ORGANIZATION_MESSAGE, RowDone, RowOutcome, add_violations, begin_row, end_row,
+    problem,
 };
 use super::organization_sheet::{self, COLUMNS, KIND, NAME};
 use super::resource_import::Progress;
@@ -68,6 +69,11 @@ async fn import_row(
     organizations: &mut OrganizationNames,
     author: ChangeAuthor<'_>,
 ) -> ServiceResult<RowOutcome> {
+    // Before anything reads the row: a cell the API would refuse never reaches the database.
+    let guarded = layout.guard(ORGANIZATION_MESSAGE, row);
+    if !guarded.is_empty() {
+        return Ok(Err(guarded));
+    }
     let existing = match layout.id(row) {
         Err(cell) => return Ok(Err(vec![(cell.column, cell.reason)])),
         Ok(Some(id)) => match store::lock(tx, id).await? {

@@ -58,6 +58,12 @@ pub async fn import(
         };
         sqlx::query("SAVEPOINT import_row").execute(&mut *tx).await?;
         let outcome: ServiceResult<RowOutcome> = async {
+            // Before anything reads the row: a cell the API would refuse never reaches the
+            // database (a NUL made PostgreSQL fail the whole import).
+            let guarded = layout.guard(row);
+            if !guarded.is_empty() {
+                return Ok(Err(guarded));
+            }
             let existing = match layout.id(row) {
                 Err(problem) => return Ok(Err(vec![(problem.column, problem.reason)])),
                 Ok(Some(id)) => {

@@ -11,6 +11,7 @@ use tsunagu_calendar::ScheduleEntry;
 use tsunagu_runtime::text;
 use uuid::Uuid;
 
+use super::common;
 use crate::resource::input::{RawFee, RawResource, RawSchedule};
 use crate::resource::model::{Eligibility, Fee, Gender, ResourceFields, ResourceKind, ResourceStatus};
 
@@ -279,6 +280,19 @@ pub fn parse_fee(cell: &str) -> Result<Option<RawFee>, String> {
     }
     if let Some((amount, rest)) = main.split_once('円') {
         let amount_digits = amount.trim().replace(',', "");
+        // The API's amount is a whole number of yen (uint32): 「-300円」 or 「300.5円」 is a
+        // mistake to report, not a description to keep (it was kept as 「実費」-like text).
+        let signed_or_fractional = amount_digits
+            .trim_start_matches(['-', '−', '+', '▲', '△'])
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.')
+            && amount_digits.chars().any(|c| c.is_ascii_digit())
+            && !amount_digits.chars().all(|c| c.is_ascii_digit());
+        if signed_or_fractional {
+            return Err(format!(
+                "金額は0以上の整数（円）で入力してください（入力: {normalised:?}） / the amount must be a whole number of yen, not negative"
+            ));
+        }
         if !amount_digits.is_empty() && amount_digits.chars().all(|c| c.is_ascii_digit()) {
             let amount_yen = amount_digits
                 .parse::<u32>()
@@ -530,6 +544,11 @@ impl Layout {
         self.positions.iter().any(|(_, column)| column.header == header)
     }
 
+    /// The row's cells the API would refuse in a resource (see [`common::guard_cell`]).
+    pub fn guard(&self, row: &tsunagu_tabular::Row) -> Vec<(String, String)> {
+        common::guard_row(common::RESOURCE_MESSAGE, &self.positions, row)
+    }
+
     fn cell<'r>(&self, row: &'r tsunagu_tabular::Row, header: &str) -> Option<&'r str> {
         self.positions
             .iter()
@@ -684,7 +703,12 @@ impl Layout {
                 _ => {}
             }
         }
-        if point_touched {
+        // A latitude or longitude already reported as not a number is the row's one problem
+        // with the point, not also a missing half of it.
+        let point_reported = problems
+            .iter()
+            .any(|problem| problem.column == "緯度" || problem.column == "経度");
+        if point_touched && !point_reported {
             match point {
                 Some((latitude, longitude)) if latitude.is_nan() || longitude.is_nan() => {
                     problems.push(CellProblem {
@@ -834,6 +858,11 @@ mod tests {
         let raw = parse_fee("１，０００円／月").unwrap().unwrap();
         assert_eq!((raw.free, raw.amount_yen, raw.unit.as_str()), (false, 1000, "月"));
         assert!(parse_fee("無料です").is_err());
+        for wrong in ["-300円/1回", "－300円/1回", "▲300円", "300.5円/回", "+300円"] {
+            assert!(parse_fee(wrong).is_err(), "{wrong}");
+        }
+        // A price inside a description is still a description.
+        assert_eq!(parse_fee("実費（500円程度）").unwrap().unwrap().amount_yen, 0);
     }
 
     #[test]
