@@ -244,7 +244,9 @@ async fn the_standard_care_provider_list_becomes_organisations_and_resources() {
             .iter()
             .map(|p| (p.row, p.column.as_str()))
             .collect::<Vec<_>>(),
-        [(4, "事業所番号")]
+        // NO is a column of the standard this import does not take: named against the
+        // header row, as the response has no ignored_headers.
+        [(1, "NO"), (4, "事業所番号")]
     );
 
     let day_service = system
