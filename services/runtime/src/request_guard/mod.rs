@@ -194,6 +194,17 @@ fn inspect(
     }
 }
 
+/// What the guard finds wrong with a unary request body (`bytes`, framed as on the wire) for
+/// the method at `method_path`: the violations it would refuse the call with, none when it
+/// passes or when the method or the frame is not the guard's to judge. A byte-level entry for
+/// fuzzing the decoder and the walk (`fuzz/`), which the service path reaches only over HTTP.
+pub fn check_bytes(method_path: &str, bytes: &[u8]) -> Vec<FieldViolation> {
+    let Some(method) = Rules::get().method(method_path) else {
+        return Vec::new();
+    };
+    inspect(method, bytes).err().unwrap_or_default()
+}
+
 /// The request's bytes as a stream item would arrive (for tests of the framing).
 pub fn frame(message: &[u8]) -> Bytes {
     let mut framed = Vec::with_capacity(message.len() + 5);
@@ -227,5 +238,18 @@ mod tests {
         cut.pop();
         assert!(inspect(&submit_need(), &cut).is_err());
         assert!(inspect(&submit_need(), &[]).is_err());
+    }
+
+    #[test]
+    fn check_bytes_answers_what_the_guard_would() {
+        let path = "/tsunagu.intake.v1.IntakeService/SubmitNeed";
+        let request = tsunagu_proto::intake::v1::SubmitNeedRequest {
+            category: "ゴミ出し".into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        assert!(check_bytes(path, &frame(&request)).is_empty());
+        assert_eq!(check_bytes(path, &frame(&[0x0a, 0x05, 0xff])).len(), 1);
+        assert!(check_bytes("/tsunagu.nothing.v1.Nowhere/Nothing", b"").is_empty());
     }
 }

@@ -1,0 +1,90 @@
+//! The AMQP envelope decoder (`amqp::Envelope::from_message`): a delivery's properties and
+//! headers and its JSON body turned into an `Envelope`, then into the typed events the
+//! consumers decode.
+//!
+//! The input is a small text format, so that the corpus can hold real deliveries:
+//!
+//! ```text
+//! <message_id>\n<type, or `-` for none>\n<routing key>\n
+//! <header lines: name=long string | name~short string | name#integer>...\n
+//! \n
+//! <body bytes>
+//! ```
+//!
+//! A first line of `-` means no message id.
+#![no_main]
+
+use lapin::BasicProperties;
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use libfuzzer_sys::fuzz_target;
+use tsunagu_runtime::amqp::{Envelope, delivery_count, header_strings};
+use tsunagu_runtime::events;
+
+fn line<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let end = rest.iter().position(|b| *b == b'\n')?;
+    let (line, tail) = rest.split_at(end);
+    *rest = &tail[1..];
+    Some(line)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn delivery(data: &[u8]) -> Option<(BasicProperties, String, &[u8])> {
+    let mut rest = data;
+    let message_id = line(&mut rest)?;
+    let kind = line(&mut rest)?;
+    let routing_key = text(line(&mut rest)?);
+    let mut headers = FieldTable::default();
+    loop {
+        let header = line(&mut rest)?;
+        if header.is_empty() {
+            break;
+        }
+        let Some(split) = header.iter().position(|b| matches!(b, b'=' | b'~' | b'#')) else {
+            continue;
+        };
+        let name = text(&header[..split]);
+        let value = &header[split + 1..];
+        let value = match header[split] {
+            b'=' => AMQPValue::LongString(LongString::from(value.to_vec())),
+            b'~' => AMQPValue::ShortString(ShortString::from(text(value))),
+            _ => AMQPValue::LongLongInt(text(value).trim().parse().unwrap_or(i64::MIN)),
+        };
+        headers.insert(name.as_str().into(), value);
+    }
+    let mut properties = BasicProperties::default().with_headers(headers);
+    if message_id != b"-" {
+        properties = properties.with_message_id(ShortString::from(text(message_id)));
+    }
+    if kind != b"-" {
+        properties = properties.with_type(ShortString::from(text(kind)));
+    }
+    Some((properties, routing_key, rest))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((properties, routing_key, body)) = delivery(data) else {
+        return;
+    };
+    let _ = delivery_count(&properties);
+    let _ = header_strings(&properties);
+    let Ok(envelope) = Envelope::from_message(&properties, &routing_key, body) else {
+        return;
+    };
+    // What the consumers do with it.
+    let _ = envelope.decode::<events::NeedSubmitted>();
+    let _ = envelope.decode::<events::MatchProposed>();
+    let _ = envelope.decode::<events::NeedWithdrawn>();
+    let _ = envelope.decode::<events::ResourceChanged>();
+    let _ = envelope.decode::<events::AreaCreated>();
+    // Published again (a dead letter, a relay), it reads back the same.
+    let again = Envelope::from_message(&envelope.properties(), &routing_key, &envelope.body())
+        .expect("an envelope's own properties and body read back");
+    assert_eq!(again.id, envelope.id);
+    assert_eq!(again.event_type, envelope.event_type);
+    assert_eq!(again.municipality_code, envelope.municipality_code);
+    assert_eq!(again.payload, envelope.payload);
+    assert_eq!(again.trace_headers, envelope.trace_headers);
+});
