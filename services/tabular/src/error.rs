@@ -87,6 +87,29 @@ pub enum TabularError {
         limit: usize,
     },
 
+    /// An .xlsx that unpacks to more than a sheet of resources or people could ever need: a
+    /// ZIP compresses repeated text a thousandfold, so a small upload can unpack to gigabytes
+    /// (a "zip bomb"). `part` is the file inside the archive, or "(全体)" for the archive as a
+    /// whole; `limit_mb` the limit in MiB.
+    #[error(
+        "Excelファイルを展開すると大きすぎます（{part}: 上限 {limit_mb} MB）。不要なシートや書式を削除するか、CSVで保存し直してください / the .xlsx unpacks to more than {limit_mb} MB ({part}): remove unused sheets or formatting, or save as CSV"
+    )]
+    UnpackedTooLarge {
+        /// The part of the archive (e.g. "xl/sharedStrings.xml"), or "(全体)" for the total.
+        part: String,
+        /// The limit, in MiB.
+        limit_mb: u64,
+    },
+
+    /// An .xlsx archive with more files in it than any workbook has.
+    #[error(
+        "Excelファイルの中のファイルが多すぎます（上限 {limit} 個） / the .xlsx holds more than {limit} files"
+    )]
+    TooManyParts {
+        /// The limit.
+        limit: usize,
+    },
+
     /// The text is neither UTF-8 nor Shift_JIS (Windows-31J): decoding it would lose characters.
     #[error(
         "{row}行目に読み取れない文字があります（UTF-8でもShift_JISでもありません） / row {row} contains bytes that are neither UTF-8 nor Shift_JIS"
@@ -172,6 +195,8 @@ impl TabularError {
             | Self::SheetNotFound { .. }
             | Self::NoHeaders
             | Self::Utf16
+            | Self::UnpackedTooLarge { .. }
+            | Self::TooManyParts { .. }
             | Self::WriteXlsx { .. } => None,
         }
     }

@@ -32,6 +32,20 @@ const LAST_ROW: u32 = 1_048_575;
 /// Excel's column count.
 const COLUMNS: u32 = 16_384;
 
+/// The most an .xlsx may unpack to, in all and per part (a worksheet, the shared strings).
+/// A sheet of a municipality's resources or helpers is a few MB unpacked; these leave room
+/// for tens of thousands of rows while refusing a "zip bomb" (290 MB of shared strings in a
+/// few hundred KB) before calamine unpacks it into memory.
+const MAX_UNPACKED_TOTAL: u64 = 100 * 1024 * 1024;
+const MAX_UNPACKED_PART: u64 = 64 * 1024 * 1024;
+
+/// The most files an .xlsx archive may hold (a workbook has a few dozen).
+const MAX_PARTS: usize = 10_000;
+
+/// The most cells (empty ones included, as the reader visits them) one worksheet may hold:
+/// far above any sheet of resources, far below what would keep a request busy for minutes.
+const MAX_XLSX_CELLS: usize = 1_000_000;
+
 /// Whether `bytes` are an OLE compound file (see [`COMPOUND_FILE_MAGIC`]).
 pub(crate) fn is_compound_file(bytes: &[u8]) -> bool {
     bytes.starts_with(COMPOUND_FILE_MAGIC)
@@ -68,10 +82,86 @@ fn open(bytes: &[u8]) -> Result<Xlsx<Cursor<&[u8]>>, TabularError> {
     if is_compound_file(bytes) {
         return Err(TabularError::LegacyOrEncrypted);
     }
+    check_unpacked_size(bytes)?;
     Xlsx::new(Cursor::new(bytes)).map_err(|e| match e {
         XlsxError::Password => TabularError::LegacyOrEncrypted,
         e => not_xlsx(e),
     })
+}
+
+/// Refuses an archive that unpacks to more than [`MAX_UNPACKED_TOTAL`], or a part to more
+/// than [`MAX_UNPACKED_PART`], before calamine unpacks anything (it reads the shared strings
+/// whole when it opens the workbook). First the sizes the central directory declares, which
+/// refuses an honest bomb without unpacking it; then the bytes each part actually unpacks to,
+/// read through the same ZIP reader calamine uses and never more than one past the limit,
+/// because the declared sizes are the archive's word and a crafted archive lies.
+fn check_unpacked_size(bytes: &[u8]) -> Result<(), TabularError> {
+    check_unpacked_size_within(bytes, MAX_UNPACKED_TOTAL, MAX_UNPACKED_PART)
+}
+
+/// [`check_unpacked_size`] with its limits given (tests use small ones).
+fn check_unpacked_size_within(bytes: &[u8], max_total: u64, max_part: u64) -> Result<(), TabularError> {
+    let mut archive = match zip::ZipArchive::new(Cursor::new(bytes)) {
+        Ok(archive) => archive,
+        // Not a ZIP at all: calamine says so in its own words.
+        Err(_) => return Ok(()),
+    };
+    if archive.len() > MAX_PARTS {
+        return Err(TabularError::TooManyParts { limit: MAX_PARTS });
+    }
+    let too_large = |part: &str, limit: u64| TabularError::UnpackedTooLarge {
+        part: part.to_owned(),
+        limit_mb: limit / (1024 * 1024),
+    };
+    let mut declared_total: u64 = 0;
+    for index in 0..archive.len() {
+        let Ok(entry) = archive.by_index_raw(index) else {
+            continue;
+        };
+        if entry.size() > max_part {
+            return Err(too_large(&part_name(entry.name()), max_part));
+        }
+        declared_total = declared_total.saturating_add(entry.size());
+    }
+    if declared_total > max_total {
+        return Err(too_large("(全体)", max_total));
+    }
+    let mut total: u64 = 0;
+    for index in 0..archive.len() {
+        // A part the reader cannot open is calamine's to report (or to leave unread).
+        let Ok(mut entry) = archive.by_index(index) else {
+            continue;
+        };
+        let name = part_name(entry.name());
+        let budget = max_part.min(max_total - total);
+        // Counted by hand: a part that fails half-way (a bad checksum, a size that does not
+        // match) has still unpacked what it unpacked.
+        let mut read: u64 = 0;
+        let mut buffer = [0u8; 64 * 1024];
+        while read <= budget {
+            match std::io::Read::read(&mut entry, &mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n as u64,
+            }
+        }
+        if read > budget {
+            return Err(if budget == max_part {
+                too_large(&name, max_part)
+            } else {
+                too_large("(全体)", max_total)
+            });
+        }
+        total += read;
+    }
+    Ok(())
+}
+
+/// A part's name for a message; a name the reader cannot decode is named by that.
+fn part_name<E>(name: Result<std::borrow::Cow<'_, str>, E>) -> String {
+    name.map_or_else(
+        |_| "(名前を読めないファイル)".to_owned(),
+        |name| name.into_owned(),
+    )
 }
 
 fn not_xlsx(e: XlsxError) -> TabularError {
@@ -110,8 +200,17 @@ fn read_cells(workbook: &mut Xlsx<Cursor<&[u8]>>, name: &str) -> Result<Sheet, T
     let mut reader = workbook.worksheet_cells_reader(name).map_err(not_xlsx)?;
     // (row, column, text), both 0-based; empty cells are left out.
     let mut cells: Vec<(u32, u32, String)> = Vec::new();
+    // Empty cells count too: a million styled blanks cost as much to read as a million values.
+    let mut visited = 0usize;
     while let Some(cell) = reader.next_cell().map_err(not_xlsx)? {
         let (row, col) = cell.get_position();
+        visited += 1;
+        if visited > MAX_XLSX_CELLS {
+            return Err(TabularError::TooManyCells {
+                row: row as usize + 1,
+                limit: MAX_XLSX_CELLS,
+            });
+        }
         // A damaged reference can point anywhere (calamine's arithmetic wraps in release
         // builds); padding a row out to column 4,294,967,295 would abort the process.
         if row > LAST_ROW || col >= COLUMNS {
@@ -385,6 +484,166 @@ fn excel_sheet_name(name: &str) -> String {
 mod tests {
     use super::*;
     use calamine::ExcelDateTimeType;
+    use std::io::Write;
+
+    /// A workbook of one sheet whose cell A1 is shared string 0, with `strings_bytes` of
+    /// shared strings: one `<si>` per 1,000 bytes of repeated text, which deflate squeezes
+    /// a hundredfold and more — the shape of an .xlsx bomb.
+    fn workbook_with_shared_strings(strings_bytes: usize) -> Vec<u8> {
+        workbook(strings_bytes, 0)
+    }
+
+    /// The same workbook, its sheet padded with `blank_cells` empty (styled) cells after A1.
+    fn workbook(strings_bytes: usize, blank_cells: usize) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(1));
+        let parts: [(&str, &str); 4] = [
+            (
+                "[Content_Types].xml",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#,
+            ),
+            (
+                "_rels/.rels",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+            ),
+            (
+                "xl/workbook.xml",
+                r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
+            ),
+            (
+                "xl/_rels/workbook.xml.rels",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#,
+            ),
+        ];
+        for (name, content) in parts {
+            zip.start_file(name, options).unwrap();
+            zip.write_all(content.as_bytes()).unwrap();
+        }
+        zip.start_file("xl/worksheets/sheet1.xml", options).unwrap();
+        zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row>"#)
+            .unwrap();
+        for row in 2..blank_cells + 2 {
+            write!(zip, r#"<row r="{row}"><c r="A{row}" s="1"/></row>"#).unwrap();
+        }
+        zip.write_all(b"</sheetData></worksheet>").unwrap();
+        zip.start_file("xl/sharedStrings.xml", options).unwrap();
+        zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#)
+            .unwrap();
+        let item = format!("<si><t>{}</t></si>", "a".repeat(1_000 - 16));
+        for _ in 0..strings_bytes / item.len() {
+            zip.write_all(item.as_bytes()).unwrap();
+        }
+        zip.write_all(b"</sst>").unwrap();
+        zip.finish().unwrap().into_inner()
+    }
+
+    /// Overwrites the uncompressed size every header of `part` declares with `size`, as a
+    /// crafted archive would, leaving the compressed data as it is.
+    fn declare_size(archive: &mut [u8], part: &str, size: u32) {
+        let mut patched = 0;
+        for at in 0..archive.len().saturating_sub(46) {
+            let (size_at, name_len_at, name_at) = match archive[at..at + 4] {
+                [0x50, 0x4b, 0x03, 0x04] => (at + 22, at + 26, at + 30),
+                [0x50, 0x4b, 0x01, 0x02] => (at + 24, at + 28, at + 46),
+                _ => continue,
+            };
+            let name_len = u16::from_le_bytes([archive[name_len_at], archive[name_len_at + 1]]) as usize;
+            if archive.get(name_at..name_at + name_len) == Some(part.as_bytes()) {
+                archive[size_at..size_at + 4].copy_from_slice(&size.to_le_bytes());
+                patched += 1;
+            }
+        }
+        assert_eq!(patched, 2, "a local header and a central directory entry");
+    }
+
+    #[test]
+    fn a_workbook_within_the_limits_is_read() {
+        let bytes = workbook_with_shared_strings(100_000);
+        check_unpacked_size_within(&bytes, 300_000, 200_000).unwrap();
+        let sheet = read_xlsx(&bytes, None).unwrap();
+        assert_eq!(sheet.headers[0].len(), 1_000 - 16);
+    }
+
+    #[test]
+    fn a_part_that_unpacks_too_large_is_refused_by_its_declared_size() {
+        let bytes = workbook_with_shared_strings(300_000);
+        assert!(bytes.len() < 20_000, "the bomb compresses: {} bytes", bytes.len());
+        let error = check_unpacked_size_within(&bytes, 10_000_000, 200_000).unwrap_err();
+        assert_eq!(
+            error,
+            TabularError::UnpackedTooLarge {
+                part: "xl/sharedStrings.xml".into(),
+                limit_mb: 0
+            }
+        );
+    }
+
+    #[test]
+    fn a_part_that_lies_about_its_size_never_unpacks_past_the_limit() {
+        let mut bytes = workbook_with_shared_strings(300_000);
+        declare_size(&mut bytes, "xl/sharedStrings.xml", 1_000);
+        match check_unpacked_size_within(&bytes, 10_000_000, 200_000) {
+            // Counted as it unpacks: refused for what it is, not for what it says.
+            Err(error) => assert!(
+                matches!(&error, TabularError::UnpackedTooLarge { part, .. } if part == "xl/sharedStrings.xml"),
+                "{error:?}"
+            ),
+            // The ZIP reader (the one calamine uses too) holds a part to its declared size:
+            // the count stopped there, and the workbook, cut short, does not read.
+            Ok(()) => assert!(
+                matches!(read_xlsx(&bytes, None), Err(TabularError::NotXlsx { .. })),
+                "a part cut at its declared size is not a workbook"
+            ),
+        }
+    }
+
+    #[test]
+    fn the_archive_as_a_whole_is_limited_too() {
+        let bytes = workbook_with_shared_strings(150_000);
+        let error = check_unpacked_size_within(&bytes, 100_000, 200_000).unwrap_err();
+        assert!(
+            matches!(&error, TabularError::UnpackedTooLarge { part, .. } if part == "(全体)"),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_sheet_of_more_cells_than_the_limit_is_refused_as_it_is_read() {
+        let bytes = workbook(1_000, MAX_XLSX_CELLS);
+        let error = read_xlsx(&bytes, None).unwrap_err();
+        assert_eq!(
+            error,
+            TabularError::TooManyCells {
+                row: MAX_XLSX_CELLS + 1,
+                limit: MAX_XLSX_CELLS
+            }
+        );
+        let just_within = workbook(1_000, MAX_XLSX_CELLS - 1);
+        assert!(read_xlsx(&just_within, None).is_ok());
+    }
+
+    #[test]
+    fn a_bomb_past_the_real_limit_is_refused_with_a_message_a_coordinator_can_act_on() {
+        // 65 MiB of shared strings: over the per-part limit, in well under a megabyte.
+        let bytes = workbook_with_shared_strings(65 * 1024 * 1024);
+        assert!(bytes.len() < 1024 * 1024, "{} bytes", bytes.len());
+        let error = read_xlsx(&bytes, None).unwrap_err();
+        assert!(
+            matches!(&error, TabularError::UnpackedTooLarge { limit_mb: 64, .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.starts_with("Excelファイルを展開すると大きすぎます"),
+            "{message}"
+        );
+        assert!(
+            message.contains(" / the .xlsx unpacks to more than 64 MB"),
+            "{message}"
+        );
+    }
 
     fn datetime(serial: f64) -> String {
         datetime_text(&ExcelDateTime::new(serial, ExcelDateTimeType::DateTime, false))

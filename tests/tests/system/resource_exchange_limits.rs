@@ -4,10 +4,17 @@
 //! multi-line fields) — each reported by row and column while the good rows around it are
 //! kept. Also the columns an import does not take, which it must name.
 
+use std::io::Write;
+
+use tonic::Code;
+use tonic_types::StatusExt;
+use tsunagu_proto::intake::v1 as intake_pb;
 use tsunagu_proto::registry::v1 as pb;
 use tsunagu_proto::registry::v1::community_service_client::CommunityServiceClient;
 use tsunagu_runtime::ServiceName;
 use tsunagu_tests::{Fixture, MUNICIPALITY, TestSystem};
+
+use crate::support::violated_fields;
 
 /// (row, column) of each rejected cell, in report order.
 fn cells(rejected: &[pb::RowProblem]) -> Vec<(u32, &str)> {
@@ -243,4 +250,137 @@ async fn every_sheet_import_names_the_columns_it_does_not_take() {
         .unwrap()
         .into_inner();
     assert_eq!(organizations.ignored_headers, ["会費"]);
+}
+
+/// An .xlsx of a few hundred KB whose shared strings unpack to `unpacked` bytes: one sheet,
+/// cell A1 the first shared string, then the same 1,000-byte string again and again, which
+/// deflate squeezes a thousandfold.
+fn xlsx_bomb(unpacked: usize) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9));
+    let main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+    let relationships = "http://schemas.openxmlformats.org/package/2006/relationships";
+    let office = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+    let parts = [
+        (
+            "[Content_Types].xml".to_string(),
+            r#"<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>"#
+                .to_string(),
+        ),
+        (
+            "_rels/.rels".into(),
+            format!(
+                r#"<Relationships xmlns="{relationships}"><Relationship Id="rId1" Type="{office}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#
+            ),
+        ),
+        (
+            "xl/workbook.xml".into(),
+            format!(
+                r#"<workbook xmlns="{main}" xmlns:r="{office}"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#
+            ),
+        ),
+        (
+            "xl/_rels/workbook.xml.rels".into(),
+            format!(
+                r#"<Relationships xmlns="{relationships}"><Relationship Id="rId1" Type="{office}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{office}/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#
+            ),
+        ),
+        (
+            "xl/worksheets/sheet1.xml".into(),
+            format!(
+                r#"<worksheet xmlns="{main}"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>"#
+            ),
+        ),
+    ];
+    for (name, content) in parts {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+    }
+    zip.start_file("xl/sharedStrings.xml", options).unwrap();
+    write!(zip, r#"<sst xmlns="{main}">"#).unwrap();
+    let item = format!("<si><t>{}</t></si>", "資".repeat(328));
+    for _ in 0..unpacked / item.len() + 1 {
+        zip.write_all(item.as_bytes()).unwrap();
+    }
+    zip.write_all(b"</sst>").unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_xlsx_import_refuses_a_workbook_that_unpacks_too_large() {
+    let system = TestSystem::start().await;
+    let _fixture = Fixture::create(&system, 1).await;
+    // The size of the issue's bomb: 290 MB of shared strings.
+    let bomb = xlsx_bomb(290 * 1024 * 1024);
+    assert!(
+        bomb.len() < 4 * 1024 * 1024,
+        "the bomb is small: {} bytes",
+        bomb.len()
+    );
+    let refused = |status: tonic::Status, import: &str| {
+        assert_eq!(status.code(), Code::InvalidArgument, "{import}: {status:?}");
+        assert_eq!(violated_fields(&status), ["content"], "{import}");
+        let details = status.get_error_details();
+        let reason = &details.bad_request().unwrap().field_violations[0].description;
+        assert!(
+            // Intake puts 「表を読めません: 」 before the reader's message.
+            reason.contains("Excelファイルを展開すると大きすぎます")
+                && reason.contains(" / the .xlsx unpacks to more than"),
+            "{import}: {reason}"
+        );
+    };
+    let xlsx = pb::SheetFormat::Xlsx.into();
+    refused(
+        system
+            .registry()
+            .import_resources(pb::ImportResourcesRequest {
+                municipality_code: MUNICIPALITY.into(),
+                content: bomb.clone(),
+                format: xlsx,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+        "ImportResources",
+    );
+    refused(
+        system
+            .registry()
+            .import_organizations(pb::ImportOrganizationsRequest {
+                municipality_code: MUNICIPALITY.into(),
+                content: bomb.clone(),
+                format: xlsx,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+        "ImportOrganizations",
+    );
+    refused(
+        CommunityServiceClient::new(system.grpc_channel(ServiceName::Registry))
+            .import_helpers(pb::ImportHelpersRequest {
+                municipality_code: MUNICIPALITY.into(),
+                content: bomb.clone(),
+                format: xlsx,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+        "ImportHelpers",
+    );
+    // Told from the content (an .xlsx is a ZIP), as a coordinator's upload usually is.
+    refused(
+        system
+            .intake()
+            .import_needs_sheet(intake_pb::ImportNeedsSheetRequest {
+                municipality_code: MUNICIPALITY.into(),
+                content: bomb,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+        "ImportNeedsSheet",
+    );
 }
