@@ -31,11 +31,23 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// An AMQP short string (message id, type, routing key, short header values) is at most 255
+/// bytes on the wire, and lapin's `ShortString` panics on a longer one: cut as the wire would.
+fn short(bytes: &[u8]) -> String {
+    let mut text = text(bytes);
+    let mut end = text.len().min(255);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text
+}
+
 fn delivery(data: &[u8]) -> Option<(BasicProperties, String, &[u8])> {
     let mut rest = data;
     let message_id = line(&mut rest)?;
     let kind = line(&mut rest)?;
-    let routing_key = text(line(&mut rest)?);
+    let routing_key = short(line(&mut rest)?);
     let mut headers = FieldTable::default();
     loop {
         let header = line(&mut rest)?;
@@ -45,21 +57,21 @@ fn delivery(data: &[u8]) -> Option<(BasicProperties, String, &[u8])> {
         let Some(split) = header.iter().position(|b| matches!(b, b'=' | b'~' | b'#')) else {
             continue;
         };
-        let name = text(&header[..split]);
+        let name = short(&header[..split]);
         let value = &header[split + 1..];
         let value = match header[split] {
             b'=' => AMQPValue::LongString(LongString::from(value.to_vec())),
-            b'~' => AMQPValue::ShortString(ShortString::from(text(value))),
+            b'~' => AMQPValue::ShortString(ShortString::from(short(value))),
             _ => AMQPValue::LongLongInt(text(value).trim().parse().unwrap_or(i64::MIN)),
         };
         headers.insert(name.as_str().into(), value);
     }
     let mut properties = BasicProperties::default().with_headers(headers);
     if message_id != b"-" {
-        properties = properties.with_message_id(ShortString::from(text(message_id)));
+        properties = properties.with_message_id(ShortString::from(short(message_id)));
     }
     if kind != b"-" {
-        properties = properties.with_type(ShortString::from(text(kind)));
+        properties = properties.with_type(ShortString::from(short(kind)));
     }
     Some((properties, routing_key, rest))
 }
