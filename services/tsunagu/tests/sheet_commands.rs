@@ -124,6 +124,8 @@ async fn a_long_sheet_imports_in_parts_reports_its_bad_row_and_round_trips() {
 async fn needs_and_survey_results_go_into_intake_row_by_row() {
     // Intake checks keys with the registry, which holds them.
     let registry = serve("registry", &[]).await;
+    // Intake hears the registry's areas over the same broker namespace: it takes a need only
+    // in an area the registry knows.
     let served = serve(
         "intake",
         &[
@@ -132,13 +134,15 @@ async fn needs_and_survey_results_go_into_intake_row_by_row() {
                 "cli-1:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
             ),
             ("TSUNAGU_REGISTRY_URL", &registry.url),
+            ("TSUNAGU_AMQP_NAMESPACE", &registry.namespace),
         ],
     )
     .await;
     let result = async {
         wait_serving(&registry.url).await?;
         let key = municipal_key(&registry).await?;
-        import_into_intake(&served.url, &served.directory, &key).await
+        let area = daily_life_area(&registry, &key).await?;
+        import_into_intake(&served.url, &served.directory, &key, &area).await
     }
     .await;
     served.stop().await;
@@ -239,9 +243,46 @@ async fn wait_serving(url: &str) -> anyhow::Result<tonic::transport::Channel> {
     }
 }
 
-async fn import_into_intake(url: &str, directory: &std::path::Path, key: &str) -> anyhow::Result<()> {
+/// A daily-life area of 大垣市, made through the registry as a coordinator would.
+async fn daily_life_area(registry: &Served, key: &str) -> anyhow::Result<String> {
+    let channel = tonic::transport::Channel::from_shared(registry.url.clone())?
+        .connect()
+        .await?;
+    let mut client = RegistryServiceClient::with_interceptor(channel, bearer(key));
+    let city = client
+        .search_areas(pb::SearchAreasRequest {
+            query: "大垣市".into(),
+            municipality_code: "212024".into(),
+            kind: pb::AreaKind::Municipality.into(),
+            page: None,
+        })
+        .await?
+        .into_inner()
+        .areas
+        .into_iter()
+        .next()
+        .context("the official list has 大垣市")?;
+    let area = client
+        .create_area(pb::CreateAreaRequest {
+            kind: pb::AreaKind::DailyLifeArea.into(),
+            name: "西部圏域".into(),
+            parent_id: city.id,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .area
+        .context("the created area")?;
+    Ok(area.id)
+}
+
+async fn import_into_intake(
+    url: &str,
+    directory: &std::path::Path,
+    key: &str,
+    area: &str,
+) -> anyhow::Result<()> {
     wait_serving(url).await?;
-    let area = uuid::Uuid::now_v7();
     // 600 needs, a blank line, a bad row, 100 more: two parts, the bad row is line 603.
     let mut csv = String::from("受付番号,区域ID,カテゴリ,頻度,希望日時,備考,同意,同意者,同意方法\n");
     let row =
