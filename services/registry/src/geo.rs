@@ -147,9 +147,14 @@ fn check_polygon(polygon: &Value, context: &str) -> Result<(), String> {
 /// A ring whose edges cross each other too often to be checked within the budget.
 struct TooComplex;
 
-/// Pairs of edges compared at most: a municipal border of 100,000 vertices needs a few
+/// Pairs of edges looked at most: a municipal border of 100,000 vertices needs a few
 /// million; only a ring drawn to defeat the grid needs more.
-const MAX_EDGE_PAIRS: usize = 50_000_000;
+const MAX_EDGE_PAIRS: usize = 20_000_000;
+
+/// Places of edges in grid cells at most (an edge is in every cell its bounding box touches):
+/// a border's short edges take one to four cells each; long edges across the whole ring, all
+/// crossing, would take the square of their number (found while fuzzing, issue 17).
+const MAX_GRID_ENTRIES: usize = 10_000_000;
 
 /// Two edges of a closed ring that cross or overlap, other than neighbours meeting at their
 /// shared vertex: a self-intersecting boundary (a bow tie) has no well-defined inside, so
@@ -179,6 +184,10 @@ fn self_intersection(points: &[GeoPoint]) -> Result<Option<(usize, usize)>, TooC
             .clamp(0.0, (side - 1) as f64) as usize
     };
     let mut cells: Vec<Vec<usize>> = vec![Vec::new(); side * side];
+    // The first cell (lowest index) of each edge's span: two edges are compared in the first
+    // cell they share only, so no pair is compared twice and nothing remembers pairs.
+    let mut firsts: Vec<(usize, usize)> = Vec::with_capacity(edges.len());
+    let mut entries = 0usize;
     for (slot, &i) in edges.iter().enumerate() {
         let (a, b) = (xy[i], xy[i + 1]);
         let (x0, x1) = (
@@ -189,6 +198,11 @@ fn self_intersection(points: &[GeoPoint]) -> Result<Option<(usize, usize)>, TooC
             cell_of(a.1.min(b.1), min_y, max_y),
             cell_of(a.1.max(b.1), min_y, max_y),
         );
+        entries += (x1 - x0 + 1) * (y1 - y0 + 1);
+        if entries > MAX_GRID_ENTRIES {
+            return Err(TooComplex);
+        }
+        firsts.push((x0, y0));
         for cx in x0..=x1 {
             for cy in y0..=y1 {
                 cells[cy * side + cx].push(slot);
@@ -197,16 +211,17 @@ fn self_intersection(points: &[GeoPoint]) -> Result<Option<(usize, usize)>, TooC
     }
     let last = xy.len() - 2;
     let neighbours = |i: usize, j: usize| j == i + 1 || (i == 0 && j == last);
-    let mut compared = std::collections::HashSet::new();
     let mut budget = MAX_EDGE_PAIRS;
-    for cell in &cells {
+    for (index, cell) in cells.iter().enumerate() {
         for (k, &first) in cell.iter().enumerate() {
             for &second in &cell[k + 1..] {
+                budget = budget.checked_sub(1).ok_or(TooComplex)?;
                 let (i, j) = (edges[first.min(second)], edges[first.max(second)]);
-                if neighbours(i, j) || !compared.insert((i, j)) {
+                let shared_first =
+                    firsts[first].1.max(firsts[second].1) * side + firsts[first].0.max(firsts[second].0);
+                if neighbours(i, j) || shared_first != index {
                     continue;
                 }
-                budget = budget.checked_sub(1).ok_or(TooComplex)?;
                 if segments_meet(xy[i], xy[i + 1], xy[j], xy[j + 1]) {
                     return Ok(Some((i, j)));
                 }
@@ -301,6 +316,48 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    /// A ring as `{"type":"Polygon",…}` from (longitude, latitude) pairs, closed.
+    fn polygon(mut points: Vec<(f64, f64)>) -> String {
+        points.push(points[0]);
+        let ring: Vec<String> = points.iter().map(|(x, y)| format!("[{x},{y}]")).collect();
+        format!(r#"{{"type":"Polygon","coordinates":[[{}]]}}"#, ring.join(","))
+    }
+
+    #[test]
+    fn rings_drawn_to_defeat_the_grid_are_answered_quickly() {
+        // Found while fuzzing (issue 17: inputs written for the geo_boundary target, which
+        // libFuzzer's small inputs do not reach; times under AddressSanitizer). Long edges back
+        // and forth across the ring, every edge in every cell: 8,000 vertices took 1.4 GB, 10 s.
+        let star = polygon(
+            (0..8_000)
+                .map(|k| {
+                    if k % 2 == 0 {
+                        (0.0, 0.0)
+                    } else {
+                        (1.0, 1.0 - k as f64 * 1e-9)
+                    }
+                })
+                .collect(),
+        );
+        // A fine sawtooth in one cell of the grid, far from the ring's other corners: every
+        // pair of its 10,000 edges compared and remembered (1.1 GB, over two minutes).
+        let n = 10_000;
+        let mut saw: Vec<(f64, f64)> = (0..=n)
+            .map(|k| (k as f64 * 1e-7, if k % 2 == 0 { 0.0 } else { 1e-6 }))
+            .collect();
+        saw.extend([(100.0, 50.0), (0.0, 50.0)]);
+        for ring in [star, polygon(saw)] {
+            let started = std::time::Instant::now();
+            assert!(parse_boundary(&ring).is_err());
+            // A few seconds in a debug build on a busy machine; well under one optimised.
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{:?}",
+                started.elapsed()
+            );
+        }
     }
 
     #[test]
