@@ -64,14 +64,14 @@ start_rabbitmq() {
 
 # The e-mail tests start a real SMTP server in Python (tests/support/smtp_sink.py).
 ensure_aiosmtpd() {
-  python3 -c 'import aiosmtpd' >/dev/null 2>&1 && return
+  python3 -c 'import aiosmtpd, jsonschema' >/dev/null 2>&1 && return
   log "installing the Python package aiosmtpd"
   local user=()
   # --user only where pip cannot write site-packages: not root and not inside a virtualenv.
   if [ "$(id -u)" -ne 0 ] && ! python3 -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)'; then
     user=(--user)
   fi
-  python3 -m pip install --quiet "${user[@]}" aiosmtpd
+  python3 -m pip install --quiet "${user[@]}" aiosmtpd jsonschema  # jsonschema: tests/data/hsds-3/validate.py
   python3 -c 'import aiosmtpd' || { log "aiosmtpd is still not importable"; exit 1; }
 }
 

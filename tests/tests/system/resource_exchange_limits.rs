@@ -384,3 +384,86 @@ async fn every_xlsx_import_refuses_a_workbook_that_unpacks_too_large() {
         "ImportNeedsSheet",
     );
 }
+
+/// Resources of two organisations: schedules, a paid and a free fee, coverage by name and by
+/// official code, a point, an address, and a confidential shelter.
+const HSDS_SHEET: &str = "\
+外部ID,資源名,読み,事業主体名,カテゴリ,対象区域,定員,空き,料金,対象者,日程,状態,住所,緯度,経度,住所非公開,URL,説明
+s-1,ふれあいサロン西,ふれあいさろんにし,NPO法人 ささえあい,交流サロン,212024,20,5,100円/1回（お茶代）,一般高齢者、要支援1,第2・第4水曜 10:00〜12:00（祝日を除く）,実施中,大垣市西1-1,35.36,136.61,,https://example.jp/salon,毎月の集い
+s-2,ゴミ出し応援隊,,NPO法人 ささえあい,ゴミ出し,212024,3,3,無料,,毎週 火・金曜 7:00〜8:30,実施中,,,,,,
+s-3,体操教室,,見守りの会,健康体操,212024,10,2,300円/月,要支援1、要支援2,毎週 月曜 14:00〜15:00,一時休止,大垣市東3-3,,,,,
+s-4,シェルター,,見守りの会,空き家,,0,0,,,,実施中,大垣市東2-2,35.37,136.62,○,,
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hsds_export_validates_against_the_hsds_3_schema() {
+    let system = TestSystem::start().await;
+    let _fixture = Fixture::create(&system, 1).await;
+    system
+        .registry()
+        .create_organization(pb::CreateOrganizationRequest {
+            municipality_code: MUNICIPALITY.into(),
+            name: "見守りの会".into(),
+            kind: pb::OrganizationKind::VolunteerGroup.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let report = system
+        .registry()
+        .import_resources(pb::ImportResourcesRequest {
+            municipality_code: MUNICIPALITY.into(),
+            content: HSDS_SHEET.as_bytes().to_vec(),
+            imported_by: "テスト".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((report.created, report.rejected.len()), (4, 0), "{report:#?}");
+    let hsds = system
+        .registry()
+        .export_resources_hsds(pb::ExportResourcesHsdsRequest {
+            municipality_code: MUNICIPALITY.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let json: serde_json::Value = serde_json::from_str(&hsds.json).unwrap();
+    assert!(json.as_array().unwrap().len() >= 2, "several organisations");
+
+    // The official schema (tests/data/hsds-3, copied from openreferral/specification) and
+    // Python's jsonschema, which scripts/ensure-services.sh installs.
+    let validator = concat!(env!("CARGO_MANIFEST_DIR"), "/data/hsds-3/validate.py");
+    let mut child = std::process::Command::new("python3")
+        .arg(validator)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(hsds.json.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the HSDS export does not validate:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // What the schema cannot say: the confidential address stays out, ids are stable.
+    assert!(!hsds.json.contains("大垣市東2-2"));
+    for organization in json.as_array().unwrap() {
+        for service in organization["services"].as_array().unwrap() {
+            for at_location in service["service_at_locations"].as_array().unwrap() {
+                assert_ne!(at_location["id"], at_location["location"]["id"]);
+                assert!(at_location["location"]["id"].is_string());
+            }
+        }
+    }
+}
