@@ -153,8 +153,9 @@ const MAX_EDGE_PAIRS: usize = 20_000_000;
 
 /// Places of edges in grid cells at most (an edge is in every cell its bounding box touches):
 /// a border's short edges take one to four cells each; long edges across the whole ring, all
-/// crossing, would take the square of their number (found while fuzzing, issue 17).
-const MAX_GRID_ENTRIES: usize = 10_000_000;
+/// crossing, would take the square of their number (found while fuzzing, issue 17). 4 million
+/// places are 32 MB.
+const MAX_GRID_ENTRIES: usize = 4_000_000;
 
 /// Two edges of a closed ring that cross or overlap, other than neighbours meeting at their
 /// shared vertex: a self-intersecting boundary (a bow tie) has no well-defined inside, so
