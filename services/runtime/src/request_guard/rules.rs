@@ -36,6 +36,9 @@ pub struct Rules {
     pool: DescriptorPool,
     limits_extension: ExtensionDescriptor,
     methods: HashMap<String, MethodDescriptor>,
+    /// Every field's limits, worked out once: reading a field's options decodes them anew
+    /// each time, which cost more than the rest of a request's walk together.
+    by_field: HashMap<String, Limits>,
 }
 
 impl Rules {
@@ -63,11 +66,20 @@ impl Rules {
                 )
             })
             .collect();
-        Rules {
+        let mut rules = Rules {
             pool,
             limits_extension,
             methods,
-        }
+            by_field: HashMap::new(),
+        };
+        let by_field = rules
+            .pool
+            .all_messages()
+            .flat_map(|message| message.fields().collect::<Vec<_>>())
+            .map(|field| (field.full_name().to_string(), rules.declared_limits(&field)))
+            .collect();
+        rules.by_field = by_field;
+        rules
     }
 
     pub fn pool(&self) -> &DescriptorPool {
@@ -87,6 +99,13 @@ impl Rules {
 
     /// The limits of `field`: its own declaration over the defaults.
     pub fn limits(&self, field: &FieldDescriptor) -> Limits {
+        match self.by_field.get(field.full_name()) {
+            Some(limits) => *limits,
+            None => self.declared_limits(field),
+        }
+    }
+
+    fn declared_limits(&self, field: &FieldDescriptor) -> Limits {
         let declared = field.options();
         let declared = declared.get_extension(&self.limits_extension);
         let number = |name: &str| {
@@ -225,7 +244,7 @@ mod documented {
         let digits = n.to_string();
         let mut out = String::new();
         for (index, c) in digits.chars().enumerate() {
-            if index > 0 && (digits.len() - index) % 3 == 0 {
+            if index > 0 && (digits.len() - index).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);
