@@ -13,9 +13,15 @@ if ! command -v aspell >/dev/null 2>&1 || ! aspell dump dicts 2>/dev/null | grep
 fi
 unknown=$(python3 - <<'PY' | aspell --lang=en --personal="$PWD/scripts/message-words.txt" list | sort -u
 import glob, re
+# Whole string literals first, left to right, so that code between two literals (a division,
+# ` / `) is never taken for a message; then the English half of each bilingual one.
+literal = re.compile(r'"((?:[^"\\]|\\.)*)"')
 for path in glob.glob('services/**/src/**/*.rs', recursive=True):
-    for match in re.finditer(r'"((?:[^"\\]|\\.)*?) / ((?:[^"\\]|\\.)*)"', open(path, encoding='utf-8').read()):
-        english = re.sub(r'\{[^}]*\}', ' ', match.group(2))
+    for match in literal.finditer(open(path, encoding='utf-8').read()):
+        text = match.group(1)
+        if ' / ' not in text:
+            continue
+        english = re.sub(r'\{[^}]*\}', ' ', text.split(' / ', 1)[1])
         print(re.sub(r'\\[nt"\\]', ' ', english))
 PY
 )
