@@ -91,8 +91,16 @@ fuzz_target!(|data: &[u8]| {
     let _ = envelope.decode::<events::NeedWithdrawn>();
     let _ = envelope.decode::<events::ResourceChanged>();
     let _ = envelope.decode::<events::AreaCreated>();
-    // Published again (a dead letter, a relay), it reads back the same.
-    let again = Envelope::from_message(&envelope.properties(), &routing_key, &envelope.body())
+    // Published again (a dead letter, a relay), it reads back the same. Except for one
+    // serde_json quirk, recorded in docs/fuzzing.md: with its `raw_value` feature (which sqlx
+    // turns on), an object whose first key is "$serde_json::private::RawValue" is read as raw
+    // JSON text, and a payload holding that key elsewhere is written back with it first (keys
+    // are sorted), so it does not read back.
+    let body = envelope.body();
+    if body.windows(22).any(|w| w == b"$serde_json::private::") {
+        return;
+    }
+    let again = Envelope::from_message(&envelope.properties(), &routing_key, &body)
         .expect("an envelope's own properties and body read back");
     assert_eq!(again.id, envelope.id);
     assert_eq!(again.event_type, envelope.event_type);
